@@ -1,0 +1,38 @@
+# The README's commands. Each target creates the virtual environment if it is missing.
+# On a CPU-only machine torch comes from TORCH_SPEC (a CPU wheel where one is on disk);
+# GPU users may set TORCH_SPEC to the build that matches their CUDA.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+PROFILE ?= cpu
+PYTEST_ARGS ?=
+export EVALIB_DATA_ROOT ?= $(abspath ../shared/data)
+
+.PHONY: setup test book reproduce lint clean-book
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[book,dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+test: setup  ## run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+book: setup  ## build the book from the committed, executed notebooks
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "open _build/html/index.html"
+
+reproduce: setup  ## execute every notebook at PROFILE with papermill, then build the book
+	$(PY) -m evalib.reproduce --profile $(PROFILE)
+	$(MAKE) book
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-book:
+	rm -rf _build

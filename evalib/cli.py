@@ -1,0 +1,197 @@
+"""The ``evalib`` command: ``info``, ``train``, ``score``, ``select``.
+
+Every user-fixable problem ends in one line on stderr and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalib.errors import EvalibError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EvalibError as exc:
+        print(f"evalib: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evalib: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalib", description="Data pruning on MedMNIST from recorded training dynamics."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="datasets known, where data is looked for, what is present")
+    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("train", help="train a surrogate and save its dynamics")
+    _add_data_args(p)
+    p.add_argument("--model", default="resnet18", help="network name (default resnet18)")
+    p.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1.0)")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--iterations", type=int, default=None, help="optimiser steps instead of epochs")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--augment", choices=("none", "crop", "crop_flip"), default="none")
+    p.add_argument("--eval-every", type=int, default=1, help="epochs between val/test checks")
+    p.add_argument(
+        "--no-eval-pass", action="store_true", help="skip the final eval-mode pass (Entropy)"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--checkpoint-dir", default=None, help="resume/save state every epoch here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", required=True, help="dynamics file (.npz) or folder (memory-mapped)")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. organamnist")
+    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N")
+    p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
+    p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from evalib import __version__
+    from evalib.data import DATASETS, ENV_DATA_ROOT, UNSUPPORTED, data_root, present
+
+    root = data_root(args.data_root)
+    found = present(root)
+    if args.json:
+        payload = {
+            "version": __version__,
+            "data_root": str(root),
+            "datasets": {
+                f: {
+                    "classes": d.n_classes,
+                    "channels": d.n_channels,
+                    "train_val_test": d.n_samples,
+                    "present": str(found[f]) if found[f] else None,
+                }
+                for f, d in DATASETS.items()
+            },
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    source = (
+        "--data-root"
+        if args.data_root
+        else (f"${ENV_DATA_ROOT}" if os.environ.get(ENV_DATA_ROOT) else "default")
+    )
+    print(f"evalib {__version__}")
+    print(f"data root: {root} ({source})")
+    print(f"{'dataset':<16}{'classes':>8}{'ch':>4}{'train/val/test':>24}  file")
+    for flag, d in DATASETS.items():
+        split = "/".join(str(x) for x in d.n_samples)
+        status = "present" if found[flag] else "missing (downloads on first use)"
+        print(f"{flag:<16}{d.n_classes:>8}{d.n_channels:>4}{split:>24}  {status}")
+    print("not supported: " + ", ".join(sorted(UNSUPPORTED)))
+    return 0
+
+
+def _check_writable(path: Path) -> None:
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvalibError(f"cannot create {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK):
+        raise EvalibError(f"{folder} is not writable")
+
+
+def load_training_data(args: argparse.Namespace):
+    """(dataset, train subset split, subset indices) from the common data arguments."""
+    import numpy as np
+
+    from evalib.data import load, stratified_subset
+
+    ds = load(
+        args.dataset,
+        args.data_root,
+        allow_download=not args.no_download,
+        check_md5=not args.skip_md5,
+    )
+    ids = np.arange(len(ds.train), dtype=np.int64)
+    if args.subset is not None:
+        ids = stratified_subset(ds.train.labels, args.subset, seed=0)
+    return ds, ds.train.subset(ids), ids
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from evalib import __version__
+    from evalib.dynamics import save
+    from evalib.models import build_model
+    from evalib.train import Recipe, seed_everything, train
+
+    out = Path(args.out)
+    _check_writable(out)
+    recipe = Recipe(
+        epochs=args.epochs,
+        iterations=args.iterations,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        augment=args.augment,
+        eval_every=args.eval_every,
+    )
+    ds, split, ids = load_training_data(args)
+    seed_everything(args.seed)
+    model = build_model(args.model, ds.info.n_channels, ds.info.n_classes, width=args.width)
+    result = train(
+        model,
+        split,
+        recipe,
+        seed=args.seed,
+        val=ds.val,
+        test=ds.test,
+        sample_ids=ids,
+        eval_pass_epochs=() if args.no_eval_pass else (-1,),
+        device=args.device,
+        threads=args.threads,
+        checkpoint_dir=args.checkpoint_dir,
+        progress=not args.quiet,
+        desc=f"{args.dataset} {args.model}",
+        meta={
+            "dataset": ds.info.flag,
+            "model": args.model,
+            "width": args.width,
+            "subset": args.subset,
+            "evalib_version": __version__,
+        },
+    )
+    dyn = result.dynamics.with_meta(history=result.history, seconds=result.seconds)
+    save(dyn, out)
+    last = result.history[-1]
+    print(
+        f"wrote {out}: dynamics {list(dyn.shape)} (epochs, samples, classes); "
+        f"{result.steps} steps in {result.seconds:.1f} s; "
+        f"final val acc {last.get('val_acc', float('nan')):.4f}, "
+        f"test acc {last.get('test_acc', float('nan')):.4f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,341 @@
+"""MedMNIST (2D, 28×28, single-label) as uint8 tensors.
+
+Files are the official MedMNIST v3 ``<flag>.npz`` releases. They are looked for in a
+data root: the ``root`` argument, else the ``EVALIB_DATA_ROOT`` environment variable,
+else ``~/.medmnist`` (medmnist's own default). A missing file is downloaded from the
+official record and its MD5 checked. Images stay ``uint8`` [N, C, H, W] until a batch
+is made (see :func:`to_float`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evalib.errors import EvalibError
+
+ENV_DATA_ROOT = "EVALIB_DATA_ROOT"
+DEFAULT_ROOT = Path("~/.medmnist")
+RECORD_URL = "https://zenodo.org/records/10519652/files/{flag}.npz?download=1"
+SPLITS = ("train", "val", "test")
+_ORGANS = (
+    "bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right",
+    "liver", "lung-left", "lung-right", "pancreas", "spleen",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about one MedMNIST dataset (from the MedMNIST v3 release, medmnist 3.0.2)."""
+
+    flag: str
+    md5: str
+    n_channels: int
+    class_names: tuple[str, ...]
+    n_samples: tuple[int, int, int]  # train, val, test
+    task: str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def url(self) -> str:
+        return RECORD_URL.format(flag=self.flag)
+
+
+def _info(flag, md5, ch, names, n, task="multi-class") -> DatasetInfo:
+    return DatasetInfo(flag, md5, ch, tuple(names), tuple(n), task)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    d.flag: d
+    for d in (
+        _info("organamnist", "68e3f8846a6bd62f0c9bf841c0d9eacc", 1, _ORGANS, (34561, 6491, 17778)),
+        _info("organcmnist", "b9ceb9546e10131b32923c5bbeaea2b1", 1, _ORGANS, (12975, 2392, 8216)),
+        _info("organsmnist", "9ab87b696fb54e2a387ebe992d6ed5f1", 1, _ORGANS, (13932, 2452, 8827)),
+        _info(
+            "bloodmnist", "7053d0359d879ad8a5505303e11de1dc", 3,
+            ("basophil", "eosinophil", "erythroblast", "immature granulocytes", "lymphocyte",
+             "monocyte", "neutrophil", "platelet"),
+            (11959, 1712, 3421),
+        ),
+        _info(
+            "breastmnist", "750601b1f35ba3300ea97c75c52ff8f6", 1,
+            ("malignant", "normal, benign"), (546, 78, 156), "binary-class",
+        ),
+        _info(
+            "retinamnist", "bd4c0672f1bba3e3a89f0e4e876791e4", 3,
+            ("0", "1", "2", "3", "4"), (1080, 120, 400), "ordinal-regression",
+        ),
+        _info(
+            "pathmnist", "a8b06965200029087d5bd730944a56c1", 3,
+            ("adipose", "background", "debris", "lymphocytes", "mucus", "smooth muscle",
+             "normal colon mucosa", "cancer-associated stroma",
+             "colorectal adenocarcinoma epithelium"),
+            (89996, 10004, 7180),
+        ),
+        _info(
+            "dermamnist", "0744692d530f8e62ec473284d019b0c7", 3,
+            ("actinic keratoses", "basal cell carcinoma", "benign keratosis-like lesions",
+             "dermatofibroma", "melanoma", "melanocytic nevi", "vascular lesions"),
+            (7007, 1003, 2005),
+        ),
+        _info(
+            "octmnist", "c68d92d5b585d8d81f7112f81e2d0842", 1,
+            ("choroidal neovascularization", "diabetic macular edema", "drusen", "normal"),
+            (97477, 10832, 1000),
+        ),
+        _info(
+            "pneumoniamnist", "28209eda62fecd6e6a2d98b1501bb15f", 1,
+            ("normal", "pneumonia"), (4708, 524, 624), "binary-class",
+        ),
+        _info(
+            "tissuemnist", "ebe78ee8b05294063de985d821c1c34b", 1,
+            ("collecting duct, connecting tubule", "distal convoluted tubule",
+             "glomerular endothelial cells", "interstitial endothelial cells", "leukocytes",
+             "podocytes", "proximal tubule segments", "thick ascending limb"),
+            (165466, 23640, 47280),
+        ),
+    )
+}  # fmt: skip
+
+UNSUPPORTED: dict[str, str] = {
+    "chestmnist": "multi-label (14 binary labels per image); evalib scores single-label tasks",
+    **{
+        f: "a 3D dataset (28×28×28 volumes); evalib handles 2D images"
+        for f in (
+            "organmnist3d", "nodulemnist3d", "adrenalmnist3d",
+            "fracturemnist3d", "vesselmnist3d", "synapsemnist3d",
+        )
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """One split: ``images`` uint8 [N, C, H, W], ``labels`` int64 [N]."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, indices: np.ndarray | torch.Tensor) -> Split:
+        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
+        return Split(self.images[idx], self.labels[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class MedMNIST:
+    """A loaded dataset: its facts, its three splits and the file they came from."""
+
+    info: DatasetInfo
+    train: Split
+    val: Split
+    test: Split
+    path: Path
+
+    def split(self, name: str) -> Split:
+        if name not in SPLITS:
+            raise EvalibError(f"unknown split {name!r}; choose one of {', '.join(SPLITS)}")
+        return getattr(self, name)
+
+
+def dataset_info(flag: str) -> DatasetInfo:
+    """Facts for ``flag``; one-line EvalibError for unknown or unsupported flags."""
+    key = flag.lower().strip()
+    if key in DATASETS:
+        return DATASETS[key]
+    if key in UNSUPPORTED:
+        raise EvalibError(f"{flag} is not supported: it is {UNSUPPORTED[key]}")
+    raise EvalibError(f"unknown dataset {flag!r}; known: {', '.join(sorted(DATASETS))}")
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder searched for ``<flag>.npz``: ``root``, $EVALIB_DATA_ROOT, or ~/.medmnist."""
+    if root is None:
+        root = os.environ.get(ENV_DATA_ROOT) or DEFAULT_ROOT
+    return Path(root).expanduser()
+
+
+def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download(flag: str, root: str | os.PathLike | None = None, timeout: float = 60.0) -> Path:
+    """Fetch the official ``<flag>.npz`` into the data root, verify its MD5, return its path.
+
+    The file appears under its final name only after the MD5 matched.
+    """
+    info = dataset_info(flag)
+    folder = data_root(root)
+    target = folder / f"{info.flag}.npz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EvalibError(f"cannot create data root {folder}: {exc.strerror}") from exc
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{info.flag}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(info.url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            from tqdm.auto import tqdm
+
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"{info.flag}.npz") as bar:
+                while block := resp.read(1 << 20):
+                    out.write(block)
+                    bar.update(len(block))
+        got = md5sum(tmp)
+        if got != info.md5:
+            raise EvalibError(
+                f"downloaded {info.flag}.npz has MD5 {got}, expected {info.md5}; try again"
+            )
+        os.replace(tmp, target)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise EvalibError(
+            f"{info.flag}.npz not found in {folder} and download from {info.url} failed "
+            f"({reason}); download it by hand into {folder} or set {ENV_DATA_ROOT}"
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def locate(flag: str, root: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
+    """Path of ``<flag>.npz`` in the data root, downloading it when missing and allowed."""
+    info = dataset_info(flag)
+    path = data_root(root) / f"{info.flag}.npz"
+    if path.is_file():
+        return path
+    if not allow_download:
+        raise EvalibError(
+            f"{info.flag}.npz not found in {path.parent}; download it from {info.url} "
+            f"into that folder or set {ENV_DATA_ROOT}"
+        )
+    return download(info.flag, root)
+
+
+def load(
+    flag: str,
+    root: str | os.PathLike | None = None,
+    allow_download: bool = True,
+    check_md5: bool = True,
+    size: int = 28,
+) -> MedMNIST:
+    """Load all three splits of a MedMNIST dataset as uint8 tensors.
+
+    Args:
+        flag: dataset name, e.g. ``"organamnist"`` (see :data:`DATASETS`).
+        root: data root (default: $EVALIB_DATA_ROOT or ~/.medmnist).
+        allow_download: fetch the official file when it is missing.
+        check_md5: compare the file with the official MD5 (turn off for hand-made files).
+        size: expected image side in pixels.
+    """
+    info = dataset_info(flag)
+    path = locate(info.flag, root, allow_download)
+    if check_md5 and (got := md5sum(path)) != info.md5:
+        raise EvalibError(
+            f"{path} has MD5 {got} but the official {info.flag}.npz has {info.md5}; "
+            "delete it to download again, or pass check_md5=False for a file you made"
+        )
+    arrays = _read_npz(path)
+    splits = {s: _to_split(info, path, s, arrays, size) for s in SPLITS}
+    return MedMNIST(info=info, path=path, **splits)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    keys = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in keys if k not in z.files]
+            if missing:
+                raise EvalibError(f"{path} lacks the keys {', '.join(missing)}")
+            return {k: z[k] for k in keys}
+    except EvalibError:
+        raise
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+        raise EvalibError(
+            f"{path} is corrupt or truncated ({type(exc).__name__}); delete it and download again"
+        ) from exc
+
+
+def _to_split(info: DatasetInfo, path: Path, split: str, arrays: dict, size: int) -> Split:
+    images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+    where = f"{path.name}:{split}"
+    if images.dtype != np.uint8:
+        raise EvalibError(f"{where} images must be uint8, got {images.dtype}")
+    if info.n_channels == 1 and images.ndim == 3:
+        images = images[:, None]
+    elif info.n_channels == 3 and images.ndim == 4 and images.shape[-1] == 3:
+        images = images.transpose(0, 3, 1, 2)
+    else:
+        want = "[N, H, W]" if info.n_channels == 1 else "[N, H, W, 3]"
+        raise EvalibError(f"{where} images must be {want}, got shape {images.shape}")
+    if images.shape[2:] != (size, size):
+        raise EvalibError(f"{where} images must be {size}×{size}, got {images.shape[2:]}")
+    if labels.ndim == 2 and labels.shape[1] != 1:
+        raise EvalibError(f"{where} has {labels.shape[1]} labels per image; need one")
+    labels = labels.reshape(-1)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise EvalibError(f"{where} labels must be integers, got {labels.dtype}")
+    if len(labels) != len(images):
+        raise EvalibError(f"{where} has {len(images)} images but {len(labels)} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() >= info.n_classes):
+        raise EvalibError(
+            f"{where} labels span [{labels.min()}, {labels.max()}], "
+            f"outside [0, {info.n_classes - 1}] for {info.n_classes} classes"
+        )
+    return Split(
+        images=torch.from_numpy(np.ascontiguousarray(images)),
+        labels=torch.from_numpy(labels.astype(np.int64)),
+    )
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B, C, H, W] → float32 in [−1, 1] (the official normalisation, mean 0.5, std 0.5)."""
+    return images.float().mul_(2.0 / 255.0).sub_(1.0)
+
+
+def stratified_subset(labels: torch.Tensor | np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` samples drawn without replacement, class proportions kept.
+
+    Used by the smoke and cpu profiles to train on part of a split; [n] int64.
+    """
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return np.arange(len(labels), dtype=np.int64)
+    if n < 1:
+        raise EvalibError(f"subset size must be at least 1, got {n}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * n / counts.sum()
+    quota = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - quota), kind="stable")
+    quota[order[: n - quota.sum()]] += 1
+    picks = [
+        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+        for c, q in zip(classes, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(picks)).astype(np.int64)
+
+
+def present(root: str | os.PathLike | None = None) -> dict[str, Path | None]:
+    """Which known datasets have a file in the data root (flag → path or None)."""
+    folder = data_root(root)
+    return {f: (folder / f"{f}.npz") if (folder / f"{f}.npz").is_file() else None for f in DATASETS}

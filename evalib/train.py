@@ -1,0 +1,475 @@
+"""One training loop for surrogate and coreset runs, recording per-sample dynamics.
+
+Data sits on the device as uint8 tensors; a batch is an index slice converted to float
+on the fly. No DataLoader, no PIL, no per-sample Python, and on a GPU no host
+synchronisation inside an epoch (loss and accuracy are summed on the device).
+
+Defaults are the official EVA recipe: SGD with Nesterov momentum 0.9, lr 0.1, weight
+decay 5e-4, cosine annealing stepped every iteration down to 1e-4, batch 256, inputs
+scaled to [−1, 1], no augmentation, 200 epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evalib.data import Split, to_float
+from evalib.dynamics import Dynamics
+from evalib.errors import EvalibError
+
+AMP_MODES = ("none", "bf16", "fp16")
+AUGMENTS = ("none", "crop", "crop_flip")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimisation settings; defaults reproduce the official code.
+
+    ``iterations`` (optimiser steps) replaces ``epochs`` when set: training then runs
+    ⌈iterations / steps per epoch⌉ epochs, the last one possibly partial (CCS style).
+    ``eval_every`` is in epochs; the final epoch is always evaluated.
+    """
+
+    epochs: int = 200
+    iterations: int | None = None
+    batch_size: int = 256
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    min_lr: float = 1e-4
+    augment: str = "none"
+    drop_last: bool = False
+    amp: str = "none"
+    channels_last: bool = False
+    eval_every: int = 1
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.iterations is None and self.epochs < 1:
+            raise EvalibError(f"epochs must be ≥ 1, got {self.epochs}")
+        if self.iterations is not None and self.iterations < 1:
+            raise EvalibError(f"iterations must be ≥ 1, got {self.iterations}")
+        if self.batch_size < 1:
+            raise EvalibError(f"batch_size must be ≥ 1, got {self.batch_size}")
+        if self.amp not in AMP_MODES:
+            raise EvalibError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        if self.augment not in AUGMENTS:
+            raise EvalibError(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if self.eval_every < 1:
+            raise EvalibError(f"eval_every must be ≥ 1, got {self.eval_every}")
+
+    def steps_per_epoch(self, n: int) -> int:
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def total_steps(self, n: int) -> int:
+        per_epoch = self.steps_per_epoch(n)
+        if per_epoch == 0:
+            raise EvalibError(f"{n} samples give no batch of {self.batch_size} with drop_last")
+        return self.iterations if self.iterations is not None else self.epochs * per_epoch
+
+    def num_epochs(self, n: int) -> int:
+        return math.ceil(self.total_steps(n) / self.steps_per_epoch(n))
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """What a run produced. ``history`` has one dict per evaluation (epoch is 0-indexed,
+    accuracies are fractions in [0, 1], seconds are wall time since the start)."""
+
+    model: nn.Module
+    history: list[dict[str, float]]
+    dynamics: Dynamics | None
+    steps: int
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global generator, which model initialisation draws from.
+
+    evalib itself never uses global RNGs: batch order, augmentation and sampling take
+    explicit generators built from a seed."""
+    torch.manual_seed(seed)
+
+
+def train(
+    model: nn.Module,
+    train_split: Split,
+    recipe: Recipe = Recipe(),
+    seed: int = 0,
+    *,
+    val: Split | None = None,
+    test: Split | None = None,
+    sample_ids: np.ndarray | None = None,
+    sample_weights: np.ndarray | None = None,
+    record: bool = True,
+    eval_pass_epochs: Sequence[int] = (),
+    device: str | torch.device | None = None,
+    threads: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    desc: str = "train",
+    meta: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``train_split``; optionally record dynamics and evaluate.
+
+    Args:
+        train_split: images uint8 [N, C, H, W] and labels [N].
+        seed: seeds the batch order and augmentation (model init is the caller's).
+        sample_ids: [N] indices of these samples in the full split (default 0..N-1).
+        sample_weights: [N] non-negative per-sample loss weights (default all 1).
+        record: keep float16 log-softmax [T, N, C] of every training forward pass.
+        eval_pass_epochs: epochs (0-indexed, −1 = last) after which an eval-mode pass
+            over the training samples is recorded (Entropy uses the last one).
+        checkpoint_dir: if given, state is saved atomically after every epoch and a run
+            found there is resumed; the result equals an uninterrupted run on CPU.
+    """
+    dev = pick_device(str(device) if device is not None else None)
+    if threads:
+        torch.set_num_threads(int(threads))
+    n = len(train_split)
+    if n == 0:
+        raise EvalibError("the training set is empty")
+    total_steps = recipe.total_steps(n)
+    num_epochs = recipe.num_epochs(n)
+    per_epoch = recipe.steps_per_epoch(n)
+    eval_epochs = sorted({e % num_epochs for e in eval_pass_epochs})
+    num_classes = _num_classes(model)
+
+    images = train_split.images.to(dev)
+    labels = train_split.labels.to(dev)
+    weights = None
+    if sample_weights is not None:
+        sw = np.asarray(sample_weights, dtype=np.float32)
+        if sw.shape != (n,) or (sw < 0).any() or not np.isfinite(sw).all():
+            raise EvalibError(f"sample_weights must be [{n}] finite and ≥ 0")
+        weights = torch.from_numpy(sw).to(dev)
+    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    model = model.to(dev, memory_format=memory_format)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=total_steps, eta_min=recipe.min_lr
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp == "fp16" and dev.type == "cuda")
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+
+    store = _Store(checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record)
+    state = store.resume(model, optimizer, scheduler, scaler, gen)
+    history: list[dict[str, float]] = state.get("history", [])
+    start_epoch, step = state.get("epoch", 0), state.get("step", 0)
+    elapsed0 = state.get("seconds", 0.0)
+
+    epoch_logp = torch.empty((n, num_classes), dtype=torch.float16, device=dev)
+    epoch_seen = torch.zeros(n, dtype=torch.bool, device=dev)
+    t0 = time.perf_counter()
+    bar = _progress(num_epochs, start_epoch, progress, desc)
+    try:
+        for epoch in range(start_epoch, num_epochs):
+            model.train()
+            perm = torch.randperm(n, generator=gen).to(dev, non_blocking=True)
+            steps_now = min(per_epoch, total_steps - step)
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), device=dev, dtype=torch.long)
+            epoch_seen.zero_()
+            for b in range(steps_now):
+                idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+                x = to_float(images[idx])
+                if recipe.augment != "none":
+                    x = _augment(x, gen, flip=recipe.augment == "crop_flip")
+                x = x.contiguous(memory_format=memory_format)
+                y = labels[idx]
+                with _autocast(dev, recipe.amp):
+                    logits = model(x)
+                logits = logits.float()
+                per_sample = F.cross_entropy(logits, y, reduction="none")
+                if weights is None:
+                    loss = per_sample.mean()
+                else:
+                    w = weights[idx]
+                    loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+                if record:
+                    epoch_logp[idx] = F.log_softmax(logits.detach(), dim=1).half()
+                    epoch_seen[idx] = True
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                scheduler.step()
+                loss_sum += per_sample.detach().sum()
+                correct += (logits.detach().argmax(1) == y).sum()
+            step += steps_now
+            seen_count = min(n, steps_now * recipe.batch_size)
+            row: dict[str, float] = {
+                "epoch": epoch,
+                "step": step,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": float(loss_sum) / seen_count,
+                "train_acc": float(correct) / seen_count,
+            }
+            last = epoch == num_epochs - 1
+            if val is not None or test is not None:
+                if last or (epoch + 1) % recipe.eval_every == 0:
+                    if val is not None:
+                        row["val_acc"] = evaluate(model, val, recipe, dev)
+                    if test is not None:
+                        row["test_acc"] = evaluate(model, test, recipe, dev)
+            eval_pass = None
+            if epoch in eval_epochs:
+                eval_pass = predict_log_probs(model, train_split, recipe, dev)
+            row["seconds"] = elapsed0 + time.perf_counter() - t0
+            history.append(row)
+            store.commit_epoch(
+                epoch,
+                step,
+                history,
+                epoch_logp if record else None,
+                epoch_seen if record else None,
+                eval_epochs.index(epoch) if eval_pass is not None else None,
+                eval_pass,
+                model,
+                optimizer,
+                scheduler,
+                scaler,
+                gen,
+            )
+            bar.set_postfix(_postfix(row), refresh=False)
+            bar.update(1)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+    finally:
+        bar.close()
+    seconds = elapsed0 + time.perf_counter() - t0
+    run_meta = {
+        "recipe": asdict(recipe),
+        "seed": int(seed),
+        "device": dev.type,
+        "steps": step,
+        "epochs": num_epochs,
+        **(meta or {}),
+    }
+    dynamics = None
+    if record:
+        ids = (
+            np.arange(n, dtype=np.int64) if sample_ids is None else np.asarray(sample_ids, np.int64)
+        )
+        dynamics = store.dynamics(train_split.labels.numpy(), ids, eval_epochs, run_meta)
+    return TrainResult(model, history, dynamics, step, seconds, run_meta)
+
+
+@torch.no_grad()
+def predict_log_probs(
+    model: nn.Module, split: Split, recipe: Recipe = Recipe(), device: torch.device | None = None
+) -> np.ndarray:
+    """Eval-mode float16 log-softmax [N, C] for every sample of ``split``."""
+    dev = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    for start in range(0, len(split), recipe.eval_batch_size):
+        x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
+        with _autocast(dev, recipe.amp):
+            logits = model(x.contiguous(memory_format=fmt))
+        out.append(F.log_softmax(logits.float(), dim=1).half().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, split: Split, recipe: Recipe = Recipe(), device: torch.device | None = None
+) -> float:
+    """Top-1 accuracy (fraction) of ``model`` in eval mode on every sample of ``split``."""
+    dev = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=dev)
+    fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    for start in range(0, len(split), recipe.eval_batch_size):
+        x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
+        y = split.labels[start : start + recipe.eval_batch_size].to(dev)
+        with _autocast(dev, recipe.amp):
+            logits = model(x.contiguous(memory_format=fmt))
+        correct += (logits.argmax(1) == y).sum()
+    model.train(was_training)
+    return float(correct) / max(1, len(split))
+
+
+@torch.no_grad()
+def predictions(model: nn.Module, split: Split, recipe: Recipe = Recipe()) -> np.ndarray:
+    """Eval-mode predicted class [N] int64 for every sample of ``split``."""
+    return predict_log_probs(model, split, recipe).argmax(1).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _num_classes(model: nn.Module) -> int:
+    n = getattr(model, "num_classes", None)
+    if n is None:
+        linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            raise EvalibError("cannot tell the number of classes: model has no Linear head")
+        n = linears[-1].out_features
+    return int(n)
+
+
+def _autocast(dev: torch.device, amp: str):
+    if amp == "none":
+        return torch.autocast(dev.type, enabled=False)
+    if amp == "fp16" and dev.type != "cuda":
+        raise EvalibError("amp='fp16' needs a CUDA device; use 'bf16' on the CPU")
+    return torch.autocast(dev.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator, flip: bool, pad: int = 2) -> torch.Tensor:
+    """Random translation by up to ``pad`` pixels (zero padding), optional horizontal flip.
+
+    Flips are off by default: left/right organs are distinct classes in OrganMNIST.
+    """
+    b, _, h, w = x.shape
+    offsets = torch.randint(0, 2 * pad + 1, (2, b), generator=gen).to(x.device)
+    padded = F.pad(x, (pad, pad, pad, pad), value=-1.0)
+    rows = offsets[0][:, None] + torch.arange(h, device=x.device)
+    cols = offsets[1][:, None] + torch.arange(w, device=x.device)
+    batch = torch.arange(b, device=x.device)[:, None, None]
+    out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
+    out = out.permute(0, 3, 1, 2)
+    if flip:
+        mask = (torch.rand(b, generator=gen) < 0.5).to(x.device)
+        out = torch.where(mask[:, None, None, None], out.flip(3), out)
+    return out
+
+
+def _postfix(row: dict[str, float]) -> dict[str, str]:
+    keys = ("train_loss", "train_acc", "val_acc", "test_acc")
+    return {k.replace("train_", ""): f"{row[k]:.3f}" for k in keys if k in row}
+
+
+def _progress(total: int, initial: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="epoch")
+
+
+class _Store:
+    """Holds recorded epochs; with a folder, also makes every epoch durable.
+
+    Layout of ``checkpoint_dir``: ``log_probs.npy`` [T, N, C] float16 and ``seen.npy``
+    [T, N] (memory-mapped, rows written as epochs finish), ``eval.npy`` [E, N, C], and
+    ``state.pt`` (model, optimiser, scheduler, RNG, history, epochs done), which is
+    replaced atomically after the rows are flushed, so it never points past durable data.
+    """
+
+    def __init__(self, folder, epochs: int, n: int, c: int, e: int, record: bool) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.record = record
+        shapes = {"log_probs": (epochs, n, c), "seen": (epochs, n), "eval": (e, n, c)}
+        dtypes = {"log_probs": np.float16, "seen": np.bool_, "eval": np.float16}
+        self.arrays: dict[str, np.ndarray] = {}
+        if self.folder is not None:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EvalibError(f"cannot create checkpoint folder {self.folder}: {exc}") from exc
+        for name, shape in shapes.items():
+            if not record and name != "eval":
+                continue
+            if self.folder is None:
+                self.arrays[name] = np.zeros(shape, dtypes[name])
+            else:
+                path = self.folder / f"{name}.npy"
+                mode = "r+" if path.exists() and (self.folder / "state.pt").exists() else "w+"
+                arr = np.lib.format.open_memmap(path, mode=mode, dtype=dtypes[name], shape=shape)
+                if arr.shape != shape:
+                    raise EvalibError(f"checkpoint {path} has shape {arr.shape}, expected {shape}")
+                self.arrays[name] = arr
+
+    def resume(self, model, optimizer, scheduler, scaler, gen) -> dict[str, Any]:
+        if self.folder is None or not (self.folder / "state.pt").exists():
+            return {}
+        try:
+            state = torch.load(self.folder / "state.pt", map_location="cpu", weights_only=False)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            scaler.load_state_dict(state["scaler"])
+            gen.set_state(state["generator"])
+        except Exception as exc:
+            raise EvalibError(
+                f"checkpoint in {self.folder} is unreadable or from another run ({exc}); "
+                "delete the folder to start over"
+            ) from exc
+        return state
+
+    def commit_epoch(self, epoch, step, history, logp, seen, eval_row, eval_pass, *objs) -> None:
+        if logp is not None:
+            self.arrays["log_probs"][epoch] = logp.cpu().numpy()
+            self.arrays["seen"][epoch] = seen.cpu().numpy()
+        if eval_pass is not None:
+            self.arrays["eval"][eval_row] = eval_pass
+        if self.folder is None:
+            return
+        for arr in self.arrays.values():
+            arr.flush()
+        model, optimizer, scheduler, scaler, gen = objs
+        state = {
+            "epoch": epoch + 1,
+            "step": step,
+            "history": history,
+            "seconds": history[-1]["seconds"],
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "generator": gen.get_state(),
+        }
+        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(state, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.folder / "state.pt")
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise EvalibError(f"cannot write checkpoint in {self.folder}: {exc}") from exc
+
+    def dynamics(self, labels, ids, eval_epochs, meta) -> Dynamics:
+        has_eval = bool(eval_epochs)
+        return Dynamics(
+            log_probs=np.array(self.arrays["log_probs"]),
+            labels=np.asarray(labels, np.int64),
+            seen=np.array(self.arrays["seen"]),
+            sample_ids=ids,
+            eval_log_probs=np.array(self.arrays["eval"]) if has_eval else None,
+            eval_epochs=np.asarray(eval_epochs, np.int64) if has_eval else None,
+            meta=meta,
+        )
