@@ -11,6 +11,7 @@ scaled to [−1, 1], no augmentation, 200 epochs.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -127,6 +128,7 @@ def train(
     device: str | torch.device | None = None,
     threads: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    test_every_eval: bool = False,
     progress: bool = True,
     desc: str = "train",
     meta: dict[str, Any] | None = None,
@@ -144,6 +146,8 @@ def train(
             over the training samples is recorded (Entropy uses the last one).
         checkpoint_dir: if given, state is saved atomically after every epoch and a run
             found there is resumed; the result equals an uninterrupted run on CPU.
+        test_every_eval: evaluate ``test`` at every evaluation, not only after the last
+            epoch (the clean protocol needs only the last).
     """
     dev = pick_device(str(device) if device is not None else None)
     if threads:
@@ -180,7 +184,12 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp == "fp16" and dev.type == "cuda")
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
 
-    store = _Store(checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record)
+    config = None
+    if checkpoint_dir is not None:
+        config = _run_config(
+            model, train_split, recipe, seed, record, eval_epochs, sample_ids, weights
+        )
+    store = _Store(checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record, config)
     state = store.resume(model, optimizer, scheduler, scaler, gen)
     history: list[dict[str, float]] = state.get("history", [])
     start_epoch, step = state.get("epoch", 0), state.get("step", 0)
@@ -238,7 +247,7 @@ def train(
                 if last or (epoch + 1) % recipe.eval_every == 0:
                     if val is not None:
                         row["val_acc"] = evaluate(model, val, recipe, dev)
-                    if test is not None:
+                    if test is not None and (last or test_every_eval):
                         row["test_acc"] = evaluate(model, test, recipe, dev)
             eval_pass = None
             if epoch in eval_epochs:
@@ -379,18 +388,47 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
     return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="epoch")
 
 
+def _run_config(model, split, recipe, seed, record, eval_epochs, sample_ids, weights) -> dict:
+    """What must match for a checkpoint to be resumed: sizes, recipe, seed and a digest
+    of the training data, ids and weights (so a different subset is never mixed in)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for t in (split.images, split.labels, weights):
+        if t is not None:
+            digest.update(np.ascontiguousarray(t.detach().cpu().numpy()).data)
+    if sample_ids is not None:
+        digest.update(np.ascontiguousarray(np.asarray(sample_ids, np.int64)).data)
+    return {
+        "samples": len(split),
+        "image_shape": list(split.images.shape[1:]),
+        "model": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "recipe": asdict(recipe),
+        "seed": int(seed),
+        "record": bool(record),
+        "eval_pass_epochs": list(eval_epochs),
+        "weighted": weights is not None,
+        "data_digest": digest.hexdigest(),
+    }
+
+
 class _Store:
     """Holds recorded epochs; with a folder, also makes every epoch durable.
 
     Layout of ``checkpoint_dir``: ``log_probs.npy`` [T, N, C] float16 and ``seen.npy``
     [T, N] (memory-mapped, rows written as epochs finish), ``eval.npy`` [E, N, C], and
-    ``state.pt`` (model, optimiser, scheduler, RNG, history, epochs done), which is
-    replaced atomically after the rows are flushed, so it never points past durable data.
+    ``state.pt`` (model, optimiser, scheduler, RNG, history, epochs done, run config),
+    which is replaced atomically after the rows are flushed, so it never points past
+    durable data. A folder without ``state.pt`` holds no finished epoch and is started
+    afresh; one whose ``state.pt`` has another run config is refused.
     """
 
-    def __init__(self, folder, epochs: int, n: int, c: int, e: int, record: bool) -> None:
+    def __init__(
+        self, folder, epochs: int, n: int, c: int, e: int, record: bool, config=None
+    ) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.record = record
+        self.config = config or {}
+        self.state: dict[str, Any] = {}
         shapes = {"log_probs": (epochs, n, c), "seen": (epochs, n), "eval": (e, n, c)}
         dtypes = {"log_probs": np.float16, "seen": np.bool_, "eval": np.float16}
         self.arrays: dict[str, np.ndarray] = {}
@@ -399,40 +437,82 @@ class _Store:
                 self.folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise EvalibError(f"cannot create checkpoint folder {self.folder}: {exc}") from exc
+            for stale in self.folder.glob(".state.*.tmp"):  # left by a kill during a save
+                stale.unlink(missing_ok=True)
+            if (self.folder / "state.pt").exists():
+                self.state = self._load_state()
         for name, shape in shapes.items():
             if not record and name != "eval":
                 continue
             if self.folder is None:
                 self.arrays[name] = np.zeros(shape, dtypes[name])
-            else:
-                path = self.folder / f"{name}.npy"
-                mode = "r+" if path.exists() and (self.folder / "state.pt").exists() else "w+"
-                arr = np.lib.format.open_memmap(path, mode=mode, dtype=dtypes[name], shape=shape)
-                if arr.shape != shape:
-                    raise EvalibError(f"checkpoint {path} has shape {arr.shape}, expected {shape}")
-                self.arrays[name] = arr
+                continue
+            path = self.folder / f"{name}.npy"
+            try:
+                if self.state:
+                    arr = np.lib.format.open_memmap(path, mode="r+")
+                else:
+                    arr = np.lib.format.open_memmap(
+                        path, mode="w+", dtype=dtypes[name], shape=shape
+                    )
+            except (OSError, ValueError) as exc:
+                raise EvalibError(
+                    f"checkpoint file {path} is missing or unreadable ({exc}); "
+                    "delete the folder to start over"
+                ) from exc
+            if arr.shape != shape or arr.dtype != dtypes[name]:
+                raise EvalibError(
+                    f"checkpoint {path} has shape {arr.shape} {arr.dtype}, expected "
+                    f"{shape} {np.dtype(dtypes[name])}; delete the folder to start over"
+                )
+            self.arrays[name] = arr
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self.folder / "state.pt"
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise EvalibError(
+                f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); "
+                "delete the folder to start over"
+            ) from exc
+        found = state.get("config") if isinstance(state, dict) else None
+        if found != self.config:
+            there, here = _flat(found if isinstance(found, dict) else {}), _flat(self.config)
+            diff = [
+                f"{k} {there.get(k, 'absent')!r} there, {here.get(k, 'absent')!r} here"
+                for k in sorted(set(there) | set(here))
+                if there.get(k) != here.get(k)
+            ]
+            raise EvalibError(
+                f"checkpoint in {self.folder} is from a different run ({'; '.join(diff)}); "
+                "delete the folder or use another checkpoint folder"
+            )
+        return state
 
     def resume(self, model, optimizer, scheduler, scaler, gen) -> dict[str, Any]:
-        if self.folder is None or not (self.folder / "state.pt").exists():
+        if not self.state:
             return {}
         try:
-            state = torch.load(self.folder / "state.pt", map_location="cpu", weights_only=False)
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            scaler.load_state_dict(state["scaler"])
-            gen.set_state(state["generator"])
+            model.load_state_dict(self.state["model"])
+            optimizer.load_state_dict(self.state["optimizer"])
+            scheduler.load_state_dict(self.state["scheduler"])
+            scaler.load_state_dict(self.state["scaler"])
+            pass
         except Exception as exc:
             raise EvalibError(
                 f"checkpoint in {self.folder} is unreadable or from another run ({exc}); "
                 "delete the folder to start over"
             ) from exc
-        return state
+        return self.state
 
     def commit_epoch(self, epoch, step, history, logp, seen, eval_row, eval_pass, *objs) -> None:
         if logp is not None:
-            self.arrays["log_probs"][epoch] = logp.cpu().numpy()
-            self.arrays["seen"][epoch] = seen.cpu().numpy()
+            lp, sn = logp.cpu().numpy(), seen.cpu().numpy()
+            if not sn.all():  # rows of unseen samples hold stale values: store zeros
+                lp = np.where(sn[:, None], lp, np.float16(0))
+            self.arrays["log_probs"][epoch] = lp
+            self.arrays["seen"][epoch] = sn
         if eval_pass is not None:
             self.arrays["eval"][eval_row] = eval_pass
         if self.folder is None:
@@ -445,6 +525,7 @@ class _Store:
             "step": step,
             "history": history,
             "seconds": history[-1]["seconds"],
+            "config": self.config,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
@@ -458,9 +539,12 @@ class _Store:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.folder / "state.pt")
-        except OSError as exc:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
-            raise EvalibError(f"cannot write checkpoint in {self.folder}: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise EvalibError(f"cannot write checkpoint in {self.folder}: {exc}") from exc
+            raise
+        _fsync_dir(self.folder)
 
     def dynamics(self, labels, ids, eval_epochs, meta) -> Dynamics:
         has_eval = bool(eval_epochs)
@@ -473,3 +557,28 @@ class _Store:
             eval_epochs=np.asarray(eval_epochs, np.int64) if has_eval else None,
             meta=meta,
         )
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort; not possible on every OS)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _flat(config: dict) -> dict:
+    """``{"recipe": {"lr": 0.1}}`` → ``{"recipe.lr": 0.1}`` (for readable mismatches)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out

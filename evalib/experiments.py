@@ -1,0 +1,659 @@
+"""Configs, profiles, and the cached job runner.
+
+A *surrogate* run trains on the full (or subset) training split and records dynamics.
+A *job* trains one model on a coreset (or the full set) and evaluates it. Both are
+keyed by a hash of their full config and the evalib version; results live under a
+cache folder and are written atomically with a checksum, so a rerun computes only what
+is missing and a torn or corrupt entry is recomputed, never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from evalib import __version__
+from evalib.errors import EvalibError
+from evalib.train import Recipe
+
+PAPER_EPOCHS = 200
+ENV_CACHE = "EVALIB_CACHE"
+
+
+# ----------------------------------------------------------------------------- configs
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which data: a MedMNIST flag and optional stratified subsets (sizes, seed 0)."""
+
+    dataset: str
+    train_subset: int | None = None
+    val_subset: int | None = None
+    test_subset: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str = "resnet18"
+    width: float = 1.0
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """One recorded training run on the whole (subset) training split."""
+
+    data: DataSpec
+    model: ModelSpec = ModelSpec()
+    recipe: Recipe = Recipe()
+    seed: int = 0
+
+    def key(self) -> str:
+        return config_key("surrogate", self)
+
+
+@dataclass(frozen=True)
+class SelectionSpec:
+    """A coreset: ``method`` at ``rate`` with its parameters (a sorted tuple of pairs)."""
+
+    method: str
+    rate: float
+    params: tuple[tuple[str, Any], ...] = ()
+    class_balanced: bool = False
+    rounding: str = "ceil"
+
+    @staticmethod
+    def make(method: str, rate: float, **params: Any) -> SelectionSpec:
+        balanced = bool(params.pop("class_balanced", False))
+        rounding = str(params.pop("rounding", "ceil"))
+        frozen = tuple(sorted((k, _freeze(v)) for k, v in params.items()))
+        return SelectionSpec(method, float(rate), frozen, balanced, rounding)
+
+    def param_dict(self) -> dict[str, Any]:
+        return {k: _thaw(v) for k, v in self.params}
+
+
+@dataclass(frozen=True)
+class Job:
+    """Train ``model`` with ``recipe`` on the coreset ``selection`` (None = full data),
+    chosen from the dynamics of ``surrogate``; evaluate on val and test."""
+
+    data: DataSpec
+    selection: SelectionSpec | None
+    surrogate: SurrogateConfig | None
+    model: ModelSpec = ModelSpec()
+    recipe: Recipe = Recipe()
+    seed: int = 0
+    budget: str = "epochs"  # "epochs": same epochs as the full run (official); "iterations"
+
+    def key(self) -> str:
+        return config_key("job", self)
+
+    @property
+    def method(self) -> str:
+        return "full" if self.selection is None else self.selection.method
+
+    @property
+    def rate(self) -> float:
+        return 1.0 if self.selection is None else self.selection.rate
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, list | tuple):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _thaw(v: Any) -> Any:
+    return tuple(_thaw(x) for x in v) if isinstance(v, tuple) else v
+
+
+def config_key(kind: str, cfg: Any) -> str:
+    """16-hex-digit key from the config's JSON and the evalib version."""
+    payload = json.dumps(
+        {"kind": kind, "config": asdict(cfg), "version": __version__}, sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The scale of every notebook: data subsets, model, epochs, seeds, rates.
+
+    Windows are given on the paper's 200-epoch axis and scaled with :meth:`window`.
+    """
+
+    name: str
+    data: Mapping[str, DataSpec] = field(default_factory=dict)
+    model: ModelSpec = ModelSpec()
+    recipe: Recipe = Recipe()
+    seeds: tuple[int, ...] = (0, 1, 2)
+    rates: tuple[float, ...] = (0.02, 0.05, 0.10, 0.20, 0.30)
+    grid_step: int = 10  # window length and grid spacing on the paper's 200-epoch axis
+    cross_models: tuple[ModelSpec, ...] = ()
+    description: str = ""
+
+    def data_spec(self, dataset: str) -> DataSpec:
+        return self.data.get(dataset, DataSpec(dataset))
+
+    @property
+    def epochs(self) -> int:
+        return self.recipe.epochs
+
+    def window(self, a: int, b: int) -> tuple[int, int]:
+        """Scale [a, b) from the 200-epoch axis to this profile's epochs (length ≥ 2)."""
+        scale = self.epochs / PAPER_EPOCHS
+        lo = min(round(a * scale), self.epochs - 2)
+        hi = max(lo + 2, min(round(b * scale), self.epochs))
+        return lo, hi
+
+    def eva_windows(self) -> dict[str, tuple[int, int]]:
+        """The only windows the official code publishes (OrganSMNIST 30 %), scaled."""
+        return {"early": self.window(0, 10), "late": self.window(100, 110)}
+
+    def table1_methods(self) -> list[tuple[str, dict[str, Any]]]:
+        """Table 1's methods with windowed parameters scaled to this profile."""
+        return [
+            ("random", {}),
+            ("forgetting", {}),
+            ("entropy", {}),
+            ("el2n", {"end": self.window(0, 10)[1]}),
+            ("aum", {}),
+            ("ccs", {}),
+            ("eva", dict(self.eva_windows())),
+        ]
+
+    def grid_windows(self) -> list[tuple[int, int]]:
+        """Every window of the scaled grid, as in the paper's Fig. 5 (K = step)."""
+        k = max(2, round(self.grid_step * self.epochs / PAPER_EPOCHS))
+        return [(a, a + k) for a in range(0, self.epochs - k + 1, k)]
+
+
+PAPER_RECIPE = Recipe(epochs=200, batch_size=256, eval_every=1)
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        data={
+            f: DataSpec(f, train_subset=600, val_subset=300, test_subset=300)
+            for f in ("organamnist", "organsmnist", "bloodmnist", "breastmnist", "retinamnist")
+        },
+        model=ModelSpec("convnet", 0.125),
+        recipe=Recipe(epochs=4, batch_size=64, eval_every=1, amp="bf16"),
+        seeds=(0,),
+        rates=(0.05, 0.3),
+        grid_step=100,
+        cross_models=(ModelSpec("resnet18", 0.0625), ModelSpec("vgg", 0.0625)),
+        description="seconds per notebook; tiny subsets, 4 epochs; for tests and CI",
+    ),
+    "cpu": Profile(
+        name="cpu",
+        model=ModelSpec("convnet", 0.25),
+        recipe=Recipe(epochs=30, batch_size=128, eval_every=3, amp="bf16"),
+        seeds=(0, 1, 2),
+        grid_step=20,
+        cross_models=(
+            ModelSpec("resnet18", 0.125),
+            ModelSpec("mobilenet_v2", 0.25),
+            ModelSpec("vgg", 0.125),
+        ),
+        description=(
+            "real data on a 2-core CPU in a few hours: narrow ConvNet surrogate, bf16, "
+            "30 epochs, batch 128, windows scaled from 200 to 30 epochs"
+        ),
+    ),
+    "paper": Profile(
+        name="paper",
+        model=ModelSpec("resnet18", 1.0),
+        recipe=PAPER_RECIPE,
+        seeds=(0, 1, 2),
+        grid_step=10,
+        cross_models=(ModelSpec("resnet50"), ModelSpec("mobilenet_v2"), ModelSpec("vgg")),
+        description="the official recipe exactly: ResNet-18, 200 epochs, batch 256, 3 seeds (GPU)",
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise EvalibError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(ENV_CACHE) or "~/.cache/evalib").expanduser()
+
+
+def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` with a sha256 of its body; the file appears only when complete."""
+    body = json.dumps(payload, sort_keys=True, default=_json_default)
+    record = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(record)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json_checked(path: Path) -> dict[str, Any] | None:
+    """The payload written by :func:`atomic_write_json`, or None if absent or corrupt."""
+    try:
+        record = json.loads(path.read_text())
+        body = record["body"]
+        if hashlib.sha256(body.encode()).hexdigest() != record["sha256"]:
+            return None
+        return json.loads(body)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+@dataclass(frozen=True)
+class Cache:
+    """Where results live.
+
+    ``results/jobs/<key>.json``: one small checksummed file per job (commit these);
+    ``scratch/surrogates/<key>/``: recorded dynamics (large; regenerated on demand);
+    ``scratch/checkpoints/``: per-epoch state of runs in progress.
+    """
+
+    results: Path
+    scratch: Path
+
+    @staticmethod
+    def at(
+        results: str | os.PathLike | None = None, scratch: str | os.PathLike | None = None
+    ) -> Cache:
+        res = Path(results).expanduser() if results is not None else default_cache_dir() / "results"
+        scr = Path(scratch).expanduser() if scratch is not None else default_cache_dir()
+        for path in (res, scr):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EvalibError(f"cannot create folder {path}: {exc.strerror}") from exc
+            if not os.access(path, os.W_OK):
+                raise EvalibError(f"folder {path} is not writable")
+        return Cache(res, scr)
+
+    def job_path(self, job: Job) -> Path:
+        return self.results / "jobs" / f"{job.key()}.json"
+
+    def surrogate_dir(self, cfg: SurrogateConfig) -> Path:
+        return self.scratch / "surrogates" / cfg.key()
+
+    def checkpoint_dir(self, kind: str, key: str) -> Path:
+        return self.scratch / "checkpoints" / f"{kind}-{key}"
+
+    def job_result(self, job: Job) -> dict[str, Any] | None:
+        res = read_json_checked(self.job_path(job))
+        return res if res is not None and res.get("key") == job.key() else None
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
+    """(dataset, train split, train ids, val split, test split) for a DataSpec."""
+    from evalib.data import load, stratified_subset
+
+    ds = load(spec.dataset, data_root)
+    parts = {}
+    for name, size in (
+        ("train", spec.train_subset),
+        ("val", spec.val_subset),
+        ("test", spec.test_subset),
+    ):
+        split = ds.split(name)
+        ids = (
+            np.arange(len(split), dtype=np.int64)
+            if size is None
+            else stratified_subset(split.labels, size, seed=0)
+        )
+        parts[name] = (split.subset(ids) if size is not None else split, ids)
+    return ds, parts["train"][0], parts["train"][1], parts["val"][0], parts["test"][0]
+
+
+def run_surrogate(
+    cfg: SurrogateConfig,
+    cache: Cache,
+    data_root: str | os.PathLike | None = None,
+    progress: bool = True,
+    device: str | None = None,
+    threads: int | None = None,
+):
+    """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped)."""
+    from evalib.dynamics import load as load_dynamics
+    from evalib.dynamics import save as save_dynamics
+    from evalib.models import build_model
+    from evalib.train import seed_everything, train
+
+    out = cache.surrogate_dir(cfg)
+    if (out / "meta.json").exists():
+        try:
+            return load_dynamics(out)
+        except EvalibError:
+            pass  # torn or corrupt: recompute below
+    ds, train_split, ids, val, test = load_data(cfg.data, data_root)
+    seed_everything(cfg.seed)
+    model = build_model(cfg.model.name, ds.info.n_channels, ds.info.n_classes, cfg.model.width)
+    ckpt = cache.checkpoint_dir("surrogate", cfg.key())
+    result = train(
+        model,
+        train_split,
+        cfg.recipe,
+        seed=cfg.seed,
+        val=val,
+        test=test,
+        sample_ids=ids,
+        eval_pass_epochs=(-1,),
+        device=device,
+        threads=threads,
+        checkpoint_dir=ckpt,
+        progress=progress,
+        desc=f"surrogate {cfg.data.dataset} {cfg.model.name}",
+        meta={
+            "dataset": cfg.data.dataset,
+            "model": asdict(cfg.model),
+            "data": asdict(cfg.data),
+            "key": cfg.key(),
+            "evalib_version": __version__,
+        },
+    )
+    dyn = result.dynamics.with_meta(history=result.history, seconds=result.seconds)
+    save_dynamics(dyn, out)
+    _rmtree(ckpt)
+    return load_dynamics(out)
+
+
+def select_for_job(job: Job, dynamics, train_ids: np.ndarray, train_labels: np.ndarray):
+    """Positions (into the job's training split) of the coreset of ``job``."""
+    from evalib.scores import compute_scores
+    from evalib.select import select
+
+    sel = job.selection
+    if sel is None:
+        return np.arange(len(train_ids), dtype=np.int64)
+    if dynamics is not None and not np.array_equal(np.asarray(dynamics.sample_ids), train_ids):
+        raise EvalibError(
+            "the dynamics were recorded on other samples than this job's training split "
+            f"({dynamics.num_samples} vs {len(train_ids)}); use the same DataSpec"
+        )
+    if dynamics is None:  # random needs no surrogate
+        source = compute_scores(sel.method, len(train_ids), seed=job.seed)
+        extra = {"labels": train_labels, "sample_ids": train_ids}
+    else:
+        source, extra = dynamics, sel.param_dict()
+    chosen = select(
+        sel.method,
+        source,
+        sel.rate,
+        seed=job.seed,
+        class_balanced=sel.class_balanced,
+        rounding=sel.rounding,
+        **extra,
+    )
+    return np.asarray(chosen.indices, dtype=np.int64)
+
+
+def run_job(
+    job: Job,
+    cache: Cache,
+    data_root: str | os.PathLike | None = None,
+    progress: bool = False,
+    device: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Train and evaluate ``job`` (or read its cached result); returns one result row."""
+    import torch
+
+    from evalib.models import build_model
+    from evalib.train import seed_everything, train
+
+    cached = cache.job_result(job)
+    if cached is not None:
+        return cached
+    t0 = time.perf_counter()
+    needs_dynamics = job.selection is not None and job.selection.method != "random"
+    dynamics = None
+    if needs_dynamics:
+        if job.surrogate is None:
+            raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
+        dynamics = run_surrogate(job.surrogate, cache, data_root, progress, device, threads)
+    ds, train_split, ids, val, test = load_data(job.data, data_root)
+    positions = select_for_job(job, dynamics, ids, train_split.labels.numpy())
+    coreset = train_split.subset(positions)
+    recipe = job.recipe
+    if job.budget == "iterations" and job.selection is not None:
+        recipe = replace(recipe, iterations=recipe.total_steps(len(train_split)), epochs=1)
+    seed_everything(job.seed)
+    model = build_model(job.model.name, ds.info.n_channels, ds.info.n_classes, job.model.width)
+    result = train(
+        model,
+        coreset,
+        recipe,
+        seed=job.seed,
+        val=val,
+        test=test,
+        record=False,
+        device=device,
+        threads=threads,
+        checkpoint_dir=cache.checkpoint_dir("job", job.key()),
+        progress=progress,
+        desc=f"{job.method} {job.rate:.0%} s{job.seed}",
+    )
+    _rmtree(cache.checkpoint_dir("job", job.key()))
+    history = result.history
+    evals = [h for h in history if "val_acc" in h]
+    best = max(evals, key=lambda h: h["val_acc"])
+    row = {
+        "key": job.key(),
+        "dataset": job.data.dataset,
+        "method": job.method,
+        "rate": job.rate,
+        "seed": job.seed,
+        "model": job.model.name,
+        "width": job.model.width,
+        "params": dict(job.selection.params) if job.selection else {},
+        "n_train": int(len(positions)),
+        "steps": int(result.steps),
+        "epochs": int(history[-1]["epoch"] + 1),
+        # paper protocol: best validation accuracy over the periodic evaluations
+        "paper_val_acc": float(best["val_acc"]),
+        # clean protocol: test accuracy of the final model
+        "clean_test_acc": float(history[-1]["test_acc"]),
+        "final_val_acc": float(history[-1]["val_acc"]),
+        "best_val_epoch": int(best["epoch"]),
+        "indices_sha256": hashlib.sha256(np.sort(ids[positions]).tobytes()).hexdigest()[:16],
+        "seconds": float(time.perf_counter() - t0),
+        "train_seconds": float(result.seconds),
+        "torch_threads": torch.get_num_threads(),
+        "history": history,
+        "config": asdict(job),
+        "evalib_version": __version__,
+    }
+    atomic_write_json(cache.job_path(job), row)
+    return row
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- executors
+
+
+class Executor(Protocol):
+    """Runs ``fn`` over ``items`` and yields results in completion order."""
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]: ...
+
+
+@dataclass(frozen=True)
+class SerialExecutor:
+    def run(self, fn, items):
+        for item in items:
+            yield fn(item)
+
+
+@dataclass(frozen=True)
+class ProcessExecutor:
+    """A local process pool; each worker uses ``threads`` torch threads (default 1)."""
+
+    workers: int = 2
+    threads: int = 1
+
+    def run(self, fn, items):
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = mp.get_context("spawn")
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(self.threads,)) as pool:  # fmt: skip
+            futures = [pool.submit(fn, item) for item in items]
+            for fut in as_completed(futures):
+                yield fut.result()
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+def make_executor(name: str = "serial", workers: int = 2, threads: int = 1) -> Executor:
+    if name == "serial":
+        return SerialExecutor()
+    if name == "process":
+        return ProcessExecutor(workers, threads)
+    raise EvalibError(f"unknown executor {name!r}; choose serial or process")
+
+
+@dataclass(frozen=True)
+class _JobCall:
+    cache: Cache
+    data_root: str | None
+    device: str | None
+    threads: int | None
+
+    def __call__(self, job: Job) -> dict[str, Any]:
+        return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    cache: Cache,
+    data_root: str | os.PathLike | None = None,
+    executor: Executor | str = "serial",
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every job not yet cached (surrogates first, once each); one row per job."""
+    from tqdm.auto import tqdm
+
+    if isinstance(executor, str):
+        executor = make_executor(executor)
+    unique = list(dict.fromkeys(jobs))
+    todo = [j for j in unique if cache.job_result(j) is None]
+    for cfg in dict.fromkeys(
+        j.surrogate for j in todo if j.surrogate is not None and j.method != "random"
+    ):
+        run_surrogate(cfg, cache, data_root, progress, device, threads)
+    call = _JobCall(cache, None if data_root is None else str(data_root), device, threads)
+    with tqdm(total=len(unique), initial=len(unique) - len(todo), desc="jobs",
+              disable=not progress, unit="job") as bar:  # fmt: skip
+        for _ in executor.run(call, todo):
+            bar.update(1)
+    return results_table([cache.job_result(j) for j in unique])
+
+
+def results_table(rows: Iterable[Mapping[str, Any] | None]) -> pd.DataFrame:
+    """One row per job result, without the bulky history and config columns."""
+    keep = [dict(r) for r in rows if r is not None]
+    frame = pd.DataFrame(keep)
+    return frame.drop(columns=[c for c in ("history", "config") if c in frame.columns])
+
+
+# ----------------------------------------------------------------------------- grids
+
+
+def benchmark_jobs(
+    profile: Profile,
+    dataset: str,
+    methods: Sequence[str | tuple[str, Mapping[str, Any]]],
+    rates: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+    include_full: bool = True,
+    model: ModelSpec | None = None,
+) -> list[Job]:
+    """Jobs of a Table-1 style grid: every method × rate × seed, plus the full dataset.
+
+    The surrogate (seed 0 of the profile) is shared by all methods; ``methods`` items
+    are names or (name, params) pairs.
+    """
+    data = profile.data_spec(dataset)
+    surrogate = SurrogateConfig(data, profile.model, profile.recipe, seed=profile.seeds[0])
+    model = model or profile.model
+    rates = tuple(rates or profile.rates)
+    seeds = tuple(seeds or profile.seeds)
+    jobs = []
+    for seed in seeds:
+        if include_full:
+            jobs.append(Job(data, None, None, model, profile.recipe, seed))
+        for item in methods:
+            name, params = (item, {}) if isinstance(item, str) else item
+            for rate in rates:
+                sel = SelectionSpec.make(name, rate, **dict(params))
+                jobs.append(Job(data, sel, surrogate, model, profile.recipe, seed))
+    return jobs
+
+
+def summarize(
+    table: pd.DataFrame, metric: str = "clean_test_acc", by: Sequence[str] = ("method", "rate")
+) -> pd.DataFrame:
+    """Mean, std, n and a 95 % t-interval half-width of ``metric`` (in %) over seeds."""
+    from scipy import stats
+
+    g = table.groupby(list(by))[metric]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out[["mean", "std"]] *= 100
+    tcrit = out["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
+    out["ci95"] = tcrit * out["std"] / np.sqrt(out["count"])
+    return out
