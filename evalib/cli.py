@@ -61,7 +61,119 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="dynamics file (.npz) or folder (memory-mapped)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("score", help="score every training sample from saved dynamics")
+    _add_method_args(p)
+    p.add_argument("--out", required=True, help="scores file (.csv or .npy)")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("select", help="choose coresets at one or more rates")
+    _add_method_args(p)
+    p.add_argument("--rate", type=float, nargs="+", required=True, help="fractions in (0, 1]")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class-balanced", action="store_true", help="per-class quotas")
+    p.add_argument("--rounding", choices=("ceil", "floor"), default="ceil", help="M = ⌈αN⌉ or ⌊αN⌋")
+    p.add_argument("--out-dir", required=True, help="writes <method>-<rate>.npy/.csv and scores")
+    p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("methods", help="list the scoring methods and their defaults")
+    p.set_defaults(func=cmd_methods)
     return parser
+
+
+def _add_method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dynamics", required=True, help="file or folder written by evalib train")
+    p.add_argument("--method", required=True, help="see `evalib methods`")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method parameter, e.g. -p early=0,10 -p late=100,110 -p variant=official",
+    )
+
+
+def parse_params(items: Sequence[str]) -> dict:
+    """``["early=0,10", "variant=official"]`` → ``{"early": (0, 10), "variant": "official"}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise EvalibError(f"parameter {item!r} is not KEY=VALUE")
+        parts = [_scalar(v) for v in value.split(",")]
+        out[key.strip()] = tuple(parts) if len(parts) > 1 else parts[0]
+    return out
+
+
+def _scalar(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from evalib.scores import METHODS
+
+    for name, info in METHODS.items():
+        defaults = ", ".join(f"{k}={v}" for k, v in info.defaults.items())
+        print(f"{name:<24} keep {info.direction:<8} {info.description}  [{defaults}]")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from evalib.dynamics import load
+    from evalib.scores import compute_scores
+    from evalib.select import save_scores
+
+    out = Path(args.out)
+    _check_writable(out)
+    dyn = load(args.dynamics)
+    scores = compute_scores(args.method, dyn, **parse_params(args.param))
+    save_scores(scores, dyn.sample_ids, out)
+    print(f"wrote {out}: {args.method} scores of {len(scores)} samples")
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from evalib.dynamics import load
+    from evalib.scores import compute_scores
+    from evalib.select import budget, save_scores, save_selection, select
+
+    out_dir = Path(args.out_dir)
+    _check_writable(out_dir / "x")
+    dyn = load(args.dynamics)
+    params = parse_params(args.param)
+    for rate in args.rate:  # validate every rate before writing anything
+        budget(dyn.num_samples, rate, args.rounding)
+    if args.method == "random":
+        params.setdefault("seed", args.seed)
+    sampling = {k: params.pop(k) for k in ("beta", "n_strata") if k in params}  # CCS options
+    scores = compute_scores(args.method, dyn, **params)
+    written = [save_scores(scores, dyn.sample_ids, out_dir / f"{args.method}-scores.csv")]
+    for rate in args.rate:
+        sel = select(
+            args.method,
+            scores,
+            rate,
+            seed=args.seed,
+            class_balanced=args.class_balanced,
+            rounding=args.rounding,
+            labels=dyn.labels,
+            sample_ids=dyn.sample_ids,
+            **sampling,
+        )
+        stem = f"{args.method}-{rate:g}"
+        written += [save_selection(sel, out_dir / f"{stem}.{ext}") for ext in ("npy", "csv")]
+        print(f"{args.method} at {rate:.0%}: {sel.size} of {dyn.num_samples} samples "
+              f"({np.bincount(dyn.labels[sel.indices], minlength=dyn.num_classes).tolist()} per class)")  # fmt: skip
+    print(f"wrote {len(written)} files to {out_dir}")
+    return 0
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:

@@ -1,0 +1,384 @@
+"""Turning scores into coresets: budgets, top-k, class quotas, CCS sampling, writers.
+
+Indices returned here are *positions* into the scored Dynamics (0..N-1);
+``Selection.sample_ids`` maps them to indices of the full training split.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalib.dynamics import Dynamics
+from evalib.errors import EvalibError
+from evalib.scores.registry import compute_scores, get_method
+
+# --------------------------------------------------------------------------- budget / top-k
+
+
+def budget(n: int, rate: float, rounding: str = "ceil") -> int:
+    """Coreset size M for N samples at selection ``rate`` in (0, 1].
+
+    ``rounding="ceil"``: M = ceil(rate * N) (the paper); ``"floor"``: floor(rate * N) (the
+    official code). rate * N within 1e-9 of an integer counts as that integer, so that
+    0.3 * 10 gives 3 either way. Raises EvalibError if M would be 0.
+    """
+    if rounding not in ("ceil", "floor"):
+        raise EvalibError(f"rounding must be 'ceil' or 'floor', got {rounding!r}")
+    try:
+        rate = float(rate)
+    except (TypeError, ValueError):
+        raise EvalibError(f"rate must be a number in (0, 1], got {rate!r}") from None
+    if not 0.0 < rate <= 1.0:  # also rejects NaN
+        raise EvalibError(f"rate must lie in (0, 1], got {rate}")
+    n = int(n)
+    if n < 1:
+        raise EvalibError("cannot select from an empty set of samples")
+    x = rate * n
+    if abs(x - round(x)) <= 1e-9 * max(1.0, x):
+        x = float(round(x))
+    m = math.ceil(x) if rounding == "ceil" else math.floor(x)
+    if m < 1:
+        raise EvalibError(
+            f"rate {rate} of N = {n} samples rounds down to 0; use a larger rate or rounding='ceil'"
+        )
+    return min(m, n)
+
+
+def _check_direction(direction: str) -> str:
+    if direction not in ("highest", "lowest"):
+        raise EvalibError(f"direction must be 'highest' or 'lowest', got {direction!r}")
+    return direction
+
+
+def rank(scores: Any, direction: str) -> np.ndarray:
+    """All N positions in priority order, [N] int64: best first, ties by index, NaN last."""
+    s = np.asarray(scores, np.float64).reshape(-1)
+    key = -s if _check_direction(direction) == "highest" else s
+    return np.argsort(key, kind="stable").astype(np.int64)  # NaN sorts last, stably
+
+
+def top_k(scores: Any, m: int, direction: str) -> np.ndarray:
+    """The ``m`` best positions in priority order, [m] int64 (see :func:`rank`)."""
+    n = np.asarray(scores).size
+    if not 1 <= int(m) <= n:
+        raise EvalibError(f"m must lie in [1, {n}], got {m}")
+    return rank(scores, direction)[: int(m)]
+
+
+# --------------------------------------------------------------------------- class balance
+
+
+def class_quotas(labels: Any, m: int) -> dict[int, int]:
+    """Per-class quotas summing to ``m``: proportional to class size, >= 1 per class, <= class size.
+
+    Start from max(1, floor(m * n_c / N)); top up by largest remainder (ties: smaller class
+    label first) or, if the ">= 1" floor overshoots, take back from the most over-served
+    classes. Within 1 of m * n_c / N whenever every class's share is >= 1. Raises
+    EvalibError when m < number of classes.
+    """
+    y = np.asarray(labels).reshape(-1)
+    classes, sizes = np.unique(y, return_counts=True)
+    n, k = int(sizes.sum()), len(classes)
+    if not 1 <= m <= n:
+        raise EvalibError(f"m must lie in [1, {n}], got {m}")
+    if m < k:
+        raise EvalibError(
+            f"class-balanced selection of M = {m} cannot cover {k} classes; raise the rate"
+        )
+    share = m * sizes / n
+    q = np.minimum(np.maximum(np.floor(share).astype(np.int64), 1), sizes)
+    while q.sum() < m:
+        room = q < sizes
+        rem = np.where(room, share - q, -np.inf)
+        q[int(np.argmax(rem))] += 1  # argmax: first maximum = smallest label on ties
+    while q.sum() > m:
+        over = np.where(q > 1, q - share, -np.inf)
+        q[int(np.argmax(over))] -= 1
+    return {int(c): int(v) for c, v in zip(classes, q, strict=True)}
+
+
+def top_k_balanced(scores: Any, labels: Any, m: int, direction: str) -> np.ndarray:
+    """Best positions within each class (quotas from :func:`class_quotas`), [m] int64 in
+    global priority order."""
+    y = np.asarray(labels).reshape(-1)
+    order = rank(scores, direction)
+    if y.shape != order.shape:
+        raise EvalibError(f"labels have {y.size} entries but scores {order.size}")
+    keep = np.zeros(order.size, bool)
+    y_ord = y[order]
+    for c, qc in class_quotas(y, m).items():
+        keep[order[y_ord == c][:qc]] = True
+    return order[keep[order]]
+
+
+# --------------------------------------------------------------------------- CCS
+
+
+def ccs_beta(rate: float) -> float:
+    """Default CCS hard-cutoff fraction β for a selection ``rate``.
+
+    Source: the CCS README's CIFAR-10 example keeps 10 % with ``--mis-ratio 0.3``; the
+    other values are *our* rule (β grows as the rate falls), not CCS's tuned settings:
+    rate >= 0.5: 0.0; >= 0.3: 0.1; >= 0.2: 0.2; >= 0.1: 0.3; < 0.1: 0.4. Pass ``beta=``
+    to override; the cutoff is always clipped so that M samples remain.
+    """
+    for lo, beta in ((0.5, 0.0), (0.3, 0.1), (0.2, 0.2), (0.1, 0.3)):
+        if rate >= lo:
+            return beta
+    return 0.4
+
+
+def water_fill(sizes: Any, m: int) -> np.ndarray:
+    """Split budget ``m`` over strata of ``sizes``: smallest stratum first gets
+    min(size, remaining // strata left); [S] int64, sums to min(m, sum(sizes))."""
+    sizes = np.asarray(sizes, np.int64)
+    take = np.zeros_like(sizes)
+    left = min(int(m), int(sizes.sum()))
+    order = np.argsort(sizes, kind="stable")
+    for j, s in enumerate(order):
+        take[s] = min(int(sizes[s]), left // (len(order) - j))
+        left -= int(take[s])
+    return take
+
+
+def ccs_sample(
+    scores: Any,
+    m: int,
+    *,
+    beta: float,
+    n_strata: int = 50,
+    seed: int | None = 0,
+    hard: str = "lowest",
+) -> np.ndarray:
+    """Coverage-centric stratified sampling (Zheng et al. 2023), [m] int64 sorted positions.
+
+    1. drop the floor(beta * N) hardest samples (``hard="lowest"``: lowest scores, as for
+       AUM; ties by index), clipped so that at least m finite-scored samples remain;
+    2. split the remaining scores into ``n_strata`` equal-width bins over [min, max];
+    3. allocate m by :func:`water_fill`; 4. sample uniformly without replacement inside
+       each stratum with ``numpy.random.default_rng(seed)``.
+
+    NaN scores are never sampled unless fewer than m finite scores exist; then they are
+    added in index order.
+    """
+    s = np.asarray(scores, np.float64).reshape(-1)
+    n = s.size
+    if not 1 <= int(m) <= n:
+        raise EvalibError(f"m must lie in [1, {n}], got {m}")
+    if not 0.0 <= float(beta) < 1.0:
+        raise EvalibError(f"CCS beta must lie in [0, 1), got {beta!r}")
+    if int(n_strata) < 1:
+        raise EvalibError(f"n_strata must be >= 1, got {n_strata!r}")
+    m, n_strata = int(m), int(n_strata)
+    fin = np.isfinite(s)
+    n_fin = int(fin.sum())
+    if n_fin < m:
+        return np.sort(np.concatenate([np.flatnonzero(fin), np.flatnonzero(~fin)[: m - n_fin]]))
+    cut = min(math.floor(beta * n), n_fin - m)
+    order = rank(s, "lowest" if _check_direction(hard) == "lowest" else "highest")
+    pool = np.sort(order[cut:n_fin])  # finite ones after the cutoff
+    v = s[pool]
+    lo, hi = float(v.min()), float(v.max())
+    if hi > lo:
+        strata = np.minimum(((v - lo) / (hi - lo) * n_strata).astype(np.int64), n_strata - 1)
+    else:
+        strata = np.zeros(v.size, np.int64)
+    sizes = np.bincount(strata, minlength=n_strata)
+    take = water_fill(sizes, m)
+    rng = np.random.default_rng(seed)
+    chosen = [
+        rng.choice(pool[strata == b], size=int(take[b]), replace=False)
+        for b in np.flatnonzero(take)
+    ]
+    out = np.sort(np.concatenate(chosen)).astype(np.int64)
+    assert out.size == m  # water_fill's invariant
+    return out
+
+
+# --------------------------------------------------------------------------- select
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """A coreset.
+
+    indices: [M] int64 positions into the scored Dynamics (priority order; sorted for CCS).
+    sample_ids: [M] int64 training-set indices of those samples. scores: [N] float64.
+    """
+
+    indices: np.ndarray
+    sample_ids: np.ndarray
+    scores: np.ndarray
+    method: str
+    rate: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+    direction: str = "highest"
+    seed: int | None = 0
+
+    @property
+    def size(self) -> int:
+        return int(self.indices.size)
+
+
+_CCS_KEYS = ("beta", "n_strata")
+
+
+def select(
+    method: str,
+    dynamics_or_scores: Dynamics | Any,
+    rate: float,
+    seed: int | None = 0,
+    class_balanced: bool = False,
+    rounding: str = "ceil",
+    *,
+    labels: Any = None,
+    sample_ids: Any = None,
+    direction: str | None = None,
+    **params: Any,
+) -> Selection:
+    """Score (if given Dynamics) and select M = budget(N, rate, rounding) samples.
+
+    ``dynamics_or_scores``: a Dynamics (scored with ``compute_scores(method, ...,
+    **params)``) or precomputed scores [N] (then ``labels`` is needed for class balance and
+    ``sample_ids`` defaults to 0..N-1). ``direction`` overrides the method's kept end.
+    ``method="random"`` uses ``seed`` for its scores unless ``seed=`` is in params.
+    ``method="ccs"`` samples with :func:`ccs_sample` (params ``beta`` — default
+    :func:`ccs_beta` — and ``n_strata``); with ``class_balanced`` it runs per class.
+    """
+    params = dict(params)
+    ccs_opts = {k: params.pop(k) for k in _CCS_KEYS if k in params} if method == "ccs" else {}
+    if isinstance(dynamics_or_scores, Dynamics):
+        dyn = dynamics_or_scores
+        if method == "random" and "seed" not in params:
+            params["seed"] = seed
+        scores = compute_scores(method, dyn, **params)
+        labels, ids = dyn.labels, dyn.sample_ids
+        params = get_method(method).params(params)
+    else:
+        scores = np.asarray(dynamics_or_scores, np.float64).reshape(-1)
+        ids = (
+            np.arange(scores.size, dtype=np.int64)
+            if sample_ids is None
+            else np.asarray(sample_ids, np.int64)
+        )
+        if ids.shape != scores.shape:
+            raise EvalibError(f"sample_ids have {ids.size} entries but scores {scores.size}")
+    if direction is None:
+        direction = get_method(method).resolve_direction(params)
+    _check_direction(direction)
+    n = scores.size
+    m = budget(n, rate, rounding)
+    if class_balanced and labels is None:
+        raise EvalibError("class_balanced selection from plain scores needs labels=")
+    y = None if labels is None else np.asarray(labels).reshape(-1)
+    if y is not None and y.shape != scores.shape:
+        raise EvalibError(f"labels have {y.size} entries but scores {n}")
+    if method == "ccs":
+        beta = float(ccs_opts.get("beta", ccs_beta(float(rate))))
+        kw = {"beta": beta, "n_strata": ccs_opts.get("n_strata", 50), "hard": direction}
+        if class_balanced:
+            rng = np.random.default_rng(seed)
+            parts = []
+            for c, qc in class_quotas(y, m).items():
+                pos = np.flatnonzero(y == c)
+                sub_seed = int(rng.integers(2**63 - 1))
+                parts.append(pos[ccs_sample(scores[pos], qc, seed=sub_seed, **kw)])
+            idx = np.sort(np.concatenate(parts))
+        else:
+            idx = ccs_sample(scores, m, seed=seed, **kw)
+        params = {**params, "beta": beta, "n_strata": kw["n_strata"]}
+    elif class_balanced:
+        idx = top_k_balanced(scores, y, m, direction)
+    else:
+        idx = top_k(scores, m, direction)
+    idx = idx.astype(np.int64)
+    return Selection(
+        indices=idx,
+        sample_ids=ids[idx].astype(np.int64),
+        scores=scores,
+        method=method,
+        rate=float(rate),
+        params={**params, "class_balanced": bool(class_balanced), "rounding": rounding},
+        direction=direction,
+        seed=seed,
+    )
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _suffix(path: Path) -> str:
+    if path.suffix not in (".npy", ".csv"):
+        raise EvalibError(f"{path}: write .npy or .csv, not {path.suffix or 'no suffix'!r}")
+    return path.suffix
+
+
+def _csv(columns: dict[str, np.ndarray]) -> bytes:
+    import pandas as pd  # local: only the CSV writers need it
+
+    return pd.DataFrame(columns).to_csv(index=False, float_format="%.17g", na_rep="nan").encode()
+
+
+def save_selection(sel: Selection, path: str | os.PathLike) -> Path:
+    """Write a selection atomically: ``.npy`` = [M] int64 training-set indices (sample_ids);
+    ``.csv`` = columns rank, position, sample_id, score (priority order)."""
+    path = Path(path)
+    if _suffix(path) == ".npy":
+        return _atomic_write(path, lambda fh: np.save(fh, np.asarray(sel.sample_ids, np.int64)))
+    body = _csv(
+        {
+            "rank": np.arange(sel.size),
+            "position": sel.indices,
+            "sample_id": sel.sample_ids,
+            "score": sel.scores[sel.indices],
+        }
+    )
+    return _atomic_write(path, lambda fh: fh.write(body))
+
+
+def save_scores(scores: Any, sample_ids: Any, path: str | os.PathLike) -> Path:
+    """Write scores atomically: ``.npy`` = [N] float64 scores (position order);
+    ``.csv`` = columns position, sample_id, score."""
+    path = Path(path)
+    s = np.asarray(scores, np.float64).reshape(-1)
+    ids = np.asarray(sample_ids, np.int64).reshape(-1)
+    if ids.shape != s.shape:
+        raise EvalibError(f"sample_ids have {ids.size} entries but scores {s.size}")
+    if _suffix(path) == ".npy":
+        return _atomic_write(path, lambda fh: np.save(fh, s))
+    body = _csv({"position": np.arange(s.size), "sample_id": ids, "score": s})
+    return _atomic_write(path, lambda fh: fh.write(body))
+
+
+def read_selection(path: str | os.PathLike) -> np.ndarray:
+    """Training-set indices [M] int64 from a file written by :func:`save_selection`."""
+    path = Path(path)
+    if not path.exists():
+        raise EvalibError(f"selection file not found: {path}")
+    if _suffix(path) == ".npy":
+        return np.load(path).astype(np.int64)
+    data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
+    return data[:, 2].astype(np.int64)
