@@ -662,3 +662,93 @@ def summarize(
     tcrit = out["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
     out["ci95"] = tcrit * out["std"] / np.sqrt(out["count"])
     return out
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a notebook's parameters resolve to."""
+
+    profile: Profile
+    dataset: str
+    cache: Cache
+    data_root: str | None
+    seeds: tuple[int, ...]
+    rates: tuple[float, ...]
+    executor: Executor
+
+    def run(self, jobs: Sequence[Job], progress: bool = True) -> pd.DataFrame:
+        return run_jobs(jobs, self.cache, self.data_root, self.executor, progress=progress)
+
+    def surrogate(self, model: ModelSpec | None = None, seed: int | None = None) -> SurrogateConfig:
+        p = self.profile
+        return SurrogateConfig(
+            p.data_spec(self.dataset),
+            model or p.model,
+            p.recipe,
+            p.seeds[0] if seed is None else seed,
+        )
+
+    def dynamics(self, model: ModelSpec | None = None, seed: int | None = None, progress=True):
+        return run_surrogate(self.surrogate(model, seed), self.cache, self.data_root, progress)
+
+    def out_dir(self) -> Path:
+        """Folder for this notebook's summary tables: results/<profile>/<dataset>/."""
+        path = self.cache.results / self.dataset
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _expect(name: str, value: Any, types: type | tuple[type, ...], what: str) -> None:
+    if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
+        raise EvalibError(f"parameter {name} must be {what}, got {type(value).__name__} {value!r}")
+
+
+def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
+    return t if isinstance(t, tuple) else (t,)
+
+
+def notebook_setup(
+    profile: str,
+    dataset: str,
+    results_dir: str | os.PathLike,
+    data_root: str | None = None,
+    scratch_dir: str | None = None,
+    seeds: Sequence[int] | None = None,
+    rates: Sequence[float] | None = None,
+    executor: str = "serial",
+    workers: int = 2,
+) -> Setup:
+    """Validate a notebook's (papermill) parameters and resolve them; one-line errors."""
+    from evalib.data import dataset_info
+
+    _expect("profile", profile, str, "a profile name (smoke, cpu, paper)")
+    _expect("dataset", dataset, str, "a MedMNIST flag")
+    _expect("results_dir", results_dir, (str, os.PathLike), "a folder path")
+    if data_root is not None:
+        _expect("data_root", data_root, (str, os.PathLike), "a folder path or None")
+    if seeds is not None:
+        _expect("seeds", seeds, (list, tuple), "a list of integers or None")
+        for s in seeds:
+            _expect("seeds", s, int, "a list of integers")
+    if rates is not None:
+        _expect("rates", rates, (list, tuple), "a list of fractions or None")
+        for r in rates:
+            _expect("rates", r, (int, float), "a list of fractions in (0, 1]")
+            if not 0 < r <= 1:
+                raise EvalibError(f"parameter rates must lie in (0, 1], got {r}")
+    _expect("workers", workers, int, "an integer")
+    prof = get_profile(profile)
+    info = dataset_info(dataset)
+    cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
+    return Setup(
+        profile=prof,
+        dataset=info.flag,
+        cache=cache,
+        data_root=None if data_root is None else str(data_root),
+        seeds=tuple(seeds) if seeds else prof.seeds,
+        rates=tuple(float(r) for r in rates) if rates else prof.rates,
+        executor=make_executor(executor, workers),
+    )

@@ -1,0 +1,55 @@
+"""The numbers the EVA paper reports (Table 1), for side-by-side tables.
+
+Source: Hong et al., ACM MM 2024, Table 1: test-set accuracy claimed in the paper, but
+measured on the validation split by the official code (see the protocol page). Values
+are percentages, mean and std over 3 seeds, ResNet-18, 200 epochs.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import pandas as pd
+
+METHOD_ORDER = ("random", "forgetting", "entropy", "el2n", "aum", "ccs", "eva")
+METHOD_LABELS = {
+    "full": "Full data",
+    "random": "Random",
+    "forgetting": "Forgetting",
+    "entropy": "Entropy",
+    "el2n": "EL2N",
+    "aum": "AUM",
+    "ccs": "CCS",
+    "eva": "EVA",
+    "eva_official": "EVA (official code)",
+    "exp_s": "EXP-S",
+    "var_s": "VAR-S",
+    "exp_d": "EXP-D",
+    "var_d": "VAR-D",
+}
+
+
+def table1() -> pd.DataFrame:
+    """Columns dataset, method, rate (fraction), mean, std (accuracy in %)."""
+    with files("evalib").joinpath("paper_table1.csv").open() as fh:
+        return pd.read_csv(fh)
+
+
+def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Join our summary (method, rate, mean, std, count, ci95) with the paper's numbers.
+
+    Returns columns method, rate, paper_mean, paper_std, ours_mean, ours_std, ours_ci95,
+    n_seeds, diff (ours − paper, points). Rows without a paper number keep NaN there.
+    """
+    paper = table1().query("dataset == @dataset").drop(columns="dataset")
+    paper = paper.rename(columns={"mean": "paper_mean", "std": "paper_std"})
+    mine = ours.rename(
+        columns={"mean": "ours_mean", "std": "ours_std", "ci95": "ours_ci95", "count": "n_seeds"}
+    )
+    out = mine.merge(paper, on=["method", "rate"], how="left")
+    out["diff"] = out["ours_mean"] - out["paper_mean"]
+    cols = ["method", "rate", "paper_mean", "paper_std", "ours_mean", "ours_std", "ours_ci95",
+            "n_seeds", "diff"]  # fmt: skip
+    order = {m: i for i, m in enumerate(("full", *METHOD_ORDER))}
+    out = out.assign(_o=out["method"].map(order).fillna(99)).sort_values(["_o", "rate"])
+    return out[cols].reset_index(drop=True)
