@@ -1,0 +1,117 @@
+"""The built book renders in a real browser: equations typeset offline, pages load.
+
+The browser test uses ``_build/html`` when it exists. With ``EVALIB_BUILD_BOOK=1`` it
+first builds the book itself, with warnings as errors, into a temporary folder. It is
+skipped (with the reason) when Chromium is missing or there is no built book.
+The checker's parsing helpers are also tested without a browser.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKER = ROOT / "scripts" / "check_book_browser.py"
+MATH_PAGES = ("book/intro.html:math", "book/method.html:math")
+
+
+def _load_checker():
+    spec = importlib.util.spec_from_file_location("check_book_browser", CHECKER)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _jupyter_book() -> str | None:
+    local = Path(sys.executable).with_name("jupyter-book")
+    return str(local) if local.is_file() else shutil.which("jupyter-book")
+
+
+@pytest.fixture(scope="module")
+def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("EVALIB_BUILD_BOOK") == "1":
+        jb = _jupyter_book()
+        if jb is None:
+            pytest.skip("EVALIB_BUILD_BOOK=1 but jupyter-book is not installed")
+        out = tmp_path_factory.mktemp("book")
+        cmd = [jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, "book build failed:\n" + (proc.stdout + proc.stderr)[-4000:]
+        built = out / "_build" / "html"
+    else:
+        built = ROOT / "_build" / "html"
+        if not (built / "index.html").is_file():
+            pytest.skip(
+                "no built book in _build/html (run `make book`, or set EVALIB_BUILD_BOOK=1)"
+            )
+    return built
+
+
+@pytest.mark.browser
+def test_math_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
+    checker = _load_checker()
+    if checker.find_chromium(None) is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    shots = tmp_path / "screenshots"
+    proc = subprocess.run(
+        [sys.executable, str(CHECKER), "--html-dir", str(html_dir), "--screenshots", str(shots),
+         *MATH_PAGES],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("ok ") == len(MATH_PAGES), proc.stdout
+    for page in ("book__intro.png", "book__method.png"):
+        assert (shots / page).stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- no browser
+
+
+def test_page_spec_flags() -> None:
+    checker = _load_checker()
+    spec = checker.PageSpec.parse("notebooks/02_benchmark.html:figures:math")
+    assert (spec.path, spec.math, spec.figures) == ("notebooks/02_benchmark.html", True, True)
+    assert not checker.PageSpec.parse("book/intro.html").math
+    with pytest.raises(ValueError):
+        checker.PageSpec.parse("book/intro.html:maths")
+
+
+def test_dom_scan_separates_prose_from_math_and_code() -> None:
+    checker = _load_checker()
+    dom = (
+        "<html><head><script src='https://cdn.example.org/x.js'></script></head><body>"
+        "<p>Typeset <mjx-container><svg></svg><mjx-assistive-mml>\\frac{a}{b}"
+        "</mjx-assistive-mml></mjx-container> and code <pre>$$x$$</pre>.</p>"
+        "<p>Left raw: \\(x^2\\)</p><img src='../_images/fig.png'>"
+        "<link rel='stylesheet' href='//fonts.example.org/a.css'></body></html>"
+    )
+    scan = checker.DomScan()
+    scan.feed(dom)
+    text = " ".join(scan.text)
+    assert scan.has_body and scan.mjx == 1 and scan.images == ["../_images/fig.png"]
+    assert "\\frac" not in text and "$$" not in text
+    hits = checker.raw_tex_snippets(text)
+    assert len(hits) == 1 and "\\\\(" in hits[0]
+    assert [r for r in scan.resources if checker.is_remote(r)] == [
+        "https://cdn.example.org/x.js",
+        "//fonts.example.org/a.css",
+    ]
+
+
+def test_is_remote() -> None:
+    checker = _load_checker()
+    assert not checker.is_remote("../_static/mathjax/tex-svg.js?v=1")
+    assert not checker.is_remote("http://127.0.0.1:8000/book/intro.html")
+    assert not checker.is_remote("data:image/png;base64,AAAA")
+    assert checker.is_remote("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js")
