@@ -1,0 +1,85 @@
+"""Execute every notebook with papermill at one profile (``make reproduce PROFILE=cpu``).
+
+Notebooks run in ``notebooks/`` in order; each executed notebook replaces its input so
+the book shows it. Jobs are cached, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+NOTEBOOKS = (
+    "00_walkthrough",
+    "01_dynamics",
+    "02_benchmark",
+    "03_variance_ablation",
+    "04_dual_window",
+    "05_window_grid",
+    "06_cross_architecture",
+)
+DATASETS = {  # notebook → datasets it is run for (the first one is the book's page)
+    "02_benchmark": ("organamnist", "bloodmnist"),
+    "03_variance_ablation": ("organamnist", "bloodmnist"),
+}
+
+
+def notebook_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def execute(
+    name: str,
+    parameters: dict,
+    output: Path | None = None,
+    cwd: Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Run ``notebooks/<name>.py`` through papermill; write the executed notebook to
+    ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows)."""
+    import tempfile
+
+    import jupytext
+    import papermill
+
+    folder = cwd or notebook_dir()
+    out = Path(output) if output is not None else folder / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / f"{name}.ipynb"
+        jupytext.write(jupytext.read(folder / f"{name}.py"), source)
+        papermill.execute_notebook(
+            str(source), str(out), parameters=parameters, cwd=str(folder),
+            kernel_name="python3", progress_bar=progress, log_output=False,
+        )  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
+    parser.add_argument("--only", nargs="*", default=None, help="notebook names to run")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--executor", default="serial", choices=("serial", "process"))
+    args = parser.parse_args(argv)
+    names = args.only or NOTEBOOKS
+    for i, name in enumerate(names, 1):
+        for dataset in DATASETS.get(name, ("organamnist",)):
+            params = {"profile": args.profile, "dataset": dataset, "executor": args.executor}
+            if args.data_root:
+                params["data_root"] = args.data_root
+            folder = notebook_dir()
+            out = None if dataset == DATASETS.get(name, ("organamnist",))[0] else (
+                folder / "extra" / f"{name}_{dataset}.ipynb"
+            )  # fmt: skip
+            t0 = time.perf_counter()
+            print(f"[{i}/{len(names)}] {name} · {dataset} · profile {args.profile}", flush=True)
+            execute(name, params, out)
+            print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
