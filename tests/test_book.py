@@ -60,6 +60,8 @@ def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_math_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
     checker = _load_checker()
     if checker.find_chromium(None) is None:
+        if os.environ.get("EVALIB_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required here (EVALIB_REQUIRE_BROWSER=1) but missing")
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     shots = tmp_path / "screenshots"
     proc = subprocess.run(
