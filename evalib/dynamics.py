@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from evalib.errors import EvalibError
+from evalib.io import atomic_dir, atomic_file
 
 ARRAY_FIELDS = ("log_probs", "labels", "seen", "sample_ids", "eval_log_probs", "eval_epochs")
 
@@ -144,43 +144,20 @@ def save(dyn: Dynamics, path: str | os.PathLike) -> Path:
     The target appears only once complete (written to a temporary sibling, then renamed).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(dyn, k) for k in ARRAY_FIELDS if getattr(dyn, k) is not None}
     meta_json = json.dumps(dyn.meta, sort_keys=True, default=str)
     if path.suffix == ".npz":
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.array(meta_json), **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(path) as fh:
+            np.savez(fh, meta=np.array(meta_json), **arrays)
         return path
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        for name, arr in arrays.items():
-            np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr))
-        (tmp_dir / "meta.json").write_text(meta_json)
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            os.replace(path, old)
-            os.replace(tmp_dir, path)
-            _rmtree(old)
-        else:
-            os.replace(tmp_dir, path)
-    except BaseException:
-        _rmtree(tmp_dir)
-        raise
+    with atomic_dir(path) as tmp_dir:
+        try:
+            for name, arr in arrays.items():
+                np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr))
+            (tmp_dir / "meta.json").write_text(meta_json)
+        except OSError as exc:
+            raise EvalibError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path
-
-
-def _rmtree(p: Path) -> None:
-    import shutil
-
-    shutil.rmtree(p, ignore_errors=True)
 
 
 def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:

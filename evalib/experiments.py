@@ -13,7 +13,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -25,6 +24,7 @@ import pandas as pd
 
 from evalib import __version__
 from evalib.errors import EvalibError
+from evalib.io import atomic_file
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -252,17 +252,8 @@ def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write ``payload`` with a sha256 of its body; the file appears only when complete."""
     body = json.dumps(payload, sort_keys=True, default=_json_default)
     record = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "body": body})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(record)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w") as fh:
+        fh.write(record)
 
 
 def read_json_checked(path: Path) -> dict[str, Any] | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from torch import nn
 from evalib.data import Split, to_float
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
+from evalib.io import atomic_file
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
@@ -498,7 +498,7 @@ class _Store:
             optimizer.load_state_dict(self.state["optimizer"])
             scheduler.load_state_dict(self.state["scheduler"])
             scaler.load_state_dict(self.state["scaler"])
-            pass
+            gen.set_state(self.state["generator"])
         except Exception as exc:
             raise EvalibError(
                 f"checkpoint in {self.folder} is unreadable or from another run ({exc}); "
@@ -532,19 +532,8 @@ class _Store:
             "scaler": scaler.state_dict(),
             "generator": gen.get_state(),
         }
-        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                torch.save(state, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.folder / "state.pt")
-        except BaseException as exc:
-            Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise EvalibError(f"cannot write checkpoint in {self.folder}: {exc}") from exc
-            raise
-        _fsync_dir(self.folder)
+        with atomic_file(self.folder / "state.pt") as fh:
+            torch.save(state, fh)
 
     def dynamics(self, labels, ids, eval_epochs, meta) -> Dynamics:
         has_eval = bool(eval_epochs)
