@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from evalib.errors import EvalibError
+from evalib.io import progress_bar
 
 ENV_DATA_ROOT = "EVALIB_DATA_ROOT"
 DEFAULT_ROOT = Path("~/.medmnist")
@@ -194,9 +195,9 @@ def download(flag: str, root: str | os.PathLike | None = None, timeout: float = 
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(info.url, timeout=timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            from tqdm.auto import tqdm
-
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"{info.flag}.npz") as bar:
+            with progress_bar(
+                total=total, unit="B", unit_scale=True, desc=f"{info.flag}.npz"
+            ) as bar:
                 while block := resp.read(1 << 20):
                     out.write(block)
                     bar.update(len(block))

@@ -24,7 +24,7 @@ import pandas as pd
 
 from evalib import __version__
 from evalib.errors import EvalibError
-from evalib.io import atomic_file
+from evalib.io import atomic_file, progress_bar
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -582,8 +582,6 @@ def run_jobs(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run every job not yet cached (surrogates first, once each); one row per job."""
-    from tqdm.auto import tqdm
-
     if isinstance(executor, str):
         executor = make_executor(executor)
     unique = list(dict.fromkeys(jobs))
@@ -593,8 +591,8 @@ def run_jobs(
     ):
         run_surrogate(cfg, cache, data_root, progress, device, threads)
     call = _JobCall(cache, None if data_root is None else str(data_root), device, threads)
-    with tqdm(total=len(unique), initial=len(unique) - len(todo), desc="jobs",
-              disable=not progress, unit="job") as bar:  # fmt: skip
+    with progress_bar(progress, total=len(unique), initial=len(unique) - len(todo),
+                      desc="jobs", unit="job") as bar:  # fmt: skip
         for _ in executor.run(call, todo):
             bar.update(1)
     return results_table([cache.job_result(j) for j in unique])

@@ -80,3 +80,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def progress_bar(enabled: bool = True, **kwargs):
+    """A text tqdm bar (plain text in notebooks too); ``EVALIB_PROGRESS=0`` silences all."""
+    from tqdm import tqdm
+
+    quiet = os.environ.get("EVALIB_PROGRESS", "1") == "0"
+    return tqdm(disable=quiet or not enabled, **kwargs)

@@ -81,7 +81,7 @@ def accuracy_vs_rate(
         ax.errorbar(100 * s["rate"], s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
                     label=label(m), color=palette[m])  # fmt: skip
         if paper is not None:
-            q = paper[paper["method"] == m].sort_values("rate")
+            q = paper[(paper["method"] == m) & paper["rate"].isin(s["rate"])].sort_values("rate")
             if len(q):
                 ax.plot(100 * q["rate"], q["mean"], ls="--", alpha=0.45, color=palette[m])
     if full is not None:

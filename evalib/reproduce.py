@@ -7,6 +7,7 @@ the book shows it. Jobs are cached, so an interrupted run resumes where it stopp
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--executor", default="serial", choices=("serial", "process"))
     args = parser.parse_args(argv)
+    os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
     names = args.only or NOTEBOOKS
     for i, name in enumerate(names, 1):
         for dataset in DATASETS.get(name, ("organamnist",)):

@@ -28,7 +28,7 @@ from torch import nn
 from evalib.data import Split, to_float
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
-from evalib.io import atomic_file
+from evalib.io import atomic_file, progress_bar
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
@@ -383,9 +383,7 @@ def _postfix(row: dict[str, float]) -> dict[str, str]:
 
 
 def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="epoch")
+    return progress_bar(enabled, total=total, initial=initial, desc=desc, unit="epoch")
 
 
 def _run_config(model, split, recipe, seed, record, eval_epochs, sample_ids, weights) -> dict:

@@ -1,0 +1,756 @@
+"""Job builders and table helpers for the ablation notebooks (paper Fig. 3–5, claim 6).
+
+Everything here is pure: builders turn a :class:`~evalib.experiments.Profile` into
+:class:`~evalib.experiments.Job` lists (windows always come from the profile, scaled from
+the paper's 200-epoch axis), table helpers reshape the result rows of
+:func:`~evalib.experiments.run_jobs`, and the overlap helpers compare selections made
+from score vectors, without training anything.
+
+Notebooks:
+
+* 03 variance ablation: :func:`variance_ablation_jobs`, :func:`paired_difference`.
+* 04 dual windows: :func:`dual_window_jobs`, :func:`eva_variant_scores`,
+  :func:`missing_effect`, :func:`drop_last_surrogate`.
+* 05 window grid: :func:`grid_pairs`, :func:`window_grid_jobs`, :func:`grid_matrix`,
+  :func:`best_on_validation`, :func:`window_scores`, :func:`overlap_matrix`.
+* 06 cross-architecture: :func:`cross_architecture_jobs`, :func:`architecture_info`.
+
+Accuracies in summaries are percentages; rates stay fractions.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalib import experiments as ex
+from evalib.errors import EvalibError
+from evalib.scores import WindowStats, compare_at_rate, compute_scores, get_method
+from evalib.scores.windows import Window
+
+#: protocol name -> result column. ``paper``: best validation accuracy over the periodic
+#: evaluations (what the official code reports); ``clean``: test accuracy at the last epoch.
+PROTOCOLS: dict[str, str] = {"paper": "paper_val_acc", "clean": "clean_test_acc"}
+PROTOCOL_LABELS: dict[str, str] = {
+    "paper": "paper protocol (validation, best over evaluations)",
+    "clean": "clean protocol (test, final epoch)",
+}
+ARM_NAMES: dict[str, str] = {
+    "exp_s": "EXP-S",
+    "var_s": "VAR-S",
+    "exp_d": "EXP-D",
+    "var_d": "VAR-D",
+    "eva": "EVA",
+    "eva_paper": "EVA (paper)",
+    "eva_official": "EVA (official)",
+    "random": "Random",
+    "ccs": "CCS",
+    "full": "Full data",
+}
+#: display order of methods in tables and figures (others follow, alphabetically)
+METHOD_ORDER = ("full", "random", "ccs", "eva", "exp_s", "var_s", "exp_d", "var_d")
+SINGLE = ("exp_s", "var_s")
+DUAL = ("exp_d", "var_d", "eva", "eva_paper", "eva_official")
+
+Spec = tuple[str, dict[str, Any]]
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+def fmt_window(window: Sequence[int]) -> str:
+    """``(a, b)`` as the half-open range ``"[a, b)"``."""
+    a, b = (int(x) for x in window)
+    return f"[{a}, {b})"
+
+
+def fmt_pair(early: Sequence[int], late: Sequence[int]) -> str:
+    """A dual window as ``"[a, b) + [c, d)"``."""
+    return f"{fmt_window(early)} + {fmt_window(late)}"
+
+
+def grid_pairs(windows: Iterable[Sequence[int]]) -> list[tuple[Window, Window]]:
+    """Every ordered, non-overlapping pair ``(early, late)`` with early end ≤ late start.
+
+    Windows are sorted first (by start, then end); duplicates are dropped.
+    """
+    ws = sorted({(int(a), int(b)) for a, b in windows})
+    return [(e, lt) for i, e in enumerate(ws) for lt in ws[i + 1 :] if e[1] <= lt[0]]
+
+
+def resolve_grid(
+    rates: Sequence[float],
+    seeds: Sequence[int],
+    grid_rates: Sequence[float] | None = None,
+    grid_seeds: Sequence[int] | None = None,
+) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """Notebook 05's rates and seeds: ``grid_rates`` (default: the two lowest of
+    ``rates``) and ``grid_seeds`` (default: the first of ``seeds``), validated."""
+    if grid_rates is None:
+        out_rates = default_grid_rates(rates)
+    else:
+        if not isinstance(grid_rates, list | tuple) or not grid_rates:
+            raise EvalibError(f"grid_rates must be a non-empty list or None, got {grid_rates!r}")
+        for r in grid_rates:
+            if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r <= 1:
+                raise EvalibError(f"grid_rates must be fractions in (0, 1], got {r!r}")
+        out_rates = tuple(dict.fromkeys(float(r) for r in grid_rates))
+    if grid_seeds is None:
+        out_seeds = tuple(seeds)[:1]
+    else:
+        if not isinstance(grid_seeds, list | tuple) or not grid_seeds:
+            raise EvalibError(f"grid_seeds must be a non-empty list or None, got {grid_seeds!r}")
+        for x in grid_seeds:
+            if isinstance(x, bool) or not isinstance(x, int):
+                raise EvalibError(f"grid_seeds must be integers, got {x!r}")
+        out_seeds = tuple(dict.fromkeys(grid_seeds))
+    return out_rates, out_seeds
+
+
+def dataset_title(flag: str) -> str:
+    """MedMNIST's spelling of a flag: ``organamnist`` -> ``OrganAMNIST``."""
+    f = flag.lower()
+    if f.startswith("organ") and len(f) > 5:
+        return f"Organ{f[5].upper()}MNIST"
+    if f.startswith("oct"):
+        return "OCTMNIST"
+    if f.endswith("mnist"):
+        return f"{f[:-5].capitalize()}MNIST"
+    return flag
+
+
+def figure_title(dataset: str, profile: str, what: str = "") -> str:
+    """``"OrganAMNIST · cpu profile · what"``: the header of every ablation figure."""
+    head = f"{dataset_title(dataset)} · {profile} profile"
+    return f"{head} · {what}" if what else head
+
+
+# ----------------------------------------------------------------------------- job builders
+
+
+def surrogate_config(
+    profile: ex.Profile, dataset: str, model: ex.ModelSpec | None = None
+) -> ex.SurrogateConfig:
+    """The profile's surrogate run for ``dataset`` (first profile seed), as the notebooks
+    and :func:`~evalib.experiments.benchmark_jobs` use it."""
+    return ex.SurrogateConfig(
+        profile.data_spec(dataset), model or profile.model, profile.recipe, profile.seeds[0]
+    )
+
+
+def drop_last_surrogate(cfg: ex.SurrogateConfig) -> ex.SurrogateConfig:
+    """``cfg`` recorded with a drop-last loader, as the official code does: each epoch
+    skips the last partial batch, so some samples have unseen epochs."""
+    return replace(cfg, recipe=replace(cfg.recipe, drop_last=True))
+
+
+def jobs_for_specs(
+    profile: ex.Profile,
+    dataset: str,
+    specs: Sequence[Spec],
+    rates: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+    *,
+    model: ex.ModelSpec | None = None,
+    include_full: bool = False,
+) -> list[ex.Job]:
+    """Every spec × rate × seed (plus the full-data job per seed), without duplicates.
+
+    ``specs`` are ``(method, params)`` pairs; every method's parameters are checked
+    against the registry here, so a typo fails before anything trains. Selection comes
+    from the profile's surrogate; ``model`` is the trained (coreset) network.
+    """
+    for name, params in specs:
+        get_method(name).params(params)
+    jobs = ex.benchmark_jobs(
+        profile, dataset, list(specs), rates, seeds, include_full=include_full, model=model
+    )
+    return list(dict.fromkeys(jobs))
+
+
+def variance_ablation_specs(profile: ex.Profile) -> list[Spec]:
+    """EXP-S and VAR-S on the default early window, EXP-D and VAR-D on the default pair."""
+    w = profile.eva_windows()
+    early, late = w["early"], w["late"]
+    return [
+        ("exp_s", {"window": early}),
+        ("var_s", {"window": early}),
+        ("exp_d", {"early": early, "late": late}),
+        ("var_d", {"early": early, "late": late}),
+    ]
+
+
+def variance_ablation_jobs(
+    profile: ex.Profile,
+    dataset: str,
+    rates: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+    include_full: bool = True,
+) -> list[ex.Job]:
+    """Jobs of the paper's Fig. 3: :func:`variance_ablation_specs` × rates × seeds."""
+    specs = variance_ablation_specs(profile)
+    return jobs_for_specs(profile, dataset, specs, rates, seeds, include_full=include_full)
+
+
+def dual_window_specs(profile: ex.Profile) -> list[Spec]:
+    """Fig. 4: EXP-S and VAR-S on the early and on the late default window, EXP-D and
+    VAR-D on both."""
+    w = profile.eva_windows()
+    early, late = w["early"], w["late"]
+    return [
+        ("exp_s", {"window": early}),
+        ("exp_s", {"window": late}),
+        ("exp_d", {"early": early, "late": late}),
+        ("var_s", {"window": early}),
+        ("var_s", {"window": late}),
+        ("var_d", {"early": early, "late": late}),
+    ]
+
+
+def dual_window_jobs(
+    profile: ex.Profile,
+    dataset: str,
+    rates: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+) -> list[ex.Job]:
+    """Jobs of the paper's Fig. 4: :func:`dual_window_specs` × rates × seeds."""
+    return jobs_for_specs(profile, dataset, dual_window_specs(profile), rates, seeds)
+
+
+def window_grid_specs(profile: ex.Profile, windows: Sequence[Window] | None = None) -> list[Spec]:
+    """Fig. 5: VAR-S on every grid window and VAR-D on every ordered non-overlapping pair.
+
+    ``windows`` defaults to ``profile.grid_windows()`` (K and spacing scaled from 10 of
+    200 epochs).
+    """
+    ws = list(windows) if windows is not None else profile.grid_windows()
+    singles: list[Spec] = [("var_s", {"window": w}) for w in sorted(set(ws))]
+    pairs: list[Spec] = [("var_d", {"early": e, "late": lt}) for e, lt in grid_pairs(ws)]
+    return singles + pairs
+
+
+def default_grid_rates(profile_rates: Sequence[float], n: int = 2) -> tuple[float, ...]:
+    """The ``n`` lowest rates (sorted), the ones where the window choice matters most."""
+    return tuple(sorted(float(r) for r in profile_rates)[:n])
+
+
+def window_grid_jobs(
+    profile: ex.Profile,
+    dataset: str,
+    rates: Sequence[float],
+    seeds: Sequence[int],
+    windows: Sequence[Window] | None = None,
+) -> list[ex.Job]:
+    """Jobs of the paper's Fig. 5: :func:`window_grid_specs` × ``rates`` × ``seeds``."""
+    specs = window_grid_specs(profile, windows)
+    return jobs_for_specs(profile, dataset, specs, rates, seeds)
+
+
+def cross_architecture_specs(
+    profile: ex.Profile, methods: Sequence[str] = ("eva", "random", "ccs")
+) -> list[Spec]:
+    """Methods of the transfer experiment; EVA gets the profile's default windows."""
+    return [(m, dict(profile.eva_windows()) if m in DUAL else {}) for m in methods]
+
+
+def cross_models(profile: ex.Profile) -> list[ex.ModelSpec]:
+    """The surrogate's model first, then the profile's ``cross_models`` (no duplicates)."""
+    return list(dict.fromkeys((profile.model, *profile.cross_models)))
+
+
+def cross_architecture_jobs(
+    profile: ex.Profile,
+    dataset: str,
+    rates: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
+    methods: Sequence[str] = ("eva", "random", "ccs"),
+    models: Sequence[ex.ModelSpec] | None = None,
+    include_full: bool = True,
+) -> list[ex.Job]:
+    """Coresets chosen on the surrogate's dynamics (the profile's model), each trained on
+    every model of :func:`cross_models` (plus each model on the full data)."""
+    specs = cross_architecture_specs(profile, methods)
+    jobs: list[ex.Job] = []
+    for m in models if models is not None else cross_models(profile):
+        jobs += jobs_for_specs(
+            profile, dataset, specs, rates, seeds, model=m, include_full=include_full
+        )
+    return list(dict.fromkeys(jobs))
+
+
+# ----------------------------------------------------------------------------- labelling
+
+
+def _window_param(params: Mapping[str, Any], method: str, name: str) -> Window | None:
+    value = params.get(name, get_method(method).defaults.get(name))
+    if value is None:
+        return None
+    a, b = value
+    return int(a), int(b)
+
+
+def model_label(name: str, width: float) -> str:
+    """``"resnet18"`` at width 1, ``"resnet18 ×0.125"`` otherwise."""
+    return name if float(width) == 1.0 else f"{name} ×{float(width):g}"
+
+
+def annotate(
+    table: pd.DataFrame, named_windows: Mapping[str, Sequence[int]] | None = None
+) -> pd.DataFrame:
+    """A copy of a results table with columns describing each row's selection.
+
+    Adds ``early`` / ``late`` / ``window`` (tuples or None), ``kind`` ("single", "dual"
+    or "" for other methods), ``score`` ("variance" / "expectation" / ""), ``windows``
+    (e.g. ``"[0, 10) + [100, 110)"``), ``role`` (the name from ``named_windows`` a single
+    window matches, ``"early+late"`` for the named pair, else the window text),
+    ``arm`` (e.g. ``"VAR-S [0, 10)"``) and ``model_label``. Params may hold lists (as
+    read back from JSON) or tuples.
+    """
+    named = {(int(a), int(b)): k for k, (a, b) in (named_windows or {}).items()}
+    rows = []
+    for _, r in table.iterrows():
+        method = r["method"]
+        params = r.get("params") if isinstance(r.get("params"), Mapping) else {}
+        win = early = late = None
+        if method in SINGLE:
+            win = _window_param(params, method, "window")
+            kind, windows = "single", fmt_window(win)
+            role = named.get(win, windows)
+        elif method in DUAL:
+            early = _window_param(params, method, "early")
+            late = _window_param(params, method, "late")
+            kind, windows = "dual", fmt_pair(early, late)
+            role = f"{named[early]}+{named[late]}" if early in named and late in named else windows
+        else:
+            kind = windows = role = ""
+        score = (
+            "variance"
+            if method.startswith("var")
+            else ("expectation" if method.startswith("exp") else "")
+        )
+        name = ARM_NAMES.get(method, method)
+        if method == "eva" and params.get("variant") == "official":
+            name = ARM_NAMES["eva_official"]
+        arm = f"{name} {role}" if role else name
+        rows.append(
+            {
+                "window": win,
+                "early": early,
+                "late": late,
+                "kind": kind,
+                "score": score,
+                "windows": windows,
+                "role": role,
+                "arm": arm,
+            }
+        )
+    out = table.copy().reset_index(drop=True)
+    extra = pd.DataFrame(rows, columns=list(rows[0]) if rows else ["arm"])
+    for col in extra.columns:
+        out[col] = extra[col].to_numpy() if len(extra) else pd.Series(dtype=object)
+    if {"model", "width"} <= set(out.columns):
+        out["model_label"] = [
+            model_label(m, w) for m, w in zip(out["model"], out["width"], strict=True)
+        ]
+    return out
+
+
+# ----------------------------------------------------------------------------- summaries
+
+
+def summarize_protocols(
+    table: pd.DataFrame, by: Sequence[str] = ("method", "rate")
+) -> pd.DataFrame:
+    """:func:`~evalib.experiments.summarize` for both protocols, stacked.
+
+    Columns: ``*by, protocol, metric, mean, std, count, ci95`` (accuracy in %).
+    """
+    parts = []
+    for protocol, metric in PROTOCOLS.items():
+        s = ex.summarize(table, metric=metric, by=list(by))
+        s.insert(len(by), "protocol", protocol)
+        s.insert(len(by) + 1, "metric", metric)
+        parts.append(_ordered(s, by))
+    return pd.concat(parts, ignore_index=True)
+
+
+def method_rank(method: str) -> int:
+    """Position of ``method`` in :data:`METHOD_ORDER` (unknown methods after)."""
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def _ordered(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Rows sorted by ``by`` with methods in :data:`METHOD_ORDER`, stably."""
+    keys = [c for c in by if c in frame.columns]
+    if not keys:
+        return frame.reset_index(drop=True)
+    if "method" not in keys:
+        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    tmp = frame.assign(_m=frame["method"].map(method_rank))
+    sort = ["_m", "method", *[c for c in keys if c != "method"]]
+    return tmp.sort_values(sort, kind="stable").drop(columns="_m").reset_index(drop=True)
+
+
+def long_by_protocol(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per job and protocol, for plotting raw runs with seaborn.
+
+    Adds ``protocol`` (paper / clean), ``protocol_label``, ``accuracy`` (%),
+    ``rate_pct`` (selection rate in %, e.g. 5.0) and ``rate_label`` (``"5"``, a
+    categorical in rate order) to the columns of ``table``.
+    """
+    parts = []
+    for protocol, metric in PROTOCOLS.items():
+        part = table.copy()
+        part["protocol"] = protocol
+        part["protocol_label"] = PROTOCOL_LABELS[protocol]
+        part["accuracy"] = 100 * part[metric].astype(float)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["rate_pct"] = (100 * out["rate"].astype(float)).round(6)
+    labels = [f"{x:g}" for x in sorted(out["rate_pct"].unique())]
+    out["rate_label"] = pd.Categorical([f"{x:g}" for x in out["rate_pct"]], categories=labels)
+    return out
+
+
+def _select(table: pd.DataFrame, where: Mapping[str, Any]) -> pd.DataFrame:
+    mask = np.ones(len(table), bool)
+    for col, value in where.items():
+        mask &= (table[col] == value).to_numpy()
+    return table[mask]
+
+
+def paired_rows(
+    table: pd.DataFrame,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    by: Sequence[str] = ("rate",),
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Seed-paired differences A − B, one row per ``(*by, seed)`` and protocol.
+
+    ``a`` and ``b`` pick rows by column values (e.g. ``{"method": "var_s"}``); rows are
+    paired on ``(*by, seed)`` (several rows of one side in a cell are averaged), and only
+    cells present on both sides count. Columns: ``comparison, *by, seed, protocol,
+    metric, a, b, diff`` (accuracies and difference in %).
+    """
+    keys = [*by, "seed"]
+    cols = ["comparison", *keys, "protocol", "metric", "a", "b", "diff"]
+    out = []
+    for protocol, metric in PROTOCOLS.items():
+        ta = _select(table, a).groupby(keys)[metric].mean().rename("a")
+        tb = _select(table, b).groupby(keys)[metric].mean().rename("b")
+        both = pd.concat([ta, tb], axis=1, join="inner").reset_index()
+        both[["a", "b"]] *= 100
+        both["diff"] = both["a"] - both["b"]
+        both["comparison"] = name or f"{dict(a)} − {dict(b)}"
+        both["protocol"], both["metric"] = protocol, metric
+        out.append(both[cols])
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)
+
+
+def paired_difference(
+    table: pd.DataFrame,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    by: Sequence[str] = ("rate",),
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Mean seed-paired difference A − B (accuracy points) for both protocols.
+
+    Pairing as in :func:`paired_rows`. Columns: ``comparison, *by, protocol, metric,
+    mean_a, mean_b, diff, std, count, ci95`` where ``diff`` is the mean of the paired
+    differences, ``std`` their standard deviation and ``ci95`` the 95 % t-interval
+    half-width of ``diff`` (NaN with one seed).
+    """
+    from scipy import stats
+
+    cols = ["comparison", *by, "protocol", "metric", "mean_a", "mean_b", "diff", "std",
+            "count", "ci95"]  # fmt: skip
+    rows = paired_rows(table, a, b, by, name)
+    if rows.empty:
+        return pd.DataFrame(columns=cols)
+    g = rows.groupby(["comparison", *by, "protocol", "metric"], sort=False)
+    agg = g.agg(mean_a=("a", "mean"), mean_b=("b", "mean"), diff=("diff", "mean"),
+                std=("diff", "std"), count=("diff", "count")).reset_index()  # fmt: skip
+    t = agg["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
+    agg["ci95"] = t * agg["std"] / np.sqrt(agg["count"])
+    return agg[cols]
+
+
+def grid_matrix(
+    table: pd.DataFrame, metric: str, rate: float, windows: Sequence[Window] | None = None
+) -> pd.DataFrame:
+    """Fig. 5 heatmap data: mean ``metric`` (%) over seeds, rows = early window, columns =
+    late window; cell (e, l) is VAR-D on (e, l), the diagonal (w, w) is VAR-S on w, cells
+    that are not an ordered non-overlapping pair are NaN.
+
+    ``table`` must be :func:`annotate`-d. Index and columns are window labels ``"[a, b)"``
+    of ``windows`` (default: every window that occurs in the table), in epoch order.
+    """
+    t = table[np.isclose(table["rate"].astype(float), float(rate))]
+    if windows is None:
+        found = set(t["window"].dropna()) | set(t["early"].dropna()) | set(t["late"].dropna())
+        windows = sorted(found)
+    labels = [fmt_window(w) for w in sorted(windows)]
+    mat = pd.DataFrame(np.nan, index=pd.Index(labels, name="early window"),
+                       columns=pd.Index(labels, name="late window"))  # fmt: skip
+    single = t[t["method"] == "var_s"].groupby("windows")[metric].mean()
+    for w, v in single.items():
+        if w in mat.index:
+            mat.loc[w, w] = 100 * v
+    dual = t[t["method"] == "var_d"]
+    for _, g in dual.groupby("windows"):
+        ei, li = fmt_window(g["early"].iloc[0]), fmt_window(g["late"].iloc[0])
+        if ei in mat.index and li in mat.columns:
+            mat.loc[ei, li] = 100 * g[metric].mean()
+    return mat
+
+
+def best_on_validation(
+    table: pd.DataFrame,
+    by: Sequence[str] = ("rate",),
+    arm: str = "arm",
+    select: str = PROTOCOLS["paper"],
+    report: str = PROTOCOLS["clean"],
+) -> pd.DataFrame:
+    """Per group, the arm chosen on ``select`` (validation) vs the arm best on ``report``.
+
+    Means over seeds first. Columns: ``*by, n_arms, chosen_on_val, chosen_val,
+    chosen_test, best_on_test, best_test, optimism`` (%, ``optimism = best_test −
+    chosen_test`` ≥ 0: how much a reported number gains by tuning on the reported split).
+    Ties go to the arm that comes first in sort order.
+    """
+    means = table.groupby([*by, arm])[[select, report]].mean().reset_index()
+    rows = []
+    for key, g in means.groupby(list(by)):
+        g = g.sort_values(arm, kind="stable")
+        pick = g.loc[g[select].idxmax()]
+        top = g.loc[g[report].idxmax()]
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "n_arms": len(g),
+                "chosen_on_val": pick[arm],
+                "chosen_val": 100 * pick[select],
+                "chosen_test": 100 * pick[report],
+                "best_on_test": top[arm],
+                "best_test": 100 * top[report],
+                "optimism": 100 * (top[report] - pick[report]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def wide(
+    summary: pd.DataFrame, index: str | Sequence[str], columns: str, values: str = "mean"
+) -> pd.DataFrame:
+    """Pivot a summary (one value per cell) to a wide table; raises on duplicate cells."""
+    idx = [index] if isinstance(index, str) else list(index)
+    if summary.duplicated([*idx, columns]).any():
+        raise EvalibError(f"more than one row per ({', '.join(idx)}, {columns}) cell")
+    out = summary.pivot(index=idx, columns=columns, values=values)
+    rows = summary[idx].drop_duplicates()
+    order = pd.MultiIndex.from_frame(rows) if len(idx) > 1 else pd.Index(rows[idx[0]])
+    return out.reindex(index=order, columns=pd.unique(summary[columns]))
+
+
+# ----------------------------------------------------------------------------- selections
+
+
+def score_overlaps(
+    scores: Mapping[str, np.ndarray],
+    rates: Sequence[float],
+    pairs: Sequence[tuple[str, str]] | None = None,
+    rounding: str = "ceil",
+) -> pd.DataFrame:
+    """Overlap of the top-M selections of named score vectors (keep highest) per rate.
+
+    ``pairs`` defaults to every unordered pair of names. Columns: ``a, b, rate, m,
+    intersection, jaccard, overlap`` (see :func:`evalib.scores.compare_at_rate`).
+    """
+    names = list(scores)
+    pairs = pairs or [(x, y) for i, x in enumerate(names) for y in names[i + 1 :]]
+    rows = []
+    for x, y in pairs:
+        for r in rates:
+            c = compare_at_rate(scores[x], scores[y], float(r), rounding=rounding)
+            rows.append({"a": x, "b": y, "rate": float(r), "m": c["m"],
+                         "intersection": c["intersection"], "jaccard": c["jaccard"],
+                         "overlap": c["overlap"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def overlap_matrix(
+    scores: Mapping[str, np.ndarray], rate: float, rounding: str = "ceil"
+) -> pd.DataFrame:
+    """Square Jaccard matrix between the top-M selections (keep highest) of named score
+    vectors of equal length; one top-M per name and one matrix product, so hundreds of
+    names are cheap. Agrees with :func:`evalib.scores.compare_at_rate` pair by pair."""
+    from evalib.select import budget, top_k
+
+    names = list(scores)
+    if not names:
+        return pd.DataFrame()
+    n = np.asarray(scores[names[0]]).size
+    m = budget(n, float(rate), rounding)
+    member = np.zeros((len(names), n), np.float64)
+    for i, name in enumerate(names):
+        s = np.asarray(scores[name], np.float64).reshape(-1)
+        if s.size != n:
+            raise EvalibError(f"score vector {name!r} has {s.size} entries, expected {n}")
+        member[i, top_k(s, m, "highest")] = 1.0
+    inter = member @ member.T
+    jac = inter / (2 * m - inter)
+    return pd.DataFrame(jac, index=pd.Index(names), columns=pd.Index(names))
+
+
+def matrix_long(matrix: pd.DataFrame, value: str = "jaccard") -> pd.DataFrame:
+    """The upper triangle (a before b, diagonal excluded) of a square matrix as rows
+    ``a, b, <value>``."""
+    names = list(matrix.index)
+    rows = [
+        {"a": x, "b": y, value: float(matrix.loc[x, y])}
+        for i, x in enumerate(names)
+        for y in names[i + 1 :]
+    ]
+    return pd.DataFrame(rows, columns=["a", "b", value])
+
+
+def window_scores(
+    source: Any,
+    windows: Sequence[Window],
+    pairs: Sequence[tuple[Window, Window]] = (),
+) -> dict[str, np.ndarray]:
+    """VAR-S scores of each window and VAR-D scores of each pair, keyed by window text.
+
+    ``source``: Dynamics or :class:`~evalib.scores.WindowStats` (built once here from
+    Dynamics, so each window costs O(N)).
+    """
+    stats = source if isinstance(source, WindowStats) else WindowStats.from_dynamics(source)
+    out = {fmt_window(w): compute_scores("var_s", stats, window=tuple(w)) for w in windows}
+    for e, lt in pairs:
+        out[fmt_pair(e, lt)] = compute_scores("var_d", stats, early=tuple(e), late=tuple(lt))
+    return out
+
+
+def eva_variant_scores(
+    source: Any, early: Window, late: Window, weight: float = 0.5
+) -> dict[str, np.ndarray]:
+    """EVA as the paper writes it and as the official code computes it, same windows."""
+    kw = {"early": tuple(early), "late": tuple(late)}
+    return {
+        "paper": compute_scores("eva", source, variant="paper", **kw),
+        "official": compute_scores("eva", source, variant="official", weight=weight, **kw),
+    }
+
+
+def window_variance_share(source: Any, early: Window, late: Window) -> dict[str, float]:
+    """Total (over samples) error-norm variance in each window and the early share.
+
+    Explains why the paper's plain sum and the official normalised mix rank differently:
+    the plain sum follows the window with more total variance. Keys: ``early_total``,
+    ``late_total``, ``early_share`` (0–1; NaN when both totals are 0).
+    """
+    st = source if isinstance(source, WindowStats) else WindowStats.from_dynamics(source)
+    ve = float(np.nansum(st.var(*early)))
+    vl = float(np.nansum(st.var(*late)))
+    total = ve + vl
+    return {"early_total": ve, "late_total": vl,
+            "early_share": ve / total if total > 0 else math.nan}  # fmt: skip
+
+
+def unseen_in(seen: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
+    """[N] bool: the sample misses at least one epoch inside any of ``windows``."""
+    seen = np.asarray(seen, bool)
+    miss = np.zeros(seen.shape[1], bool)
+    for a, b in windows:
+        miss |= ~seen[a:b].all(axis=0)
+    return miss
+
+
+def missing_effect(
+    dynamics: Any,
+    rates: Sequence[float],
+    method: str = "eva",
+    rounding: str = "ceil",
+    **params: Any,
+) -> pd.DataFrame:
+    """How the missing-entry convention changes a selection on dynamics with unseen epochs.
+
+    Scores ``method`` with ``missing="mask"`` (unseen epochs left out) and ``"zero"``
+    (unseen epochs count as S = 0, the official code) and compares the top-M sets.
+    ``params`` must name the windows (``window`` or ``early``/``late``). Columns: ``rate,
+    m, jaccard, affected_all`` (share of all samples with an unseen epoch inside the
+    windows), ``affected_mask``, ``affected_zero`` (that share inside each coreset).
+    """
+    from evalib.select import budget, top_k
+
+    windows = [params[k] for k in ("window", "early", "late") if k in params]
+    if not windows:
+        raise EvalibError("missing_effect needs the windows: window=... or early=..., late=...")
+    affected = unseen_in(dynamics.seen, windows)
+    s_mask = compute_scores(method, dynamics, missing="mask", **params)
+    s_zero = compute_scores(method, dynamics, missing="zero", **params)
+    rows = []
+    for r in rates:
+        m = budget(affected.size, float(r), rounding)
+        im, iz = top_k(s_mask, m, "highest"), top_k(s_zero, m, "highest")
+        c = compare_at_rate(s_mask, s_zero, float(r), rounding=rounding)
+        rows.append({"rate": float(r), "m": m, "jaccard": c["jaccard"],
+                     "affected_all": float(affected.mean()),
+                     "affected_mask": float(affected[im].mean()),
+                     "affected_zero": float(affected[iz].mean())})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def paper_counterpart(name: str, paper: ex.Profile | None = None) -> str | None:
+    """The paper-profile model of the same family (``resnet18`` -> ``resnet50`` among the
+    cross models), or None when the family has no counterpart (e.g. ``convnet``)."""
+    paper = paper or ex.get_profile("paper")
+    fam = re.match(r"[a-z]+", name)
+    for m in paper.cross_models:
+        other = re.match(r"[a-z]+", m.name)
+        if fam and other and fam.group() == other.group():
+            return m.name
+    return None
+
+
+def architecture_info(
+    profile: ex.Profile, n_channels: int | None = None, n_classes: int | None = None
+) -> pd.DataFrame:
+    """The networks of the cross-architecture experiment at ``profile``.
+
+    Columns: ``role`` ("surrogate" or "transfer"), ``model``, ``width``, ``model_label``,
+    ``paper_model`` (what the paper trains in that place), ``narrow`` (True when it is a
+    thinner or different network than the paper's), and ``n_params`` when
+    ``n_channels`` and ``n_classes`` are given (builds each model once).
+    """
+    paper = ex.get_profile("paper")
+    rows = []
+    for m in cross_models(profile):
+        surrogate = m == profile.model
+        paper_model = paper.model.name if surrogate else paper_counterpart(m.name, paper)
+        row = {
+            "role": "surrogate" if surrogate else "transfer",
+            "model": m.name,
+            "width": m.width,
+            "model_label": model_label(m.name, m.width),
+            "paper_model": paper_model,
+            "narrow": bool(m.width < 1.0 or m.name != paper_model),
+        }
+        if n_channels is not None and n_classes is not None:
+            from evalib.models import build_model, count_parameters
+
+            row["n_params"] = count_parameters(build_model(m.name, n_channels, n_classes, m.width))
+        rows.append(row)
+    return pd.DataFrame(rows)
