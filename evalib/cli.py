@@ -92,6 +92,23 @@ def _add_method_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="method parameter, e.g. -p early=0,10 -p late=100,110 -p variant=official",
     )
+    p.add_argument("--dataset", help="check the dynamics against this dataset's training split")
+    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
+
+
+def load_dynamics_checked(args: argparse.Namespace):
+    """Dynamics from --dynamics, checked against --dataset when given."""
+    from evalib.dynamics import check_matches, load
+
+    dyn = load(args.dynamics)
+    if args.dataset:
+        from evalib.data import load as load_data
+
+        ds = load_data(args.dataset, args.data_root, allow_download=False,
+                       check_md5=not args.skip_md5)  # fmt: skip
+        check_matches(dyn, ds.train.labels.numpy(), ds.info.flag)
+    return dyn
 
 
 def parse_params(items: Sequence[str]) -> dict:
@@ -125,13 +142,12 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from evalib.dynamics import load
     from evalib.scores import compute_scores
     from evalib.select import save_scores
 
     out = Path(args.out)
     _check_writable(out)
-    dyn = load(args.dynamics)
+    dyn = load_dynamics_checked(args)
     scores = compute_scores(args.method, dyn, **parse_params(args.param))
     save_scores(scores, dyn.sample_ids, out)
     print(f"wrote {out}: {args.method} scores of {len(scores)} samples")
@@ -141,23 +157,21 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_select(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from evalib.dynamics import load
     from evalib.scores import compute_scores
     from evalib.select import budget, save_scores, save_selection, select
 
     out_dir = Path(args.out_dir)
     _check_writable(out_dir / "x")
-    dyn = load(args.dynamics)
+    dyn = load_dynamics_checked(args)
     params = parse_params(args.param)
-    for rate in args.rate:  # validate every rate before writing anything
+    for rate in args.rate:  # validate every rate before computing anything
         budget(dyn.num_samples, rate, args.rounding)
     if args.method == "random":
         params.setdefault("seed", args.seed)
     sampling = {k: params.pop(k) for k in ("beta", "n_strata") if k in params}  # CCS options
     scores = compute_scores(args.method, dyn, **params)
-    written = [save_scores(scores, dyn.sample_ids, out_dir / f"{args.method}-scores.csv")]
-    for rate in args.rate:
-        sel = select(
+    selections = [  # all computed before anything is written: no partial output
+        select(
             args.method,
             scores,
             rate,
@@ -168,10 +182,15 @@ def cmd_select(args: argparse.Namespace) -> int:
             sample_ids=dyn.sample_ids,
             **sampling,
         )
-        stem = f"{args.method}-{rate:g}"
+        for rate in args.rate
+    ]
+    written = [save_scores(scores, dyn.sample_ids, out_dir / f"{args.method}-scores.csv")]
+    for sel in selections:
+        stem = f"{args.method}-{sel.rate:g}"
         written += [save_selection(sel, out_dir / f"{stem}.{ext}") for ext in ("npy", "csv")]
-        print(f"{args.method} at {rate:.0%}: {sel.size} of {dyn.num_samples} samples "
-              f"({np.bincount(dyn.labels[sel.indices], minlength=dyn.num_classes).tolist()} per class)")  # fmt: skip
+        per_class = np.bincount(dyn.labels[sel.indices], minlength=dyn.num_classes).tolist()
+        print(f"{args.method} at {sel.rate:.0%}: {sel.size} of {dyn.num_samples} samples "
+              f"({per_class} per class)")  # fmt: skip
     print(f"wrote {len(written)} files to {out_dir}")
     return 0
 
@@ -223,13 +242,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _check_writable(path: Path) -> None:
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EvalibError(f"cannot create {folder}: {exc.strerror}") from exc
+    """Fail fast, creating nothing, when ``path`` could not be written later."""
+    folder = path.resolve().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise EvalibError(f"cannot write {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK):
-        raise EvalibError(f"{folder} is not writable")
+        raise EvalibError(f"cannot write {path}: {folder} is not writable")
 
 
 def load_training_data(args: argparse.Namespace):

@@ -110,6 +110,30 @@ def validate(dyn: Dynamics) -> None:
             )
 
 
+def check_matches(dyn: Dynamics, train_labels: np.ndarray, dataset: str = "the dataset") -> None:
+    """Raise EvalibError unless ``dyn`` was recorded on samples of this training split.
+
+    train_labels: [N_full] labels of the full training split; the dynamics' sample ids
+    must index into it and their labels must agree.
+    """
+    train_labels = np.asarray(train_labels).reshape(-1)
+    ids = np.asarray(dyn.sample_ids)
+    recorded = dyn.meta.get("dataset")
+    if recorded and recorded != dataset and dataset != "the dataset":
+        raise EvalibError(f"these dynamics were recorded on {recorded}, not {dataset}")
+    if ids.size and (ids.min() < 0 or ids.max() >= len(train_labels)):
+        raise EvalibError(
+            f"dynamics sample ids reach {ids.max()}, beyond the {len(train_labels)} "
+            f"training images of {dataset}"
+        )
+    mismatched = int(np.count_nonzero(train_labels[ids] != dyn.labels))
+    if mismatched:
+        raise EvalibError(
+            f"dynamics labels disagree with {dataset} for {mismatched} of {ids.size} samples; "
+            "they were recorded on other data"
+        )
+
+
 def from_arrays(
     log_probs: np.ndarray,
     labels: np.ndarray,
