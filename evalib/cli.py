@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="writes <method>-<rate>.npy/.csv and scores")
     p.set_defaults(func=cmd_select)
 
+    p = sub.add_parser("rerun", help="retrain a stored job from its config and compare")
+    p.add_argument("result", help="a results/<profile>/jobs/<key>.json file")
+    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument("--scratch", default=None, help="fresh folder for the rerun (default: temp)")
+    p.set_defaults(func=cmd_rerun)
+
     p = sub.add_parser("methods", help="list the scoring methods and their defaults")
     p.set_defaults(func=cmd_methods)
     return parser
@@ -130,6 +136,22 @@ def _scalar(text: str):
         except ValueError:
             pass
     return text.strip()
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from evalib.experiments import rerun
+
+    with tempfile.TemporaryDirectory(dir=args.scratch) as tmp:
+        compared = rerun(args.result, tmp, args.data_root)
+    same = all(a == b for a, b in compared.values())
+    for field, (stored, new) in compared.items():
+        print(
+            f"{field:<16} stored {stored!s:<20} rerun {new!s:<20} {'same' if stored == new else 'DIFFERENT'}"
+        )
+    print("reproduced exactly" if same else "NOT reproduced")
+    return 0 if same else 1
 
 
 def cmd_methods(args: argparse.Namespace) -> int:

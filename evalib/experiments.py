@@ -741,3 +741,68 @@ def notebook_setup(
         rates=tuple(float(r) for r in rates) if rates else prof.rates,
         executor=make_executor(executor, workers),
     )
+
+
+# ----------------------------------------------------------------------------- rerun
+
+
+def _recipe(d: Mapping[str, Any]) -> Recipe:
+    return Recipe(**d)
+
+
+def surrogate_from_dict(d: Mapping[str, Any]) -> SurrogateConfig:
+    return SurrogateConfig(
+        DataSpec(**d["data"]), ModelSpec(**d["model"]), _recipe(d["recipe"]), int(d["seed"])
+    )
+
+
+def job_from_dict(d: Mapping[str, Any]) -> Job:
+    """Rebuild a Job from the ``config`` stored in its result (inverse of ``asdict``)."""
+    sel = d.get("selection")
+    return Job(
+        data=DataSpec(**d["data"]),
+        selection=None
+        if sel is None
+        else SelectionSpec(
+            sel["method"],
+            float(sel["rate"]),
+            tuple((k, _freeze(v)) for k, v in sel["params"]),
+            bool(sel["class_balanced"]),
+            sel["rounding"],
+        ),
+        surrogate=None if d.get("surrogate") is None else surrogate_from_dict(d["surrogate"]),
+        model=ModelSpec(**d["model"]),
+        recipe=_recipe(d["recipe"]),
+        seed=int(d["seed"]),
+        budget=d.get("budget", "epochs"),
+    )
+
+
+REPRODUCED_FIELDS = ("paper_val_acc", "clean_test_acc", "final_val_acc", "steps", "indices_sha256")
+
+
+def rerun(
+    result_path: str | os.PathLike,
+    scratch: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, tuple[Any, Any]]:
+    """Retrain a stored job from its config in a fresh cache; {field: (stored, new)}.
+
+    Uses the stored torch thread count, since CPU float reductions depend on it.
+    """
+    import torch
+
+    stored = read_json_checked(Path(result_path))
+    if stored is None:
+        raise EvalibError(f"{result_path} is not a valid job result (missing or corrupt)")
+    job = job_from_dict(stored["config"])
+    if job.key() != stored["key"]:
+        raise EvalibError(
+            f"{result_path} was written by another evalib version or config "
+            f"(key {stored['key']}, rebuilt {job.key()})"
+        )
+    torch.set_num_threads(int(stored.get("torch_threads", 1)))
+    fresh = Cache.at(Path(scratch) / "results", Path(scratch) / "scratch")
+    new = run_job(job, fresh, data_root, progress=progress)
+    return {f: (stored[f], new[f]) for f in REPRODUCED_FIELDS}
