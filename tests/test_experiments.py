@@ -1,0 +1,109 @@
+"""The cached job runner: keys, caching, corruption recovery, reruns, summaries."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalib import experiments as ex
+from evalib.errors import EvalibError
+
+SMOKE = ex.get_profile("smoke")
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return ex.Cache.at(tmp_path / "results", tmp_path / "scratch")
+
+
+def _jobs(seeds=(0,)):
+    return ex.benchmark_jobs(SMOKE, "breastmnist", [("eva", SMOKE.eva_windows()), "random"],
+                             rates=(0.3,), seeds=seeds)  # fmt: skip
+
+
+def test_keys_depend_on_every_field():
+    job = _jobs()[1]
+    assert job.key() == ex.job_from_dict(json.loads(json.dumps(ex.asdict(job)))).key()
+    assert replace(job, seed=1).key() != job.key()
+    assert replace(job, recipe=replace(job.recipe, lr=0.05)).key() != job.key()
+    sel = ex.SelectionSpec.make("eva", 0.3, early=(0, 2), late=(2, 4))
+    assert sel == ex.SelectionSpec.make("eva", 0.3, late=[2, 4], early=[0, 2])
+
+
+def test_profiles_scale_windows():
+    cpu = ex.get_profile("cpu")
+    assert cpu.window(0, 10) == (0, 2) and cpu.window(100, 110) == (10, 12)
+    assert ex.get_profile("paper").window(100, 110) == (100, 110)
+    assert all(b - a >= 2 for a, b in cpu.grid_windows())
+    with pytest.raises(EvalibError, match="unknown profile"):
+        ex.get_profile("gpu")
+
+
+def test_run_caches_and_reruns_nothing(cache, shared_data):
+    jobs = _jobs()
+    table = ex.run_jobs(jobs, cache, shared_data, progress=False)
+    assert list(table["method"]) == ["full", "eva", "random"]
+    assert (table["n_train"].iloc[1:] == 164).all()  # ceil(0.3 * 546)
+    assert table["clean_test_acc"].between(0, 1).all()
+    stamps = {p: p.stat().st_mtime_ns for p in (cache.results / "jobs").iterdir()}
+    again = ex.run_jobs(jobs, cache, shared_data, progress=False)
+    pd.testing.assert_frame_equal(table.drop(columns="seconds"), again.drop(columns="seconds"))
+    assert stamps == {p: p.stat().st_mtime_ns for p in (cache.results / "jobs").iterdir()}
+
+
+def test_corrupt_entry_is_recomputed(cache, shared_data):
+    job = _jobs()[2]
+    first = ex.run_job(job, cache, shared_data)
+    path = cache.job_path(job)
+    path.write_text(path.read_text()[:-40])  # torn write
+    assert cache.job_result(job) is None
+    second = ex.run_job(job, cache, shared_data)
+    assert second["clean_test_acc"] == first["clean_test_acc"]
+    assert cache.job_result(job) is not None
+
+
+def test_tampered_entry_fails_checksum(cache, tmp_path):
+    path = tmp_path / "x.json"
+    ex.atomic_write_json(path, {"a": 1})
+    assert ex.read_json_checked(path) == {"a": 1}
+    path.write_text(path.read_text().replace('\\"a\\": 1', '\\"a\\": 2'))
+    assert ex.read_json_checked(path) is None
+
+
+def test_concurrent_writers_leave_one_valid_entry(tmp_path):
+    path = tmp_path / "job.json"
+    payloads = [{"worker": i, "data": list(range(2000))} for i in range(8)]
+    threads = [threading.Thread(target=ex.atomic_write_json, args=(path, p)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ex.read_json_checked(path) in payloads
+    assert [p.name for p in tmp_path.iterdir()] == ["job.json"]
+
+
+def test_rerun_reproduces_exactly(cache, shared_data, tmp_path):
+    job = _jobs()[1]
+    ex.run_job(job, cache, shared_data)
+    compared = ex.rerun(cache.job_path(job), tmp_path / "rerun", shared_data, progress=False)
+    assert all(a == b for a, b in compared.values()), compared
+
+
+def test_dynamics_must_match_job_data(cache, shared_data):
+    job = _jobs()[1]
+    other = replace(job, data=replace(job.data, train_subset=500))
+    with pytest.raises(EvalibError, match="recorded on other samples"):
+        dyn = ex.run_surrogate(job.surrogate, cache, shared_data, progress=False)
+        ex.select_for_job(other, dyn, np.arange(500), np.zeros(500, int))
+
+
+def test_summarize_ci():
+    t = pd.DataFrame({"method": ["a"] * 3, "rate": [0.1] * 3, "clean_test_acc": [0.5, 0.6, 0.7]})
+    s = ex.summarize(t).iloc[0]
+    assert s["mean"] == pytest.approx(60.0) and s["std"] == pytest.approx(10.0)
+    assert s["ci95"] == pytest.approx(4.302653 * 10 / np.sqrt(3), rel=1e-5)
