@@ -365,18 +365,23 @@ def annotate(
 
 
 def summarize_protocols(
-    table: pd.DataFrame, by: Sequence[str] = ("method", "rate")
+    table: pd.DataFrame,
+    by: Sequence[str] = ("method", "rate"),
+    orders: Mapping[str, Sequence[Any]] | None = None,
 ) -> pd.DataFrame:
-    """:func:`~evalib.experiments.summarize` for both protocols, stacked.
+    """:func:`~evalib.experiments.summarize` for both protocols, stacked (paper first).
 
-    Columns: ``*by, protocol, metric, mean, std, count, ci95`` (accuracy in %).
+    Columns: ``*by, protocol, metric, mean, std, count, ci95`` (accuracy in %). Within a
+    protocol rows are sorted by ``by`` in that order; methods follow
+    :data:`METHOD_ORDER` and ``orders`` gives the order of values of other columns
+    (e.g. ``{"model_label": [...]}``; values not listed go last).
     """
     parts = []
     for protocol, metric in PROTOCOLS.items():
         s = ex.summarize(table, metric=metric, by=list(by))
         s.insert(len(by), "protocol", protocol)
         s.insert(len(by) + 1, "metric", metric)
-        parts.append(_ordered(s, by))
+        parts.append(order_rows(s, by, orders))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -385,16 +390,28 @@ def method_rank(method: str) -> int:
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
-def _ordered(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Rows sorted by ``by`` with methods in :data:`METHOD_ORDER`, stably."""
+def order_rows(
+    frame: pd.DataFrame, by: Sequence[str], orders: Mapping[str, Sequence[Any]] | None = None
+) -> pd.DataFrame:
+    """``frame`` with rows sorted by the columns ``by`` in turn, stably: ``method`` in
+    :data:`METHOD_ORDER`, columns named in ``orders`` in the listed order (unlisted
+    values last), others by value."""
+    orders = dict(orders or {})
     keys = [c for c in by if c in frame.columns]
-    if not keys:
-        return frame.reset_index(drop=True)
-    if "method" not in keys:
-        return frame.sort_values(keys, kind="stable").reset_index(drop=True)
-    tmp = frame.assign(_m=frame["method"].map(method_rank))
-    sort = ["_m", "method", *[c for c in keys if c != "method"]]
-    return tmp.sort_values(sort, kind="stable").drop(columns="_m").reset_index(drop=True)
+    tmp = frame.copy()
+    sort = []
+    for i, c in enumerate(keys):
+        if c == "method" and c not in orders:
+            tmp[f"_k{i}"] = tmp[c].map(method_rank)
+        elif c in orders:
+            rank = {v: j for j, v in enumerate(orders[c])}
+            tmp[f"_k{i}"] = tmp[c].map(lambda v, r=rank: r.get(v, len(r)))
+        else:
+            tmp[f"_k{i}"] = tmp[c]
+        sort.append(f"_k{i}")
+    if sort:
+        tmp = tmp.sort_values(sort, kind="stable")
+    return tmp.drop(columns=sort).reset_index(drop=True)
 
 
 def long_by_protocol(table: pd.DataFrame) -> pd.DataFrame:
@@ -643,11 +660,13 @@ def window_scores(
 def eva_variant_scores(
     source: Any, early: Window, late: Window, weight: float = 0.5
 ) -> dict[str, np.ndarray]:
-    """EVA as the paper writes it and as the official code computes it, same windows."""
+    """EVA as the paper writes it and as the official code computes it, same windows
+    (``source``: Dynamics or WindowStats; statistics are built once)."""
+    st = source if isinstance(source, WindowStats) else WindowStats.from_dynamics(source)
     kw = {"early": tuple(early), "late": tuple(late)}
     return {
-        "paper": compute_scores("eva", source, variant="paper", **kw),
-        "official": compute_scores("eva", source, variant="official", weight=weight, **kw),
+        "paper": compute_scores("eva", st, variant="paper", **kw),
+        "official": compute_scores("eva", st, variant="official", weight=weight, **kw),
     }
 
 
