@@ -806,3 +806,10 @@ def rerun(
     fresh = Cache.at(Path(scratch) / "results", Path(scratch) / "scratch")
     new = run_job(job, fresh, data_root, progress=progress)
     return {f: (stored[f], new[f]) for f in REPRODUCED_FIELDS}
+
+
+def collect(jobs: Sequence[Job], cache: Cache) -> tuple[pd.DataFrame, list[Job]]:
+    """Results of the ``jobs`` already in the cache (nothing is trained) and those missing."""
+    unique = list(dict.fromkeys(jobs))
+    found = {j: cache.job_result(j) for j in unique}
+    return results_table(found.values()), [j for j, r in found.items() if r is None]

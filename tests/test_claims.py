@@ -1,0 +1,62 @@
+import math
+
+import pandas as pd
+import pytest
+
+from evalib import claims
+from evalib.claims import FAILS, HOLDS, PARTLY, UNTESTED
+
+
+@pytest.mark.parametrize(
+    "diff, ci, sign, expected",
+    [
+        (3.0, 1.0, 1, HOLDS),  # interval [2, 4] excludes 0
+        (3.0, 4.0, 1, PARTLY),  # interval [-1, 7] includes 0
+        (3.0, math.nan, 1, PARTLY),  # one seed: no interval
+        (-0.5, 0.1, 1, FAILS),
+        (-3.0, 1.0, -1, HOLDS),
+        (0.2, 0.1, -1, FAILS),
+        (0.1, 0.5, 0, HOLDS),  # matches: ≥ 0
+        (-0.3, 0.5, 0, PARTLY),  # below but within noise
+        (-2.0, 0.5, 0, FAILS),
+        (-2.0, math.nan, 0, FAILS),
+        (math.nan, math.nan, 1, UNTESTED),
+    ],
+)
+def test_verdict_rules(diff, ci, sign, expected):
+    assert claims.verdict(diff, ci, sign) == expected
+
+
+def test_combine():
+    assert claims.combine([HOLDS, HOLDS, UNTESTED]) == HOLDS
+    assert claims.combine([FAILS, FAILS]) == FAILS
+    assert claims.combine([HOLDS, FAILS]) == PARTLY
+    assert claims.combine([UNTESTED]) == UNTESTED
+
+
+def _table():
+    # three seeds; EVA beats Random by exactly 2, 3, 4 points at 2 %
+    rows = []
+    for seed, gain in zip((0, 1, 2), (0.02, 0.03, 0.04), strict=True):
+        for method, acc in (("random", 0.80), ("eva", 0.80 + gain), ("forgetting", 0.50),
+                            ("full", 0.90)):  # fmt: skip
+            rate = 1.0 if method == "full" else 0.02
+            rows.append({"method": method, "rate": rate, "seed": seed, "clean_test_acc": acc,
+                         "paper_val_acc": acc, "model": "convnet", "width": 0.25})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_evaluate_by_hand():
+    out = claims.evaluate(_table(), "organamnist", [0.02]).set_index("comparison")
+    eva = out.loc["EVA − Random"]
+    assert eva["diff"] == pytest.approx(3.0) and eva["std"] == pytest.approx(1.0)
+    assert eva["ci95"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    assert eva["verdict"] == HOLDS  # 3 − 2.48 > 0
+    assert out.loc["forgetting − Random", "verdict"] == HOLDS  # −30 every seed, std 0 → ci 0
+    assert math.isnan(out.loc["entropy − Random", "diff"])  # not run
+    assert out.loc["EVA 30 % − full data", "verdict"] == UNTESTED  # no 30 % rows
+
+
+def test_paper_difference_from_table1():
+    assert claims.paper_difference("organamnist", "eva", "random", 0.02) == pytest.approx(1.20)
+    assert claims.paper_difference("organamnist", "eva", "full", 0.3) == pytest.approx(0.24)
