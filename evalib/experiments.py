@@ -360,7 +360,9 @@ def run_surrogate(
     out = cache.surrogate_dir(cfg)
     if (out / "meta.json").exists():
         try:
-            return load_dynamics(out)
+            dyn = load_dynamics(out)
+            _record_surrogate(cfg, cache, dyn)
+            return dyn
         except EvalibError:
             pass  # torn or corrupt: recompute below
     ds, train_split, ids, val, test = load_data(cfg.data, data_root)
@@ -392,7 +394,24 @@ def run_surrogate(
     dyn = result.dynamics.with_meta(history=result.history, seconds=result.seconds)
     save_dynamics(dyn, out)
     _rmtree(ckpt)
+    _record_surrogate(cfg, cache, dyn)
     return load_dynamics(out)
+
+
+def _record_surrogate(cfg: SurrogateConfig, cache: Cache, dyn) -> None:
+    """Keep the small facts of a surrogate run (history, time, shape) with the results."""
+    path = cache.results / "surrogates" / f"{cfg.key()}.json"
+    if read_json_checked(path) is None:
+        atomic_write_json(path, {
+            "key": cfg.key(), "config": asdict(cfg), "shape": list(dyn.shape),
+            "history": dyn.meta.get("history", []), "seconds": dyn.meta.get("seconds"),
+            "device": dyn.meta.get("device"), "evalib_version": __version__,
+        })  # fmt: skip
+
+
+def surrogate_record(cfg: SurrogateConfig, cache: Cache) -> dict[str, Any] | None:
+    """The stored facts of a surrogate run (see :func:`run_surrogate`), or None."""
+    return read_json_checked(cache.results / "surrogates" / f"{cfg.key()}.json")
 
 
 def select_for_job(job: Job, dynamics, train_ids: np.ndarray, train_labels: np.ndarray):

@@ -133,6 +133,45 @@ if len(results):
                                                    "diff", "ci95", "n_seeds", "verdict"]])  # fmt: skip
 
 # %% [markdown]
+# ## Compute spent on these results
+# Wall-clock seconds of every job as recorded in its result file (each job ran with one
+# CPU thread, two jobs at a time on the 2-core machine), summed per notebook, plus the
+# surrogate runs. Jobs shared by two notebooks are counted in the first.
+
+# %%
+from evalib import reproduce
+
+builders = {
+    "02_benchmark": lambda f: ex.benchmark_jobs(P, f, P.table1_methods(), S.rates, S.seeds),
+    "03_variance_ablation": lambda f: ab.variance_ablation_jobs(P, f, S.rates, S.seeds),
+    "04_dual_window": lambda f: ab.dual_window_jobs(P, f, S.rates, S.seeds),
+    "05_window_grid": lambda f: ab.window_grid_jobs(P, f, *ab.resolve_grid(
+        S.rates, S.seeds, reproduce.notebook_parameters("05_window_grid", P.name).get("grid_rates"),
+        reproduce.notebook_parameters("05_window_grid", P.name).get("grid_seeds"))),
+    "06_cross_architecture": lambda f: jobs_for(f)[1],
+}  # fmt: skip
+seen, cost = set(), []
+for flag in datasets:
+    rec = ex.surrogate_record(S.surrogate(), S.cache) if flag == S.dataset else ex.surrogate_record(
+        ex.SurrogateConfig(P.data_spec(flag), P.model, P.recipe, P.seeds[0]), S.cache)  # fmt: skip
+    if rec is not None:
+        cost.append({"dataset": flag, "notebook": "surrogate", "jobs done": 1, "jobs missing": 0,
+                     "CPU-hours": rec["seconds"] / 3600})  # fmt: skip
+    for name, build in builders.items():
+        jobs = [j for j in dict.fromkeys(build(flag)) if j not in seen]
+        seen.update(jobs)
+        done, missing = ex.collect(jobs, S.cache)
+        hours = done["seconds"].sum() / 3600 if len(done) else 0.0
+        cost.append({"dataset": flag, "notebook": name, "jobs done": len(done),
+                     "jobs missing": len(missing), "CPU-hours": hours})  # fmt: skip
+cost = pd.DataFrame(cost)
+cost.to_csv(S.cache.results / "compute_cost.csv", index=False)
+display(cost)
+display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for "
+                 f"{int(cost['jobs done'].sum())} runs; {int(cost['jobs missing'].sum())} "
+                 "runs of this profile are not done yet."))  # fmt: skip
+
+# %% [markdown]
 # ## What this shows
 # The verdict tables are computed, not written: they change when the results change.
 # A verdict at a reduced profile says whether the *direction* of a claim survives on a
