@@ -20,6 +20,9 @@ NOTEBOOKS = (
     "04_dual_window",
     "05_window_grid",
     "06_cross_architecture",
+    "07_pruning_identified",
+    "08_distillation",
+    "09_dad_segmentation",
     "10_claims",
 )
 DATASETS = {  # notebook → datasets it is run for (the first one is the book's page)
