@@ -14,7 +14,7 @@ export EVALIB_DATA_ROOT ?= $(abspath ../shared/data)
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m pip install -q -e ".[book,dev,ray]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -572,12 +572,22 @@ def _init_worker(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
-def make_executor(name: str = "serial", workers: int = 2, threads: int = 1) -> Executor:
+def make_executor(
+    name: str = "serial", workers: int = 2, threads: int = 1, address: str | None = None
+) -> Executor:
+    """``serial``, ``process`` (``workers`` local processes) or ``ray``: the Ray cluster at
+    ``address`` ("auto", "ray://host:10001"), or a local Ray instance with
+    ``workers * threads`` CPUs when ``address`` is None (see book/scaling.md)."""
     if name == "serial":
         return SerialExecutor()
     if name == "process":
         return ProcessExecutor(workers, threads)
-    raise EvalibError(f"unknown executor {name!r}; choose serial or process")
+    if name == "ray":
+        from evalib.ray_executor import RayExecutor
+
+        local_cpus = workers * threads if address is None else None
+        return RayExecutor(address=address, num_cpus=local_cpus, threads=threads)
+    raise EvalibError(f"unknown executor {name!r}; choose serial, process or ray")
 
 
 @dataclass(frozen=True)
@@ -589,6 +599,20 @@ class _JobCall:
 
     def __call__(self, job: Job) -> dict[str, Any]:
         return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
+
+
+@dataclass(frozen=True)
+class _SurrogateCall:
+    """Records one surrogate into the cache on a (possibly remote) worker; returns its key."""
+
+    cache: Cache
+    data_root: str | None
+    device: str | None
+    threads: int | None
+
+    def __call__(self, cfg: SurrogateConfig) -> str:
+        run_surrogate(cfg, self.cache, self.data_root, False, self.device, self.threads)
+        return cfg.key()
 
 
 def run_jobs(
@@ -605,14 +629,23 @@ def run_jobs(
         executor = make_executor(executor)
     unique = list(dict.fromkeys(jobs))
     todo = [j for j in unique if cache.job_result(j) is None]
-    for cfg in dict.fromkeys(
+    surrogates = list(dict.fromkeys(
         j.surrogate for j in todo if j.surrogate is not None and j.method != "random"
-    ):
-        run_surrogate(cfg, cache, data_root, progress, device, threads)
-    call = _JobCall(cache, None if data_root is None else str(data_root), device, threads)
+    ))  # fmt: skip
+    root = None if data_root is None else str(data_root)
+    if getattr(executor, "runs_remotely", False):  # record them on the cluster's workers
+        missing = [c for c in surrogates if not (cache.surrogate_dir(c) / "meta.json").exists()]
+        for _ in executor.run(_SurrogateCall(cache, root, device, threads), missing):
+            pass
+    else:
+        for cfg in surrogates:
+            run_surrogate(cfg, cache, data_root, progress, device, threads)
+    call = _JobCall(cache, root, device, threads)
     with progress_bar(progress, total=len(unique), initial=len(unique) - len(todo),
                       desc="jobs", unit="job") as bar:  # fmt: skip
-        for _ in executor.run(call, todo):
+        # an executor that accepts the bar adds running / queued / failed counts to it
+        takes_bar = getattr(executor, "accepts_bar", False)
+        for _ in executor.run(call, todo, bar=bar) if takes_bar else executor.run(call, todo):
             bar.update(1)
     return results_table([cache.job_result(j) for j in unique])
 
@@ -728,6 +761,7 @@ def notebook_setup(
     rates: Sequence[float] | None = None,
     executor: str = "serial",
     workers: int = 2,
+    ray_address: str | None = None,
 ) -> Setup:
     """Validate a notebook's (papermill) parameters and resolve them; one-line errors."""
     from evalib.data import dataset_info
@@ -748,6 +782,8 @@ def notebook_setup(
             if not 0 < r <= 1:
                 raise EvalibError(f"parameter rates must lie in (0, 1], got {r}")
     _expect("workers", workers, int, "an integer")
+    if ray_address is not None:
+        _expect("ray_address", ray_address, str, 'a Ray address ("auto", "ray://…") or None')
     prof = get_profile(profile)
     info = dataset_info(dataset)
     cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
@@ -758,7 +794,7 @@ def notebook_setup(
         data_root=None if data_root is None else str(data_root),
         seeds=tuple(seeds) if seeds else prof.seeds,
         rates=tuple(float(r) for r in rates) if rates else prof.rates,
-        executor=make_executor(executor, workers),
+        executor=make_executor(executor, workers, address=ray_address),
     )
 
 

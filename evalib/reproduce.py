@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
     parser.add_argument("--only", nargs="*", default=None, help="notebook names to run")
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--executor", default="serial", choices=("serial", "process"))
+    parser.add_argument("--executor", default="serial", choices=("serial", "process", "ray"))
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help='Ray cluster for --executor ray ("auto", "host:6379"); default: one per notebook',
+    )
     args = parser.parse_args(argv)
     os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
     names = args.only or NOTEBOOKS
@@ -92,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                       **notebook_parameters(name, args.profile)}  # fmt: skip
             if args.data_root:
                 params["data_root"] = args.data_root
+            if args.ray_address:
+                params["ray_address"] = args.ray_address
             folder = notebook_dir()
             out = None if dataset == DATASETS.get(name, ("organamnist",))[0] else (
                 folder / "extra" / f"{name}_{dataset}.ipynb"

@@ -30,8 +30,9 @@ results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (
 scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
 seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
-executor = "serial"  # serial | process
+executor = "serial"  # serial | process | ray
 workers = 2
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 rate = 0.05  # the coreset size of this walkthrough
 
 # %%
@@ -44,7 +45,7 @@ from evalib import experiments as ex
 
 plots.setup_style()
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 
 # %% [markdown]

@@ -30,8 +30,9 @@ results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (
 scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
 seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
-executor = "serial"  # serial | process
+executor = "serial"  # serial | process | ray
 workers = 2
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 
 # %%
 import pandas as pd
@@ -42,7 +43,7 @@ from evalib import paper, plots
 
 plots.setup_style()
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 methods = P.table1_methods()
 display(

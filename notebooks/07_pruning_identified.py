@@ -38,8 +38,9 @@ results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (
 scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
 seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
-executor = "serial"  # serial | process
+executor = "serial"  # serial | process | ray
 workers = 2
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 sparsities = None  # pruning sparsities; None = the profile's PIE settings (0.3, 0.5, 0.7, 0.9)
 lams = None  # emphasis strengths λ; None = the profile's PIE settings
 
@@ -58,7 +59,7 @@ from evalib.select import select
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 cfg = pie.settings_for(P.name)
 SPARSITIES = tuple(float(s) for s in (sparsities or cfg.sparsities))

@@ -43,8 +43,9 @@ results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (
 scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
 seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
-executor = "serial"  # serial | process
+executor = "serial"  # serial | process | ray
 workers = 2
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 datasets = None  # None = OrganAMNIST, BloodMNIST, BreastMNIST, RetinaMNIST
 ipcs = None  # images per class; None = the profile's distillation settings
 
@@ -64,7 +65,7 @@ from evalib.scores import compute_scores
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 cfg = distill.settings_for(P.name)
 DATASETS = tuple(datasets or cfg.datasets)

@@ -38,8 +38,9 @@ results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (
 scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
 seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
-executor = "serial"  # serial | process
+executor = "serial"  # serial | process | ray
 workers = 2
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 
 # %%
 import matplotlib.pyplot as plt
@@ -55,7 +56,7 @@ from evalib.data import load
 plots.setup_style()
 pd.options.display.float_format = "{:.3f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 cfg = seg.settings_for(P.name)
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions

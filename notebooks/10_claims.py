@@ -34,6 +34,7 @@ seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
 executor = "serial"  # serial | process
 workers = 2
+ray_address = None         # Ray cluster for executor="ray"; None = a local instance
 datasets = ["organamnist", "bloodmnist"]
 
 # %%
@@ -46,7 +47,7 @@ from evalib import experiments as ex
 from evalib.reproduce import notebook_parameters
 
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers)  # fmt: skip
+                      executor, workers, ray_address)  # fmt: skip
 P = S.profile
 low = [r for r in S.rates if r <= 0.05] or list(S.rates[:1])
 pd.options.display.float_format = "{:.2f}".format
