@@ -76,6 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True, help="writes <method>-<rate>.npy/.csv and scores")
     p.set_defaults(func=cmd_select)
 
+    p = sub.add_parser("grid", help="run (or resume) the jobs of the results notebooks")
+    p.add_argument("--profile", default="cpu", help="smoke, cpu or paper")
+    p.add_argument("--datasets", nargs="+", default=["organamnist"])
+    p.add_argument("--what", nargs="+", default=["table1"],
+                   choices=("table1", "variance", "dual", "grid", "cross"))  # fmt: skip
+    p.add_argument("--results-dir", default="results", help="job results: <dir>/<profile>/jobs")
+    p.add_argument("--scratch", default=None, help="dynamics and checkpoints ($EVALIB_CACHE)")
+    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument("--executor", default="process", choices=("serial", "process", "ray"))
+    p.add_argument("--workers", type=int, default=2, help="parallel jobs (local executors)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    p.add_argument("--ray-address", default=None, help='existing Ray cluster, e.g. "auto"')
+    p.add_argument("--dry-run", action="store_true", help="count the jobs, run nothing")
+    p.set_defaults(func=cmd_grid)
+
     p = sub.add_parser("rerun", help="retrain a stored job from its config and compare")
     p.add_argument("result", help="a results/<profile>/jobs/<key>.json file")
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
@@ -136,6 +151,26 @@ def _scalar(text: str):
         except ValueError:
             pass
     return text.strip()
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from evalib import experiments as ex
+    from evalib.data import dataset_info
+    from evalib.reproduce import grid_jobs
+
+    profile = ex.get_profile(args.profile)
+    flags = [dataset_info(d).flag for d in args.datasets]
+    cache = ex.Cache.at(Path(args.results_dir) / profile.name, args.scratch)
+    jobs = [j for w in args.what for d in flags for j in grid_jobs(w, profile, d)]
+    jobs = sorted(dict.fromkeys(jobs), key=lambda j: j.seed)  # seed by seed
+    done, missing = ex.collect(jobs, cache)
+    print(f"{len(jobs)} jobs: {len(done)} in {cache.results}, {len(missing)} to run")
+    if args.dry_run or not missing:
+        return 0
+    executor = ex.make_executor(args.executor, args.workers, args.threads, args.ray_address)
+    table = ex.run_jobs(jobs, cache, args.data_root, executor, threads=args.threads)
+    print(f"done: {len(table)} results in {cache.results / 'jobs'}")
+    return 0
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
