@@ -80,3 +80,11 @@ def test_methods_lists_registry(capsys):
     assert main(["methods"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in METHODS)
+
+
+def test_grid_dry_run_counts_the_notebook_jobs(tmp_path, capsys):
+    argv = ["grid", "--profile", "smoke", "--datasets", "breastmnist", "--what", "table1",
+            "--results-dir", str(tmp_path), "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    # smoke: 1 seed × (full + 7 methods × 2 rates)
+    assert "15 jobs: 0 in" in capsys.readouterr().out
