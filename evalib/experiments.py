@@ -355,7 +355,7 @@ def run_surrogate(
     from evalib.dynamics import load as load_dynamics
     from evalib.dynamics import save as save_dynamics
     from evalib.models import build_model
-    from evalib.train import seed_everything, train
+    from evalib.train import seed_everything
 
     out = cache.surrogate_dir(cfg)
     if (out / "meta.json").exists():
@@ -369,10 +369,11 @@ def run_surrogate(
     seed_everything(cfg.seed)
     model = build_model(cfg.model.name, ds.info.n_channels, ds.info.n_classes, cfg.model.width)
     ckpt = cache.checkpoint_dir("surrogate", cfg.key())
-    result = train(
-        model,
-        train_split,
-        cfg.recipe,
+    result = _train_resumable(
+        ckpt,
+        model=model,
+        train_split=train_split,
+        recipe=cfg.recipe,
         seed=cfg.seed,
         val=val,
         test=test,
@@ -380,7 +381,6 @@ def run_surrogate(
         eval_pass_epochs=(-1,),
         device=device,
         threads=threads,
-        checkpoint_dir=ckpt,
         progress=progress,
         desc=f"surrogate {cfg.data.dataset} {cfg.model.name}",
         meta={
@@ -456,7 +456,7 @@ def run_job(
     import torch
 
     from evalib.models import build_model
-    from evalib.train import seed_everything, train
+    from evalib.train import seed_everything
 
     cached = cache.job_result(job)
     if cached is not None:
@@ -476,17 +476,17 @@ def run_job(
         recipe = replace(recipe, iterations=recipe.total_steps(len(train_split)), epochs=1)
     seed_everything(job.seed)
     model = build_model(job.model.name, ds.info.n_channels, ds.info.n_classes, job.model.width)
-    result = train(
-        model,
-        coreset,
-        recipe,
+    result = _train_resumable(
+        cache.checkpoint_dir("job", job.key()),
+        model=model,
+        train_split=coreset,
+        recipe=recipe,
         seed=job.seed,
         val=val,
         test=test,
         record=False,
         device=device,
         threads=threads,
-        checkpoint_dir=cache.checkpoint_dir("job", job.key()),
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
@@ -522,6 +522,18 @@ def run_job(
     }
     atomic_write_json(cache.job_path(job), row)
     return row
+
+
+def _train_resumable(ckpt: Path, **kwargs):
+    """``train`` with a checkpoint folder keyed by config; a folder left by an older evalib
+    (whose fingerprint no longer matches) is discarded and the run starts afresh."""
+    from evalib.train import CheckpointMismatch, train
+
+    try:
+        return train(checkpoint_dir=ckpt, **kwargs)
+    except CheckpointMismatch:
+        _rmtree(ckpt)
+        return train(checkpoint_dir=ckpt, **kwargs)
 
 
 def _rmtree(path: Path) -> None:

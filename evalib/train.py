@@ -34,6 +34,10 @@ AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
 
 
+class CheckpointMismatch(EvalibError):
+    """A checkpoint folder holds the state of another run (other config, data or code)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Optimisation settings; defaults reproduce the official code.
@@ -482,7 +486,7 @@ class _Store:
                 for k in sorted(set(there) | set(here))
                 if there.get(k) != here.get(k)
             ]
-            raise EvalibError(
+            raise CheckpointMismatch(
                 f"checkpoint in {self.folder} is from a different run ({'; '.join(diff)}); "
                 "delete the folder or use another checkpoint folder"
             )
@@ -544,20 +548,6 @@ class _Store:
             eval_epochs=np.asarray(eval_epochs, np.int64) if has_eval else None,
             meta=meta,
         )
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (best effort; not possible on every OS)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _flat(config: dict) -> dict:

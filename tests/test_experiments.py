@@ -107,3 +107,14 @@ def test_summarize_ci():
     s = ex.summarize(t).iloc[0]
     assert s["mean"] == pytest.approx(60.0) and s["std"] == pytest.approx(10.0)
     assert s["ci95"] == pytest.approx(4.302653 * 10 / np.sqrt(3), rel=1e-5)
+
+
+def test_stale_checkpoint_from_older_code_is_discarded(cache, shared_data):
+    job = _jobs()[2]
+    ckpt = cache.checkpoint_dir("job", job.key())
+    ckpt.mkdir(parents=True)
+    import torch
+
+    torch.save({"config": {"from": "an older evalib"}, "epoch": 1}, ckpt / "state.pt")
+    row = ex.run_job(job, cache, shared_data)
+    assert 0 <= row["clean_test_acc"] <= 1 and not ckpt.exists()

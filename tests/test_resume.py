@@ -1,0 +1,291 @@
+"""Checkpoint and resume: a run killed at any point and resumed equals an uninterrupted one.
+
+The subprocess test kills ``evalib train`` with SIGKILL at deterministic points (a hook
+wrapped around the real CLI makes the process hang mid-epoch, or kill itself half-way
+through writing ``state.pt``), so it never depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from evalib import data
+from evalib import dynamics as dyn_io
+from evalib.errors import EvalibError
+from evalib.models import build_model
+from evalib.train import Recipe, seed_everything, train
+from tests.conftest import make_npz
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Runs the real CLI; environment variables arm deterministic kill points.
+HOOK = r"""
+import io, os, signal, sys, time
+import torch
+import evalib.train as T
+from evalib import cli
+
+hang_epoch = int(os.environ.get("HOOK_HANG_IN_EPOCH", "-1"))
+hang_batch = int(os.environ.get("HOOK_HANG_AT_BATCH", "0"))
+die_at = int(os.environ.get("HOOK_DIE_IN_SAVE", "0"))
+calls = {"float": 0, "save": 0}
+to_float, save = T.to_float, torch.save
+
+def hanging_to_float(x):  # the next batches after a save are the next epoch's training
+    calls["float"] += 1
+    if calls["save"] == hang_epoch and calls["float"] == hang_batch:
+        open(os.environ["HOOK_MARKER"], "w").close()
+        time.sleep(600)  # the test kills us here, mid-epoch
+    return to_float(x)
+
+def dying_save(obj, fh, *args, **kwargs):  # SIGKILL half-way through writing state.pt
+    calls["save"] += 1
+    calls["float"] = 0
+    if calls["save"] == die_at:
+        buf = io.BytesIO()
+        save(obj, buf, *args, **kwargs)
+        fh.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+        fh.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return save(obj, fh, *args, **kwargs)
+
+T.to_float = hanging_to_float
+torch.save = dying_save
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+N_TRAIN, BATCH, EPOCHS = 200, 32, 10  # 7 batches per epoch
+KILL_EPOCH = 3  # hang in the 4th training batch of epoch 3 (three epochs committed)
+DIE_IN_SAVE = 3  # second resume: die while saving its 3rd epoch (epoch 5)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _command(root: Path, out: Path, checkpoint: Path | None) -> list[str]:
+    cmd = [
+        sys.executable, "-c", HOOK, "train", "--dataset", "organamnist",
+        "--data-root", str(root), "--skip-md5", "--no-download",
+        "--model", "convnet", "--width", "0.125", "--epochs", str(EPOCHS),
+        "--batch-size", str(BATCH), "--threads", "1", "--seed", "3",
+        "--quiet", "--out", str(out),
+    ]  # fmt: skip
+    return cmd + (["--checkpoint-dir", str(checkpoint)] if checkpoint else [])
+
+
+def _state(folder: Path) -> dict:
+    return torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+
+
+def _check(proc: subprocess.CompletedProcess | subprocess.Popen, rc: int, what: str) -> None:
+    out = proc.stdout.read() if hasattr(proc.stdout, "read") else proc.stdout
+    err = proc.stderr.read() if hasattr(proc.stderr, "read") else proc.stderr
+    assert proc.returncode == rc, f"{what}: exit {proc.returncode}, wanted {rc}\n{out}\n{err}"
+
+
+def _history(h: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in h]
+
+
+def _assert_same(a: dyn_io.Dynamics, b: dyn_io.Dynamics) -> None:
+    for name in dyn_io.ARRAY_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype and np.array_equal(x, y), f"{name} differs"
+
+
+def test_sigkill_mid_epoch_and_mid_save_then_resume_equals_uninterrupted(tmp_path):
+    make_npz(tmp_path / "organamnist.npz", n=(N_TRAIN, 40, 40), seed=5)
+    ck, out, ref_out = tmp_path / "ck", tmp_path / "out.npz", tmp_path / "ref.npz"
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    # the uninterrupted reference (no checkpoint folder at all) runs alongside
+    reference = subprocess.Popen(_command(tmp_path, ref_out, None), env=_env(), **pipes)
+    try:
+        _kill_and_resume(tmp_path, ck, out, pipes)
+        reference.wait(timeout=300)
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+    _check(reference, 0, "reference run")
+    got, ref = dyn_io.load(out, mmap=False), dyn_io.load(ref_out, mmap=False)
+    assert got.shape == (EPOCHS, N_TRAIN, 11) and got.eval_log_probs.shape == (1, N_TRAIN, 11)
+    _assert_same(got, ref)
+    assert [r["epoch"] for r in got.meta["history"]] == list(range(EPOCHS))
+    # wall-clock seconds differ; losses, accuracies, lr and steps must be bitwise equal
+    assert _history(got.meta["history"]) == _history(ref.meta["history"])
+
+
+def _kill_and_resume(tmp_path: Path, ck: Path, out: Path, pipes: dict) -> None:
+    # 1. hang mid-epoch after some checkpoints exist, then SIGKILL
+    marker = tmp_path / "hanging"
+    env = _env(HOOK_HANG_IN_EPOCH=str(KILL_EPOCH), HOOK_HANG_AT_BATCH="4", HOOK_MARKER=str(marker))
+    proc = subprocess.Popen(_command(tmp_path, out, ck), env=env, **pipes)
+    deadline = time.monotonic() + 120
+    try:
+        while not (marker.exists() and (ck / "state.pt").exists()):
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"training exited (status {proc.returncode}) before it could be killed; "
+                    f"retune KILL_EPOCH\n{proc.stdout.read()}\n{proc.stderr.read()}"
+                )
+            if time.monotonic() > deadline:
+                pytest.fail("training never reached the kill point within 120 s")
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _check(proc, -signal.SIGKILL, "killed run")
+    assert not out.exists()
+    state = _state(ck)
+    assert state["epoch"] == KILL_EPOCH and len(state["history"]) == KILL_EPOCH
+
+    # 2. resume, and die by SIGKILL half-way through writing state.pt
+    proc = subprocess.run(
+        _command(tmp_path, out, ck), env=_env(HOOK_DIE_IN_SAVE=str(DIE_IN_SAVE)), **pipes
+    )
+    _check(proc, -signal.SIGKILL, "run killed while saving")
+    died_in = KILL_EPOCH + DIE_IN_SAVE - 1
+    assert _state(ck)["epoch"] == died_in  # the previous state.pt is intact
+    assert list(ck.glob(".state.*.tmp")), "the half-written state should be a temp file"
+    # rows of the epoch being saved are on disk, but state.pt does not point at them
+    assert np.load(ck / "seen.npy")[died_in].all()
+
+    # 3. resume to completion
+    proc = subprocess.run(_command(tmp_path, out, ck), env=_env(), **pipes)
+    _check(proc, 0, "resumed run")
+    assert not list(ck.glob(".state.*.tmp"))
+    assert _state(ck)["epoch"] == EPOCHS
+
+
+# ----------------------------------------------------------------------------- in-process
+
+RECIPE = Recipe(epochs=3, batch_size=16)
+
+
+@pytest.fixture
+def tiny(tiny_root):
+    return data.load("organamnist", tiny_root, allow_download=False, check_md5=False)
+
+
+def _run(split, val=None, seed=0, recipe=RECIPE, **kw):
+    seed_everything(seed)
+    model = build_model("convnet", 1, 11, width=0.125)
+    return train(
+        model, split, recipe, seed=seed, val=val, eval_pass_epochs=[-1], progress=False, **kw
+    )
+
+
+def _same_result(a, b) -> None:
+    _assert_same(a.dynamics, b.dynamics)
+    assert _history(a.history) == _history(b.history)
+    assert a.steps == b.steps
+
+
+def test_checkpoint_of_another_run_is_rejected_not_mixed(tiny, tmp_path):
+    ck = tmp_path / "ck"
+    first = _run(tiny.train, tiny.val, recipe=Recipe(epochs=2, batch_size=16), checkpoint_dir=ck)
+    before = {p.name: p.read_bytes() for p in ck.iterdir()}
+    others = {
+        "samples": dict(split=tiny.train.subset(np.arange(30))),
+        "seed": dict(seed=1),
+        "recipe.lr": dict(recipe=Recipe(epochs=2, batch_size=16, lr=0.05)),
+        "recipe.epochs": dict(recipe=Recipe(epochs=3, batch_size=16)),
+        "record": dict(record=False),
+        "data_digest": dict(split=tiny.test.subset(np.arange(12).repeat(4)[:40])),
+    }
+    for key, kw in others.items():
+        kw = {"split": tiny.train, "recipe": Recipe(epochs=2, batch_size=16), **kw}
+        with pytest.raises(EvalibError, match=rf"from a different run \(.*{key} ") as info:
+            _run(val=tiny.val, checkpoint_dir=ck, **kw)
+        assert "delete the folder" in str(info.value)
+    assert {p.name: p.read_bytes() for p in ck.iterdir()} == before  # nothing touched
+    again = _run(tiny.train, tiny.val, recipe=Recipe(epochs=2, batch_size=16), checkpoint_dir=ck)
+    _same_result(again, first)  # a finished run resumes to the same result
+
+
+def test_failed_checkpoint_write_keeps_previous_state(tiny, tmp_path, monkeypatch):
+    reference = _run(tiny.train, tiny.val)
+    ck = tmp_path / "ck"
+    real_save, calls = torch.save, []
+
+    def broken_save(obj, fh, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # epoch 1: write a part of the file, then fail
+            fh.write(b"PK\x03\x04 half a checkpoint")
+            fh.flush()
+            raise RuntimeError("simulated crash in torch.save")
+        return real_save(obj, fh, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _run(tiny.train, tiny.val, checkpoint_dir=ck)
+    assert _state(ck)["epoch"] == 1  # still the state after epoch 0
+    assert not list(ck.glob(".state.*.tmp"))
+
+    calls.clear()
+
+    def disk_full(obj, fh, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(EvalibError, match=r"cannot write .*state\.pt: No space left"):
+        _run(tiny.train, tiny.val, checkpoint_dir=ck)
+    assert _state(ck)["epoch"] == 1 and not list(ck.glob(".state.*.tmp"))
+
+    monkeypatch.setattr(torch, "save", real_save)
+    _same_result(_run(tiny.train, tiny.val, checkpoint_dir=ck), reference)
+
+
+def test_folder_without_state_starts_afresh(tiny, tmp_path):
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    np.save(ck / "log_probs.npy", np.ones((7, 3), np.float32))  # debris of a killed start
+    (ck / ".state.abc.tmp").write_bytes(b"partial")
+    _same_result(_run(tiny.train, tiny.val, checkpoint_dir=ck), _run(tiny.train, tiny.val))
+    assert not (ck / ".state.abc.tmp").exists()
+
+
+def test_missing_or_corrupt_checkpoint_files_are_clear_errors(tiny, tmp_path):
+    ck = tmp_path / "ck"
+    _run(tiny.train, tiny.val, recipe=Recipe(epochs=1, batch_size=16), checkpoint_dir=ck)
+    (ck / "seen.npy").unlink()
+    with pytest.raises(EvalibError, match=r"seen\.npy is missing or unreadable"):
+        _run(tiny.train, tiny.val, recipe=Recipe(epochs=1, batch_size=16), checkpoint_dir=ck)
+    (ck / "state.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(EvalibError, match=r"state\.pt is unreadable"):
+        _run(tiny.train, tiny.val, recipe=Recipe(epochs=1, batch_size=16), checkpoint_dir=ck)
+
+
+def test_partial_last_epoch_resumes_bitwise(tiny, tmp_path):
+    """An iteration budget leaves unseen samples in the last epoch; they are stored as 0."""
+    recipe = Recipe(iterations=7, batch_size=16)  # 3 + 3 + 1 steps
+    reference = _run(tiny.train, recipe=recipe)
+    assert reference.dynamics.seen.sum(1).tolist() == [40, 40, 16]
+    last = reference.dynamics.log_probs[-1][~reference.dynamics.seen[-1]]
+    assert not last.any()
+
+    def stop(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    ck = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny.train, recipe=recipe, checkpoint_dir=ck, on_epoch_end=stop)
+    _same_result(_run(tiny.train, recipe=recipe, checkpoint_dir=ck), reference)
