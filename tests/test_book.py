@@ -19,7 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKER = ROOT / "scripts" / "check_book_browser.py"
-MATH_PAGES = ("book/intro.html:math", "book/method.html:math")
+MATH_PAGES = (
+    "index.html",
+    "book/intro.html:math",
+    "book/method.html:math",
+    "notebooks/02_benchmark.html:figures",  # a results page: its figures must be there
+    "notebooks/10_claims.html",
+)
 
 
 def _load_checker():
@@ -57,7 +63,7 @@ def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.browser
-def test_math_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
+def test_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
     checker = _load_checker()
     if checker.find_chromium(None) is None:
         if os.environ.get("EVALIB_REQUIRE_BROWSER") == "1":
@@ -73,7 +79,7 @@ def test_math_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count("ok ") == len(MATH_PAGES), proc.stdout
-    for page in ("book__intro.png", "book__method.png"):
+    for page in ("book__intro.png", "book__method.png", "notebooks__02_benchmark.png"):
         assert (shots / page).stat().st_size > 10_000
 
 
