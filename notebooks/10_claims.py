@@ -34,7 +34,7 @@ seeds = None  # None = the profile's seeds
 rates = None  # None = the profile's rates
 executor = "serial"  # serial | process
 workers = 2
-ray_address = None         # Ray cluster for executor="ray"; None = a local instance
+ray_address = None  # Ray cluster for executor="ray"; None = a local instance
 datasets = ["organamnist", "bloodmnist"]
 
 # %%
@@ -116,6 +116,31 @@ if len(results):
     ]
     display(clean[["dataset", "claim", "comparison", "rate", "paper", "diff", "std", "ci95",
                    "n_seeds", "verdict"]])  # fmt: skip
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+if len(results):
+    shown = results.query("protocol == 'clean'").dropna(subset=["diff"]).copy()
+    shown["row"] = (shown["dataset"] + " · " + shown["comparison"] + " · "
+                    + (100 * shown["rate"]).map("{:g} %".format))  # fmt: skip
+    colours = {claims.HOLDS: "tab:green", claims.PARTLY: "tab:orange",
+               claims.FAILS: "tab:red", claims.UNTESTED: "0.6"}  # fmt: skip
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(shown) + 1.2))
+    ax.barh(shown["row"], shown["diff"], xerr=shown["ci95"].fillna(0),
+            color=[colours[v] for v in shown["verdict"]], capsize=2)  # fmt: skip
+    ax.axvline(0, color="k", lw=0.8)
+    ax.invert_yaxis()
+    ax.set(xlabel="A − B, accuracy points (clean protocol; bars: 95 % CI over seeds)",
+           title=f"claims 1–5 · {P.name} profile")  # fmt: skip
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
+              labels=list(colours), loc="lower right", fontsize="small")  # fmt: skip
+    sns.despine(fig)
+
+# %% [markdown]
+# Each bar is one comparison of the table above; its colour is the verdict. Claim 2's
+# comparisons are expected to be negative (a baseline below Random).
 
 # %% [markdown]
 # ## Claim 6: transfer across architectures (EVA − Random per coreset model)
