@@ -29,7 +29,6 @@ distillation success; :func:`predictor_correlation` tests this across datasets Ã
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -43,10 +42,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalib import __version__
 from evalib.data import Split, to_float
 from evalib.errors import EvalibError
-from evalib.experiments import Cache, atomic_write_json, read_json_checked
+from evalib.experiments import (
+    Cache,
+    array_digest,
+    atomic_write_json,
+    payload_key,
+    read_json_checked,
+)
 from evalib.io import atomic_file, progress_bar
 from evalib.models import build_model
 from evalib.train import evaluate, pick_device
@@ -388,18 +392,6 @@ def train_eval(
     return evaluate(net, test, device=dev)
 
 
-def _key(payload: Mapping[str, Any]) -> str:
-    body = json.dumps({**payload, "version": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
-def _digest(*arrays: Any) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
-    return h.hexdigest()[:16]
-
-
 def distilled_set(
     cache: Cache,
     dataset: str,
@@ -412,9 +404,9 @@ def distilled_set(
 ) -> Distilled:
     """:func:`distribution_matching` with ``cfg``, cached in
     ``<scratch>/distill/<key>.npz`` (key: data digest, ipc, DM settings, seed)."""
-    key = _key({
+    key = payload_key({
         "kind": "dm", "dataset": dataset, "n": len(split), "ipc": ipc,
-        "data": _digest(split.labels.numpy(), split.images.numpy()),
+        "data": array_digest(split.labels.numpy(), split.images.numpy()),
         "iterations": cfg.iterations, "batch_real": cfg.batch_real, "width": cfg.width,
         "lr": cfg.lr_img, "momentum": cfg.momentum, "dsa": cfg.dsa, "seed": seed,
     })  # fmt: skip
@@ -453,10 +445,10 @@ def evaluate_set(
     """One evaluation network trained on ``images`` (normalised float): a result row,
     cached as ``<results>/distill/<key>.json``."""
     steps = cfg.eval_steps if steps is None else int(steps)
-    key = _key({
+    key = payload_key({
         "kind": "eval", "dataset": dataset, "method": method, "ipc": ipc,
-        "images": _digest(images.numpy().astype(np.float32), labels.numpy()),
-        "test": _digest(test.labels.numpy()), "steps": steps, "width": cfg.width,
+        "images": array_digest(images.numpy().astype(np.float32), labels.numpy()),
+        "test": array_digest(test.labels.numpy()), "steps": steps, "width": cfg.width,
         "lr": cfg.eval_lr, "batch": cfg.eval_batch, "augment": cfg.eval_augment, "seed": seed,
     })  # fmt: skip
     path = cache.results / "distill" / f"{key}.json"

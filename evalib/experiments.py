@@ -121,12 +121,24 @@ def _thaw(v: Any) -> Any:
     return tuple(_thaw(x) for x in v) if isinstance(v, tuple) else v
 
 
+def payload_key(payload: Mapping[str, Any]) -> str:
+    """16-hex-digit sha256 of ``payload`` as sorted JSON, with the evalib version added."""
+    body = json.dumps({**payload, "version": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def array_digest(*arrays: Any) -> str:
+    """16-hex-digit sha256 of the bytes of ``arrays`` (None entries are skipped)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+    return h.hexdigest()[:16]
+
+
 def config_key(kind: str, cfg: Any) -> str:
     """16-hex-digit key from the config's JSON and the evalib version."""
-    payload = json.dumps(
-        {"kind": kind, "config": asdict(cfg), "version": __version__}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return payload_key({"kind": kind, "config": asdict(cfg)})
 
 
 # ----------------------------------------------------------------------------- profiles

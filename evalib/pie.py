@@ -43,8 +43,10 @@ from evalib.experiments import (
     Cache,
     ModelSpec,
     SurrogateConfig,
+    array_digest,
     atomic_write_json,
     config_key,
+    payload_key,
     read_json_checked,
 )
 from evalib.io import atomic_file
@@ -526,16 +528,9 @@ def run_training(
     w = None if weights is None else np.asarray(weights, np.float32).reshape(-1)
     if w is not None and w.shape != pos.shape:
         raise EvalibError(f"{w.size} weights for {pos.size} training positions")
-    digest = hashlib.sha256()
-    for arr in (pos, w, train_split.labels.numpy(), test_split.labels.numpy()):
-        if arr is not None:
-            digest.update(np.ascontiguousarray(arr).tobytes())
-    payload = json.dumps(
-        {"tag": tag, "dataset": dataset, "model": asdict(model), "recipe": asdict(recipe),
-         "seed": int(seed), "data": digest.hexdigest(), "n": n, "version": __version__},
-        sort_keys=True,
-    )  # fmt: skip
-    key = hashlib.sha256(payload.encode()).hexdigest()[:16]
+    data = array_digest(pos, w, train_split.labels.numpy(), test_split.labels.numpy())
+    key = payload_key({"tag": tag, "dataset": dataset, "model": asdict(model),
+                       "recipe": asdict(recipe), "seed": int(seed), "data": data, "n": n})  # fmt: skip
     path = cache.results / "pie" / f"{key}.json"
     row = read_json_checked(path)
     if row is not None and row.get("key") == key:

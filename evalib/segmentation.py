@@ -27,8 +27,6 @@ task. This module provides one, written from that description:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,10 +38,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalib import __version__
 from evalib.data import Split, to_float
 from evalib.errors import EvalibError
-from evalib.experiments import Cache, atomic_write_json, read_json_checked
+from evalib.experiments import (
+    Cache,
+    array_digest,
+    atomic_write_json,
+    payload_key,
+    read_json_checked,
+)
 from evalib.io import atomic_file, progress_bar
 from evalib.train import pick_device
 
@@ -396,18 +399,6 @@ def select_positions(
     return top_k(scores, m, direction)
 
 
-def _key(payload: dict[str, Any]) -> str:
-    body = json.dumps({**payload, "version": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
-def _digest(*arrays: Any) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
-    return h.hexdigest()[:16]
-
-
 def scoring_run(
     cache: Cache,
     train: Mosaics,
@@ -421,7 +412,7 @@ def scoring_run(
 
     Arrays cached in ``<scratch>/segmentation/<key>.npz``, the row (its test Dice is the
     full-data reference) in ``<results>/segmentation/<key>.json``."""
-    key = _key({"kind": "seg-score", "train": _digest(train.patches), "test": _digest(test.patches),
+    key = payload_key({"kind": "seg-score", "train": array_digest(train.patches), "test": array_digest(test.patches),
                 "epochs": cfg.epochs, "width": cfg.width, "batch": cfg.batch_size, "lr": cfg.lr,
                 "seed": seed})  # fmt: skip
     arrays = cache.scratch / "segmentation" / f"{key}.npz"
@@ -465,8 +456,8 @@ def run_pruning(
     with progress_bar(progress, total=len(jobs), desc="retrain", unit="run") as bar:
         for method, rate, seed in jobs:
             pos = select_positions(method, rate, dad, el2n, seed)
-            key = _key({"kind": "seg-prune", "train": _digest(train.patches[pos]),
-                        "test": _digest(test.patches), "epochs": cfg.epochs, "width": cfg.width,
+            key = payload_key({"kind": "seg-prune", "train": array_digest(train.patches[pos]),
+                        "test": array_digest(test.patches), "epochs": cfg.epochs, "width": cfg.width,
                         "batch": cfg.batch_size, "lr": cfg.lr, "seed": seed})  # fmt: skip
             path = cache.results / "segmentation" / f"{key}.json"
             row = read_json_checked(path)
