@@ -7,7 +7,11 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 PROFILE ?= cpu
 PYTEST_ARGS ?=
+# Use the MedMNIST files beside the checkout when they are there (this project's machines);
+# elsewhere evalib's own default applies ($EVALIB_DATA_ROOT, else ~/.medmnist).
+ifneq ($(wildcard ../shared/data/*.npz),)
 export EVALIB_DATA_ROOT ?= $(abspath ../shared/data)
+endif
 
 .PHONY: setup test book reproduce lint clean-book
 
