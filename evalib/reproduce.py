@@ -104,7 +104,26 @@ def execute(
             str(source), str(out), parameters=parameters, cwd=str(folder),
             kernel_name="python3", progress_bar=progress, log_output=False,
         )  # fmt: skip
+    if name not in SHOW_CODE:
+        fold_code(out)
     return out
+
+
+SHOW_CODE = ("00_walkthrough",)  # the classroom page keeps its code open
+
+
+def fold_code(path: Path) -> None:
+    """Tag every code cell but the parameters ``hide-input``: the book shows results
+    first and the code behind a "show code" toggle."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    keep = {"parameters", "injected-parameters"}
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.cell_type == "code" and not keep & set(tags) and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str] | None = None) -> int:
