@@ -91,12 +91,12 @@ def test_variance_ablation_jobs_without_full_and_with_overrides():
 
 def test_dual_window_jobs_have_early_late_and_both():
     jobs = ab.dual_window_jobs(CPU, "organamnist", rates=[0.02, 0.05], seeds=[0, 1])
-    assert len(jobs) == 6 * 2 * 2
+    assert len(jobs) == 7 * 2 * 2
     windows = {(j.method, tuple(_windows_of(j))) for j in jobs}
     e, lt = CPU.eva_windows()["early"], CPU.eva_windows()["late"]
     assert windows == {
         ("exp_s", (e,)), ("exp_s", (lt,)), ("var_s", (e,)), ("var_s", (lt,)),
-        ("exp_d", (e, lt)), ("var_d", (e, lt)),
+        ("exp_d", (e, lt)), ("var_d", (e, lt)), ("eva_official", (e, lt)),
     }  # fmt: skip
 
 
@@ -104,7 +104,8 @@ def test_dual_window_jobs_share_keys_with_variance_ablation():
     # the same arm in two notebooks is the same cached job
     a = set(ab.variance_ablation_jobs(SMOKE, "organamnist", include_full=False))
     b = set(ab.dual_window_jobs(SMOKE, "organamnist"))
-    assert a <= b and len(b - a) == 2 * len(SMOKE.rates) * len(SMOKE.seeds)
+    # late-window EXP-S and VAR-S, and the official-code EVA, are the only new arms
+    assert a <= b and len(b - a) == 3 * len(SMOKE.rates) * len(SMOKE.seeds)
 
 
 @pytest.mark.parametrize("profile", [SMOKE, CPU, PAPER], ids=lambda p: p.name)
