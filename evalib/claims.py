@@ -136,9 +136,24 @@ def evaluate(
     return out
 
 
-def transfer(table: pd.DataFrame, dataset: str, metric: str = "clean_test_acc") -> pd.DataFrame:
-    """Claim 6: EVA − Random per coreset model and rate (job results of notebook 06)."""
+def transfer(
+    table: pd.DataFrame,
+    dataset: str,
+    metric: str = "clean_test_acc",
+    surrogate: tuple[str, float] | None = None,
+) -> pd.DataFrame:
+    """Claim 6: EVA − Random per coreset model and rate (job results of notebook 06).
+
+    ``surrogate`` (name, width): the model the coresets were chosen with; its own rows
+    are left out, since training the same architecture is not a transfer.
+    """
     protocol = "clean" if metric == "clean_test_acc" else "paper"
+    if surrogate is not None:
+        same = (table["model"] == surrogate[0]) & (table["width"] == surrogate[1])
+        table = table[~same]
+    if table.empty:
+        return pd.DataFrame(columns=["dataset", "claim", "model_label", "rate", "diff", "std",
+                                     "ci95", "n_seeds", "verdict"])  # fmt: skip
     table = table.assign(model_label=table["model"] + " ×" + table["width"].astype(str))
     d = paired_difference(table, {"method": "eva"}, {"method": "random"},
                           ("model_label", "rate"), "EVA − Random")  # fmt: skip

@@ -73,7 +73,9 @@ for flag in datasets:
         for metric in ("clean_test_acc", "paper_val_acc"):
             rows.append(claims.evaluate(table, flag, low, metric))
     if len(cross_table):
-        transfers.append(claims.transfer(cross_table, flag))
+        transfers.append(
+            claims.transfer(cross_table, flag, surrogate=(P.model.name, P.model.width))
+        )
 display(Markdown(f"Profile **`{P.name}`** ({P.description}); low rates tested: "
                  f"{[f'{r:.0%}' for r in low]}."))  # fmt: skip
 display(pd.DataFrame(coverage))

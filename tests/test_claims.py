@@ -60,3 +60,13 @@ def test_evaluate_by_hand():
 def test_paper_difference_from_table1():
     assert claims.paper_difference("organamnist", "eva", "random", 0.02) == pytest.approx(1.20)
     assert claims.paper_difference("organamnist", "eva", "full", 0.3) == pytest.approx(0.24)
+
+
+def test_transfer_leaves_out_the_surrogate_model():
+    t = _table()
+    other = t.assign(model="resnet18", width=0.125)
+    both = pd.concat([t, other])
+    out = claims.transfer(both, "organamnist", surrogate=("convnet", 0.25))
+    assert out["model_label"].tolist() == ["resnet18 ×0.125"]
+    assert out["diff"].iloc[0] == pytest.approx(3.0)
+    assert claims.transfer(t, "organamnist", surrogate=("convnet", 0.25)).empty
