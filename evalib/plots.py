@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from evalib.paper import METHOD_LABELS, METHOD_ORDER
 
@@ -59,6 +60,7 @@ def score_trajectories(
     ax.set(
         xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(0, 1.45), title=title
     )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
     return fig
