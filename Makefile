@@ -15,10 +15,13 @@ endif
 
 .PHONY: setup test book reproduce lint clean-book
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[book,dev,ray]"
+	# medmnist only for the test that checks evalib's dataset table against its INFO;
+	# --no-deps: its torchvision requirement would pull another torch build
+	$(PY) -m pip install -q --no-deps "medmnist==3.0.2"
 	touch $@
 
 setup: $(VENV)/.installed
