@@ -25,16 +25,16 @@
 # accuracy over the periodic evaluations) and **clean** (test accuracy of the final model).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | cpu | paper
+profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None           # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results" # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None         # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None               # None = the profile's seeds
-rates = None               # None = the profile's rates
-executor = "serial"        # serial | process | ray
+data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
+seeds = None  # None = the profile's seeds
+rates = None  # None = the profile's rates
+executor = "serial"  # serial | process | ray
 workers = 2
-ray_address = None         # executor="ray": None starts Ray here; "auto"; "host:6379"
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 
 # %%
 import matplotlib.pyplot as plt
@@ -52,14 +52,16 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
                       executor, workers, ray_address)  # fmt: skip
 P = S.profile
 W = P.eva_windows()
-display(Markdown(
-    f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-    f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
-    f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. Single window (EXP-S, VAR-S): "
-    f"early {ab.fmt_window(W['early'])}; pair (EXP-D, VAR-D): "
-    f"{ab.fmt_pair(W['early'], W['late'])} (epochs, half-open, scaled from [0, 10) and "
-    f"[100, 110) of 200)."
-))
+display(
+    Markdown(
+        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
+        f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
+        f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. Single window (EXP-S, VAR-S): "
+        f"early {ab.fmt_window(W['early'])}; pair (EXP-D, VAR-D): "
+        f"{ab.fmt_pair(W['early'], W['late'])} (epochs, half-open, scaled from [0, 10) and "
+        f"[100, 110) of 200)."
+    )
+)
 
 # %% [markdown]
 # ## Run (or read) every job
@@ -96,7 +98,9 @@ for ax, metric in zip(g.axes.flat, ab.PROTOCOLS.values(), strict=True):
     ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
 g.set_titles("{col_name}")
 sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=4, title=None, frameon=False)
-g.figure.suptitle(ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows"))
+g.figure.suptitle(
+    ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows")
+)
 g.figure.tight_layout()
 plt.show()
 

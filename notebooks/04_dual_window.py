@@ -29,16 +29,16 @@
 #    second surrogate recorded with `drop_last=True`.
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | cpu | paper
+profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None           # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results" # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None         # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None               # None = the profile's seeds
-rates = None               # None = the profile's rates
-executor = "serial"        # serial | process | ray
+data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
+seeds = None  # None = the profile's seeds
+rates = None  # None = the profile's rates
+executor = "serial"  # serial | process | ray
 workers = 2
-ray_address = None         # executor="ray": None starts Ray here; "auto"; "host:6379"
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 
 # %%
 import matplotlib.pyplot as plt
@@ -57,13 +57,15 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
                       executor, workers, ray_address)  # fmt: skip
 P = S.profile
 W = P.eva_windows()
-display(Markdown(
-    f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-    f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
-    f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. Early window "
-    f"{ab.fmt_window(W['early'])}, late window {ab.fmt_window(W['late'])} (epochs, half-open, "
-    f"scaled from [0, 10) and [100, 110) of 200)."
-))
+display(
+    Markdown(
+        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
+        f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
+        f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. Early window "
+        f"{ab.fmt_window(W['early'])}, late window {ab.fmt_window(W['late'])} (epochs, half-open, "
+        f"scaled from [0, 10) and [100, 110) of 200)."
+    )
+)
 
 # %% [markdown]
 # ## Early, late, both: run (or read) every job
@@ -140,12 +142,14 @@ overlap["spearman"] = pd.Series(variants["paper"]).corr(pd.Series(variants["offi
                                                         method="spearman")  # fmt: skip
 overlap.to_csv(S.out_dir() / "eva_variants_overlap.csv", index=False)
 display(overlap)
-display(Markdown(
-    f"Total error-score variance over samples: early window {share['early_total']:.3g}, "
-    f"late window {share['late_total']:.3g}; the early window holds "
-    f"{share['early_share']:.0%} of the sum that the paper's score ranks by. The official "
-    f"score gives each window half the weight whatever its total."
-))
+display(
+    Markdown(
+        f"Total error-score variance over samples: early window {share['early_total']:.3g}, "
+        f"late window {share['late_total']:.3g}; the early window holds "
+        f"{share['early_share']:.0%} of the sum that the paper's score ranks by. The official "
+        f"score gives each window half the weight whatever its total."
+    )
+)
 
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -194,10 +198,12 @@ missing = pd.concat([
 ], ignore_index=True)  # fmt: skip
 missing = missing[["recording", *[c for c in missing.columns if c != "recording"]]]
 missing.to_csv(S.out_dir() / "missing_zero_vs_mask.csv", index=False)
-display(Markdown(
-    f"Drop-last recording: batch {dl_cfg.recipe.batch_size}, {dyn_dl.num_samples} samples, "
-    f"{unseen:.1%} of (epoch, sample) entries unseen."
-))
+display(
+    Markdown(
+        f"Drop-last recording: batch {dl_cfg.recipe.batch_size}, {dyn_dl.num_samples} samples, "
+        f"{unseen:.1%} of (epoch, sample) entries unseen."
+    )
+)
 display(missing)
 
 # %%

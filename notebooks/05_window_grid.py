@@ -31,18 +31,18 @@
 # matters most) with `grid_seeds` (default: the first seed).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | cpu | paper
+profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None           # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results" # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None         # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None               # None = the profile's seeds
-rates = None               # None = the profile's rates
-executor = "serial"        # serial | process | ray
+data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
+seeds = None  # None = the profile's seeds
+rates = None  # None = the profile's rates
+executor = "serial"  # serial | process | ray
 workers = 2
-ray_address = None         # executor="ray": None starts Ray here; "auto"; "host:6379"
-grid_rates = None          # None = the two lowest of the rates above
-grid_seeds = None          # None = the first of the seeds above
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
+grid_rates = None  # None = the two lowest of the rates above
+grid_seeds = None  # None = the first of the seeds above
 
 # %%
 import matplotlib.pyplot as plt
@@ -64,14 +64,16 @@ WINDOWS = P.grid_windows()
 PAIRS = ab.grid_pairs(WINDOWS)
 W = P.eva_windows()
 DEFAULT = ab.fmt_pair(W["early"], W["late"])
-display(Markdown(
-    f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-    f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. Grid: "
-    f"{len(WINDOWS)} windows of {WINDOWS[0][1] - WINDOWS[0][0]} epochs "
-    f"({', '.join(ab.fmt_window(w) for w in WINDOWS)}) and {len(PAIRS)} ordered "
-    f"non-overlapping pairs, at rates {[f'{r:.0%}' for r in G_RATES]} with seeds "
-    f"{list(G_SEEDS)}. The official pair, scaled: {DEFAULT}."
-))
+display(
+    Markdown(
+        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
+        f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. Grid: "
+        f"{len(WINDOWS)} windows of {WINDOWS[0][1] - WINDOWS[0][0]} epochs "
+        f"({', '.join(ab.fmt_window(w) for w in WINDOWS)}) and {len(PAIRS)} ordered "
+        f"non-overlapping pairs, at rates {[f'{r:.0%}' for r in G_RATES]} with seeds "
+        f"{list(G_SEEDS)}. The official pair, scaled: {DEFAULT}."
+    )
+)
 
 # %% [markdown]
 # ## Run (or read) every window and pair
@@ -158,11 +160,15 @@ for ax, (rate, mat) in zip(axes[0], overlaps.items(), strict=True):
     sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n_arms <= 8,
                 fmt=".2f", xticklabels=n_arms <= 60, yticklabels=n_arms <= 60,
                 cbar_kws={"label": "Jaccard index of the two coresets"})  # fmt: skip
-    ax.set(title=f"rate {rate:.0%}", xlabel="window or pair (epochs)", ylabel="window or pair (epochs)")
+    ax.set(
+        title=f"rate {rate:.0%}", xlabel="window or pair (epochs)", ylabel="window or pair (epochs)"
+    )
     ax.tick_params(labelsize="x-small")
     ax.tick_params(axis="y", rotation=0)
     ax.grid(False)
-fig.suptitle(ab.figure_title(S.dataset, P.name, "overlap between the selections of different windows"))
+fig.suptitle(
+    ab.figure_title(S.dataset, P.name, "overlap between the selections of different windows")
+)
 fig.tight_layout()
 plt.show()
 

@@ -25,16 +25,16 @@
 # 28 × 28 inputs).
 
 # %% tags=["parameters"]
-profile = "smoke"          # smoke | cpu | paper
+profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None           # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results" # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None         # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None               # None = the profile's seeds
-rates = None               # None = the profile's rates
-executor = "serial"        # serial | process | ray
+data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
+seeds = None  # None = the profile's seeds
+rates = None  # None = the profile's rates
+executor = "serial"  # serial | process | ray
 workers = 2
-ray_address = None         # executor="ray": None starts Ray here; "auto"; "host:6379"
+ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,12 +54,14 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
 P = S.profile
 W = P.eva_windows()
 info = dataset_info(S.dataset)
-display(Markdown(
-    f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-    f"surrogate `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
-    f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. EVA windows "
-    f"{ab.fmt_pair(W['early'], W['late'])} (epochs, scaled from [0, 10) and [100, 110) of 200)."
-))
+display(
+    Markdown(
+        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
+        f"surrogate `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
+        f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. EVA windows "
+        f"{ab.fmt_pair(W['early'], W['late'])} (epochs, scaled from [0, 10) and [100, 110) of 200)."
+    )
+)
 
 # %% [markdown]
 # ## The networks
@@ -72,9 +74,7 @@ arch = ab.architecture_info(P, info.n_channels, info.n_classes)
 arch.to_csv(S.out_dir() / "cross_architecture_models.csv", index=False)
 display(arch)
 narrow = arch.loc[arch["narrow"], "model_label"].tolist()
-display(Markdown(
-    f"Narrow stand-ins at the `{P.name}` profile: {', '.join(narrow) or 'none'}."
-))
+display(Markdown(f"Narrow stand-ins at the `{P.name}` profile: {', '.join(narrow) or 'none'}."))
 
 # %% [markdown]
 # ## Run (or read) every job
@@ -113,9 +113,13 @@ for (protocol, model), ax in g.axes_dict.items():
 g.set_titles("{row_name} protocol · trained: {col_name}")
 sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=len(methods), title=None,
                 frameon=False)  # fmt: skip
-g.figure.suptitle(ab.figure_title(
-    S.dataset, P.name,
-    f"coresets chosen on {ab.model_label(P.model.name, P.model.width)}, trained on each network"))
+g.figure.suptitle(
+    ab.figure_title(
+        S.dataset,
+        P.name,
+        f"coresets chosen on {ab.model_label(P.model.name, P.model.width)}, trained on each network",
+    )
+)
 g.figure.tight_layout()
 plt.show()
 
