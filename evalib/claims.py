@@ -178,6 +178,8 @@ def paper_difference(dataset: str, a: str, b: str, rate: float) -> float:
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One verdict per (dataset, protocol, claim)."""
+    """One verdict per (dataset, protocol, claim); empty when no result was found."""
+    if "verdict" not in rows.columns:
+        return pd.DataFrame(columns=["dataset", "protocol", "claim", "verdict"])
     g = rows.groupby(["dataset", "protocol", "claim"])["verdict"]
     return g.agg(combine).rename("verdict").reset_index()

@@ -41,10 +41,9 @@ datasets = ["organamnist", "bloodmnist"]
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
 from evalib import claims
 from evalib import experiments as ex
-from evalib.reproduce import notebook_parameters
+from evalib.reproduce import GRIDS, grid_jobs
 
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
                       executor, workers, ray_address)  # fmt: skip
@@ -54,12 +53,9 @@ pd.options.display.float_format = "{:.2f}".format
 
 
 def jobs_for(flag: str) -> tuple[list, list]:
-    main = ex.benchmark_jobs(P, flag, P.table1_methods(), S.rates, S.seeds)
-    main += ab.variance_ablation_jobs(P, flag, S.rates, S.seeds)
-    cross_p = notebook_parameters("06_cross_architecture", P.name)
-    cross = ab.cross_architecture_jobs(P, flag, cross_p.get("rates") or S.rates,
-                                       cross_p.get("seeds") or S.seeds)  # fmt: skip
-    return main, cross
+    """The jobs of notebooks 02 + 03, and of 06, as those notebooks run them."""
+    main = grid_jobs("table1", P, flag) + grid_jobs("variance", P, flag)
+    return main, grid_jobs("cross", P, flag)
 
 
 rows, transfers, coverage = [], [], []
@@ -167,26 +163,16 @@ if len(results):
 # surrogate runs. Jobs shared by two notebooks are counted in the first.
 
 # %%
-from evalib import reproduce
-
-builders = {
-    "02_benchmark": lambda f: ex.benchmark_jobs(P, f, P.table1_methods(), S.rates, S.seeds),
-    "03_variance_ablation": lambda f: ab.variance_ablation_jobs(P, f, S.rates, S.seeds),
-    "04_dual_window": lambda f: ab.dual_window_jobs(P, f, S.rates, S.seeds),
-    "05_window_grid": lambda f: ab.window_grid_jobs(P, f, *ab.resolve_grid(
-        S.rates, S.seeds, reproduce.notebook_parameters("05_window_grid", P.name).get("grid_rates"),
-        reproduce.notebook_parameters("05_window_grid", P.name).get("grid_seeds"))),
-    "06_cross_architecture": lambda f: jobs_for(f)[1],
-}  # fmt: skip
 seen, cost = set(), []
 for flag in datasets:
-    rec = ex.surrogate_record(S.surrogate(), S.cache) if flag == S.dataset else ex.surrogate_record(
-        ex.SurrogateConfig(P.data_spec(flag), P.model, P.recipe, P.seeds[0]), S.cache)  # fmt: skip
+    rec = ex.surrogate_record(
+        ex.SurrogateConfig(P.data_spec(flag), P.model, P.recipe, P.seeds[0]), S.cache
+    )
     if rec is not None:
         cost.append({"dataset": flag, "notebook": "surrogate", "jobs done": 1, "jobs missing": 0,
                      "CPU-hours": rec["seconds"] / 3600})  # fmt: skip
-    for name, build in builders.items():
-        jobs = [j for j in dict.fromkeys(build(flag)) if j not in seen]
+    for what, name in GRIDS.items():
+        jobs = [j for j in dict.fromkeys(grid_jobs(what, P, flag)) if j not in seen]
         seen.update(jobs)
         done, missing = ex.collect(jobs, S.cache)
         hours = done["seconds"].sum() / 3600 if len(done) else 0.0
