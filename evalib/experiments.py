@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -583,17 +584,27 @@ class ProcessExecutor:
 
         ctx = mp.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.threads,)) as pool:  # fmt: skip
+                                 initargs=(self.threads, os.getpid())) as pool:  # fmt: skip
             futures = [pool.submit(fn, item) for item in items]
             for fut in as_completed(futures):
                 yield fut.result()
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent_pid: int | None = None) -> None:
     import torch
 
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int, poll_seconds: float = 2.0) -> None:
+    """End this worker once ``parent_pid`` is gone (the parent was killed rather than
+    shut down): its job resumes from the last epoch checkpoint on the next run."""
+    while os.getppid() == parent_pid:
+        time.sleep(poll_seconds)
+    os._exit(3)
 
 
 def make_executor(

@@ -31,14 +31,14 @@
 # %% tags=["parameters"]
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
 results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None  # None = the profile's seeds
-rates = None  # None = the profile's rates
+scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
+seeds = None  # None: the profile's seeds
+rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
-ray_address = None  # executor="ray": None starts Ray here; "auto"; "host:6379"
+ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
 
 # %%
 import matplotlib.pyplot as plt

@@ -27,14 +27,14 @@
 # %% tags=["parameters"]
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
-data_root = None  # folder with <flag>.npz; None = $EVALIB_DATA_ROOT or ~/.medmnist
+data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
 results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None  # dynamics and checkpoints; None = ~/.cache/evalib
-seeds = None  # None = the profile's seeds
-rates = None  # None = the profile's rates
+scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
+seeds = None  # None: the profile's seeds
+rates = None  # None: the profile's rates
 executor = "serial"  # serial | process
 workers = 2
-ray_address = None  # Ray cluster for executor="ray"; None = a local instance
+ray_address = None  # Ray cluster for the ray executor; None: a local instance
 datasets = ["organamnist", "bloodmnist"]
 
 # %%

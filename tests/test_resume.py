@@ -289,3 +289,48 @@ def test_partial_last_epoch_resumes_bitwise(tiny, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         _run(tiny.train, recipe=recipe, checkpoint_dir=ck, on_epoch_end=stop)
     _same_result(_run(tiny.train, recipe=recipe, checkpoint_dir=ck), reference)
+
+
+# ----------------------------------------------------------------------------- process pool
+
+_POOL_PARENT = r"""
+import os, sys, time
+from evalib.experiments import ProcessExecutor
+
+def work(path):
+    with open(path, "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(600)
+
+if __name__ == "__main__":
+    for _ in ProcessExecutor(workers=1).run(work, [sys.argv[1]]):
+        pass
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def test_pool_workers_exit_when_the_parent_is_killed(tmp_path):
+    """SIGKILL of the runner (``evalib grid`` killed) must not leave workers training."""
+    script, marker = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(_POOL_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(marker)], env=_env())
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), "the worker never started"
+    worker = int(marker.read_text())
+    assert _alive(worker)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(worker), "the pool worker outlived its killed parent"
