@@ -183,3 +183,62 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["dataset", "protocol", "claim", "verdict"])
     g = rows.groupby(["dataset", "protocol", "claim"])["verdict"]
     return g.agg(combine).rename("verdict").reset_index()
+
+
+def diff_stats(diffs: Sequence[float]) -> tuple[float, float, float, int]:
+    """(mean, 95 % t-interval half-width, std, n) of paired differences; NaN where undefined
+    (ci95 and std need two values)."""
+    from scipy import stats
+
+    d = pd.Series(diffs, dtype=float).dropna()
+    n = len(d)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    if n == 1:
+        return float(d.iloc[0]), math.nan, math.nan, 1
+    std = float(d.std())
+    return float(d.mean()), float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)), std, n
+
+
+def related_claim(
+    claim: str,
+    source: str,
+    expected: str,
+    parts: dict[str, Sequence[float]],
+    sign: int,
+    unit: str = "points",
+) -> dict:
+    """One claim of a related paper tested on paired differences: ``parts`` maps a label
+    (e.g. a rate) to the per-seed differences A − B, each judged with :func:`verdict`
+    (``sign`` as in :class:`Comparison`) and combined with :func:`combine`.
+
+    Returns a row: claim, source, expected, ours (mean ± ci95 per part, in ``unit``),
+    verdict, and ``parts`` (label → verdict)."""
+    shown, verdicts = [], {}
+    for label, diffs in parts.items():
+        mean, ci, _, n = diff_stats(diffs)
+        verdicts[label] = verdict(mean, ci, sign)
+        if n:
+            ci_text = "" if math.isnan(ci) else f" ± {ci:.2f}"
+            shown.append(f"{label}: {mean:+.2f}{ci_text} (n={n})")
+    return {
+        "claim": claim,
+        "source": source,
+        "expected": expected,
+        "ours": "; ".join(shown) + (f" [{unit}]" if shown else "no results"),
+        "verdict": combine(list(verdicts.values())),
+        "parts": verdicts,
+    }
+
+
+def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
+    """A Markdown table of :func:`related_claim` rows (claim, expected, ours, verdict)."""
+    lines = [f"**{title}** (mean paired difference ± 95 % CI half-width over seeds; "
+             "*holds*: right sign and the interval excludes 0 at every part; *partly*: "
+             "right sign somewhere but not everywhere, or too few seeds; *does not hold*: "
+             "wrong sign everywhere)", "",
+             "| claim | source | expected | ours | verdict |", "|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        cells = [r["claim"], r["source"], r["expected"], r["ours"], f"**{r['verdict']}**"]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
@@ -562,6 +563,58 @@ def run_training(
     return row
 
 
+# ----------------------------------------------------------------------------- verdicts
+
+
+def _seed_diffs(a: pd.DataFrame, b: pd.DataFrame, col: str) -> list[float]:
+    """Differences a − b of ``col`` paired on the ``seed`` column."""
+    m = a.set_index("seed")[col].to_frame("a").join(b.set_index("seed")[col].rename("b"))
+    return list((m["a"] - m["b"]).dropna())
+
+
+def verdicts(
+    pruning: pd.DataFrame, emphasis: pd.DataFrame, coreset: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """The PIE papers' claims, all accuracies in %:
+
+    ``pruning`` (seed, sparsity, accuracy, worst_class_accuracy; sparsity 0 = dense):
+    Hooker et al. — pruning costs the worst class more than overall accuracy (judged at
+    the highest sparsity); ``emphasis`` (variant, seed, accuracy, worst_class_accuracy,
+    with ``uniform``): Jaiswal et al. — up-weighting HTL samples gains accuracy, overall
+    and in the worst class; ``coreset`` (method, rate, seed, accuracy): this book's
+    question whether the highest-HTL coreset beats Random."""
+    from evalib.claims import related_claim
+
+    rows = []
+    s_max = float(pruning["sparsity"].max())
+    dense = pruning[pruning["sparsity"] == 0]
+    pruned = pruning[pruning["sparsity"] == s_max]
+    drop = {c: _seed_diffs(dense, pruned, c) for c in ("accuracy", "worst_class_accuracy")}
+    rows.append(related_claim(
+        "pruning costs the worst class more than overall accuracy", "Hooker et al.",
+        "worst-class drop − overall drop > 0",
+        {f"sparsity {s_max:g}": [w - o for w, o in zip(drop["worst_class_accuracy"],
+                                                      drop["accuracy"], strict=True)]},
+        1,
+    ))  # fmt: skip
+    uniform = emphasis[emphasis["variant"] == "uniform"]
+    others = [v for v in dict.fromkeys(emphasis["variant"]) if v != "uniform"]
+    for col, what in (("accuracy", "overall"), ("worst_class_accuracy", "worst-class")):
+        parts = {v: _seed_diffs(emphasis[emphasis["variant"] == v], uniform, col) for v in others}
+        rows.append(related_claim(
+            f"emphasis on HTL samples raises {what} accuracy", "Jaiswal et al.",
+            "+2 to +3 points (their localisation task)", parts, 1,
+        ))  # fmt: skip
+    parts = {
+        f"{rate:.0%}": _seed_diffs(g[g["method"] == "pie"], g[g["method"] == "random"],
+                                   "accuracy")
+        for rate, g in coreset.groupby("rate")
+    }  # fmt: skip
+    rows.append(related_claim("the highest-HTL coreset beats Random", "this book (no paper claim)",
+                              "HTL − Random > 0", parts, 1))  # fmt: skip
+    return rows
+
+
 __all__ = [
     "DEFAULT_SPARSITIES",
     "PIEResult",
@@ -583,5 +636,6 @@ __all__ = [
     "run_pie",
     "run_training",
     "settings_for",
+    "verdicts",
     "weight_sparsity",
 ]

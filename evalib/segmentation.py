@@ -474,6 +474,41 @@ def run_pruning(
     return pd.DataFrame(rows)[cols]
 
 
+# ----------------------------------------------------------------------------- verdicts
+
+DAD_RULES = ("dad_hard", "dad_easy", "dad_ambiguous")
+
+
+def _paired(runs: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]:
+    """Per kept fraction, the seed-paired test-Dice differences a − b (Dice × 100)."""
+    wide = runs.pivot_table(index=["rate", "seed"], columns="method", values="test_dice")
+    out = {}
+    for rate, g in wide.groupby(level="rate"):
+        if a in g and b in g:
+            out[f"{rate:.0%}"] = list(100 * (g[a] - g[b]).dropna())
+    return out
+
+
+def verdicts(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """DAD's claims on the pruning runs (columns method, rate, seed, test_dice):
+    pixel-EL2N pruning falls below Random on dense labels, and DAD pruning beats EL2N and
+    keeps at least Random's Dice. The DAD rule judged is the one with the highest mean
+    test Dice over all runs, chosen after the fact (which favours DAD)."""
+    from evalib.claims import related_claim
+
+    dad = runs[runs["method"].isin(DAD_RULES)]
+    best = dad.groupby("method")["test_dice"].mean().idxmax() if len(dad) else "dad_ambiguous"
+    src = "He et al. (DAD)"
+    return [
+        related_claim("gradient-norm pruning fails on dense labels: EL2N below Random", src,
+                      "EL2N − Random < 0", _paired(runs, "el2n", "random"), -1, "Dice × 100"),
+        related_claim(f"DAD beats gradient-norm pruning ({best}, best DAD rule)", src,
+                      "DAD − EL2N > 0", _paired(runs, best, "el2n"), 1, "Dice × 100"),
+        related_claim(f"DAD keeps Random's quality or better ({best})", src,
+                      "DAD − Random ≥ 0", _paired(runs, best, "random"), 0, "Dice × 100"),
+    ]  # fmt: skip
+
+
 __all__ = [
     "METHODS",
     "SETTINGS",
@@ -493,4 +528,5 @@ __all__ = [
     "settings_for",
     "soft_dice",
     "train_segmentation",
+    "verdicts",
 ]

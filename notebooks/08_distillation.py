@@ -58,7 +58,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
-from evalib import distill, plots
+from evalib import claims, distill, plots
 from evalib import experiments as ex
 from evalib.scores import compute_scores
 
@@ -253,3 +253,16 @@ fig.tight_layout()
 # DM's published protocol, so absolute accuracies of distilled sets are lower than DM
 # would reach. At the smoke profile (tiny subsets, a few DM iterations) the numbers
 # only show that the pipeline runs.
+
+# %% [markdown]
+# ## What held
+# Each claim as a paired comparison over seeds, judged with the rules of the claims
+# page (evalib.claims); the table is written to `distill_verdicts.csv` next to the other
+# results of this page. It reports this profile's runs only: at `smoke` it says nothing
+# about the claims.
+
+# %%
+verdict_rows = distill.verdicts(results, corr)
+verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
+verdict_table.to_csv(S.out_dir() / "distill_verdicts.csv", index=False)
+display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))

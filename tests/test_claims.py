@@ -70,3 +70,26 @@ def test_transfer_leaves_out_the_surrogate_model():
     assert out["model_label"].tolist() == ["resnet18 ×0.125"]
     assert out["diff"].iloc[0] == pytest.approx(3.0)
     assert claims.transfer(t, "organamnist", surrogate=("convnet", 0.25)).empty
+
+
+def test_diff_stats_by_hand():
+    mean, ci, std, n = claims.diff_stats([1.0, 2.0, 3.0])
+    assert (mean, std, n) == (2.0, 1.0, 3)
+    assert ci == pytest.approx(4.302653 / math.sqrt(3), rel=1e-6)  # t(0.975, 2) · s / √n
+    one = claims.diff_stats([5.0, math.nan])
+    assert one[0] == 5.0 and math.isnan(one[1]) and math.isnan(one[2]) and one[3] == 1
+    none = claims.diff_stats([])
+    assert math.isnan(none[0]) and none[3] == 0
+
+
+def test_related_claim_combines_parts_and_shows_numbers():
+    row = claims.related_claim("c", "src", "A − B > 0", {"2%": [1, 2, 3], "5%": [-1, -2, -3]}, 1)
+    assert row["parts"] == {"2%": PARTLY, "5%": FAILS}
+    assert row["verdict"] == PARTLY
+    assert "2%: +2.00 ± 2.48 (n=3)" in row["ours"] and row["ours"].endswith("[points]")
+    tight = claims.related_claim("c", "s", "e", {"all": [3.0, 3.1, 2.9]}, 1)
+    assert tight["verdict"] == HOLDS
+    empty = claims.related_claim("c", "s", "e", {"x": []}, 1)
+    assert empty["verdict"] == UNTESTED and empty["ours"] == "no results"
+    md = claims.verdict_markdown([row, tight])
+    assert md.count("\n| c |") == 2 and "**partly**" in md and "**holds**" in md

@@ -105,3 +105,34 @@ def test_predictor_correlation_by_hand():
     assert corr.loc["distilled", "spearman_rho"] == pytest.approx(1.0)
     assert np.isnan(corr.loc["gain", "pearson_r"])  # constant gain: undefined
     assert corr.loc["distilled_rel", "n"] == 0
+
+
+def test_verdicts_by_hand():
+    from evalib.claims import FAILS, HOLDS, PARTLY
+
+    acc = {"distilled": 0.60, "random": 0.50, "eva": 0.45}
+    rows = [
+        {
+            "dataset": d,
+            "method": m,
+            "ipc": ipc,
+            "seed": s,
+            "test_acc": a + 0.01 * s + (0.1 if d == "b" else 0.0),
+        }
+        for d in ("a", "b")
+        for ipc in (1, 10)
+        for s in (0, 1)
+        for m, a in acc.items()
+    ]
+    rows += [{"dataset": d, "method": "full", "ipc": None, "seed": 0, "test_acc": 0.9}
+             for d in ("a", "b")]  # fmt: skip
+    corr = pd.DataFrame([
+        {"x": "random", "y": "distilled", "n": 4, "spearman_rho": 0.8, "spearman_p": 0.2},
+        {"x": "random", "y": "gain", "n": 4, "spearman_rho": -0.4, "spearman_p": 0.6},
+    ])  # fmt: skip
+    predicts, gain, dm, eva = distill.verdicts(pd.DataFrame(rows), corr)
+    assert predicts["verdict"] == PARTLY and "ρ = 0.80" in predicts["ours"]
+    assert gain["verdict"] == FAILS
+    # distilled − random = +10 points for every dataset × seed pair at both budgets
+    assert dm["parts"] == {"IPC 1": HOLDS, "IPC 10": HOLDS}
+    assert eva["parts"] == {"IPC 1": FAILS, "IPC 10": FAILS}

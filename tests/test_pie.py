@@ -179,3 +179,34 @@ def test_dense_models_cached_and_pie_runs(tmp_path):
     assert 0 <= row["worst_class_accuracy"] <= row["accuracy"] <= 1
     assert pie.run_training("uniform", cache, "breastmnist", cfg.model, cfg.recipe, 0, train,
                             test, weights=pie.emphasis_weights(res.htl, 1.0)) == row  # fmt: skip
+
+
+def test_verdicts_by_hand():
+    import pandas as pd
+
+    from evalib.claims import FAILS, HOLDS
+
+    pruning = pd.DataFrame(
+        [{"seed": k, "sparsity": 0.0, "accuracy": 90.0 + k, "worst_class_accuracy": 80.0}
+         for k in range(3)]
+        + [{"seed": k, "sparsity": 0.5, "accuracy": 90.0, "worst_class_accuracy": 80.0}
+           for k in range(3)]
+        + [{"seed": k, "sparsity": 0.9, "accuracy": 85.0, "worst_class_accuracy": 60.0 - k}
+           for k in range(3)]
+    )  # fmt: skip
+    emphasis = pd.DataFrame(
+        [{"variant": "uniform", "seed": k, "accuracy": 90.0 + k, "worst_class_accuracy": 80.0 + k}
+         for k in range(3)]
+        + [{"variant": "weighted λ=2", "seed": k, "accuracy": 89.0 + k,
+            "worst_class_accuracy": 85.0 + k + 0.1 * k} for k in range(3)]
+    )  # fmt: skip
+    coreset = pd.DataFrame(
+        [{"method": m, "rate": 0.05, "seed": k, "accuracy": a + k}
+         for m, a in (("pie", 50.0), ("random", 70.0)) for k in range(3)]
+    )  # fmt: skip
+    hooker, overall, worst, core = pie.verdicts(pruning, emphasis, coreset)
+    # worst-class drop − overall drop at sparsity 0.9: (20 + k) − (5 + k) = 15 for each k
+    assert hooker["parts"] == {"sparsity 0.9": HOLDS} and "+15.00" in hooker["ours"]
+    assert overall["verdict"] == FAILS  # −1 point for every seed
+    assert worst["verdict"] == HOLDS  # +5.0, +5.1, +5.2
+    assert core["parts"] == {"5%": FAILS}

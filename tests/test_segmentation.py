@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -108,3 +109,25 @@ def test_unet_shapes_and_training_records(tmp_path):
     table = seg.run_pruning(cache, train, test, cfg, seg.dad_scores(dice), el2n[0],
                             methods=("random", "dad_hard"), progress=False)  # fmt: skip
     assert table["n_train"].tolist() == [3, 3]
+
+
+def _seg_runs(el2n_shift: float) -> pd.DataFrame:
+    base = {"random": (0.70, 0.71), "dad_easy": (0.75, 0.77), "dad_hard": (0.50, 0.50),
+            "dad_ambiguous": (0.65, 0.66)}  # fmt: skip
+    base["el2n"] = (0.70 + el2n_shift, 0.71 + el2n_shift + 0.01)
+    rows = [{"method": m, "rate": rate, "seed": s, "test_dice": v[s] + (rate == 0.5) * 0.1}
+            for m, v in base.items() for rate in (0.2, 0.5) for s in (0, 1)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_verdicts_by_hand():
+    from evalib.claims import FAILS, HOLDS
+
+    el2n_low, dad_vs_el2n, dad_vs_random = seg.verdicts(_seg_runs(-0.10))
+    # EL2N − Random = −10, −9 Dice points at both rates: 95 % CI ±6.35 excludes 0
+    assert el2n_low["parts"] == {"20%": HOLDS, "50%": HOLDS} and el2n_low["verdict"] == HOLDS
+    assert "dad_easy" in dad_vs_el2n["claim"]  # the best DAD rule by mean test Dice
+    assert dad_vs_el2n["verdict"] == HOLDS  # +15, +15 at both rates
+    assert dad_vs_random["verdict"] == HOLDS  # +5, +6: "matches or beats"
+    el2n_high = seg.verdicts(_seg_runs(+0.05))[0]
+    assert el2n_high["verdict"] == FAILS
