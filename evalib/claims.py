@@ -234,9 +234,10 @@ def related_claim(
 def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
     """A Markdown table of :func:`related_claim` rows (claim, expected, ours, verdict)."""
     lines = [f"**{title}** (mean paired difference ± 95 % CI half-width over seeds; "
-             "*holds*: right sign and the interval excludes 0 at every part; *partly*: "
-             "right sign somewhere but not everywhere, or too few seeds; *does not hold*: "
-             "wrong sign everywhere)", "",
+             "*holds*: the claimed sign at every part with the interval excluding 0 — for "
+             "a ≥ 0 ('matches or beats') claim, a mean ≥ 0; *partly*: the claimed sign "
+             "somewhere but not everywhere, or an interval that includes 0; *does not "
+             "hold*: the wrong sign everywhere)", "",
              "| claim | source | expected | ours | verdict |", "|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         cells = [r["claim"], r["source"], r["expected"], r["ours"], f"**{r['verdict']}**"]

@@ -726,6 +726,21 @@ def benchmark_jobs(
     return jobs
 
 
+def write_compute(
+    path: str | os.PathLike, notebook: str, parts: Mapping[str, tuple[int, float]]
+) -> pd.DataFrame:
+    """Record what a notebook's runs cost as they were computed (cached runs keep their
+    original time): ``parts`` maps a label to (number of runs, seconds). Written as CSV
+    (notebook, part, runs, CPU-hours) for the compute table of the claims page."""
+    frame = pd.DataFrame(
+        [{"notebook": notebook, "part": k, "runs": int(n), "CPU-hours": float(sec) / 3600}
+         for k, (n, sec) in parts.items()]
+    )  # fmt: skip
+    with atomic_file(Path(path), "w") as fh:
+        frame.to_csv(fh, index=False)
+    return frame
+
+
 def summarize(
     table: pd.DataFrame, metric: str = "clean_test_acc", by: Sequence[str] = ("method", "rate")
 ) -> pd.DataFrame:

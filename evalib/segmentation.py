@@ -101,10 +101,10 @@ SETTINGS: dict[str, SegSettings] = {
         width=0.5,
         epochs=12,
         rates=(0.2, 0.5),
-        seeds=(0, 1),
+        seeds=(0, 1, 2),
         el2n_end=2,
         description="1000 training mosaics (2×2), U-Net width 0.5 (8 base channels), 12 epochs, "
-        "two seeds",
+        "three retrain seeds",
     ),
     "paper": SegSettings(
         n_train=10000,

@@ -321,6 +321,22 @@ fig.tight_layout()
 # CSV files in the results folder hold the values for the claims page.
 
 # %% [markdown]
+# ## Compute
+# CPU time of the runs behind this page as they were computed (cached runs keep their
+# original time), also written to the results folder for the compute table of the
+# claims page.
+
+# %%
+trained = [r for r in emph_rows if r["variant"] != "uniform"]
+compute = ex.write_compute(S.out_dir() / "pie_compute.csv", "07_pruning_identified", {
+    "dense networks": (K, sum(m.get("seconds", 0.0) for m in res.meta)),
+    "coreset trainings": (len(core), core["seconds"].sum()),
+    "emphasis trainings": (len(trained), sum(r["seconds"] for r in trained)),
+})  # fmt: skip
+display(compute)
+display(Markdown("Pruning, fine-tuning and prediction are not timed (minutes at most)."))
+
+# %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
 # page (evalib.claims); the table is written to `pie_verdicts.csv` next to the other

@@ -255,6 +255,19 @@ fig.tight_layout()
 # only show that the pipeline runs.
 
 # %% [markdown]
+# ## Compute
+# CPU time of the runs behind this page as they were computed (cached runs keep their
+# original time), also written to the results folder for the compute table of the
+# claims page.
+
+# %%
+compute = ex.write_compute(S.out_dir() / "distill_compute.csv", "08_distillation", {
+    "distribution matching": (len(dm_seconds), np.nansum(list(dm_seconds.values()))),
+    "evaluation networks": (len(results), results["seconds"].sum()),
+})  # fmt: skip
+display(compute)
+
+# %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
 # page (evalib.claims); the table is written to `distill_verdicts.csv` next to the other

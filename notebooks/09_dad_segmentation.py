@@ -178,6 +178,19 @@ fig.tight_layout()
 # the numbers only show that the pipeline runs.
 
 # %% [markdown]
+# ## Compute
+# CPU time of the runs behind this page as they were computed (cached runs keep their
+# original time), also written to the results folder for the compute table of the
+# claims page.
+
+# %%
+compute = ex.write_compute(S.out_dir() / "seg_compute.csv", "09_dad_segmentation", {
+    "scoring run (records Dice and EL2N)": (1, full["seconds"]),
+    "retrained U-Nets": (len(runs), runs["seconds"].sum()),
+})  # fmt: skip
+display(compute)
+
+# %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
 # page (evalib.claims); the table is written to `seg_verdicts.csv` next to the other

@@ -160,7 +160,8 @@ if len(results):
 # ## Compute spent on these results
 # Wall-clock seconds of every job as recorded in its result file (each job ran with one
 # CPU thread, two jobs at a time on the 2-core machine), summed per notebook, plus the
-# surrogate runs. Jobs shared by two notebooks are counted in the first.
+# surrogate runs. Jobs shared by two notebooks are counted in the first. The related
+# systems (notebooks 07–09) add the rows they write to `<dataset>/*_compute.csv`.
 
 # %%
 seen, cost = set(), []
@@ -178,6 +179,10 @@ for flag in datasets:
         hours = done["seconds"].sum() / 3600 if len(done) else 0.0
         cost.append({"dataset": flag, "notebook": name, "jobs done": len(done),
                      "jobs missing": len(missing), "CPU-hours": hours})  # fmt: skip
+for path in sorted(S.cache.results.glob("*/*_compute.csv")):  # notebooks 07-09
+    for _, r in pd.read_csv(path).groupby("notebook", sort=False).sum(numeric_only=True).iterrows():
+        cost.append({"dataset": path.parent.name, "notebook": r.name, "jobs done": int(r["runs"]),
+                     "jobs missing": 0, "CPU-hours": float(r["CPU-hours"])})  # fmt: skip
 cost = pd.DataFrame(cost)
 cost.to_csv(S.cache.results / "compute_cost.csv", index=False)
 display(cost)
