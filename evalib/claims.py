@@ -106,7 +106,9 @@ def evaluate(
             diff, ci, std, n = _stats(r)
             rows.append({"claim": comp.claim, "comparison": comp.label, "rate": rate,
                          "diff": diff, "std": std, "ci95": ci, "n_seeds": n,
-                         "verdict": verdict(diff, ci, comp.sign)})  # fmt: skip
+                         "verdict": verdict(diff, ci, comp.sign), "direction": comp.sign or 1,
+                         "paper": paper_difference(dataset, comp.a["method"],
+                                                   comp.b["method"], rate)})  # fmt: skip
     # claim 2, second half: no baseline beats Random at 5 %
     for m in ("forgetting", "entropy", "el2n", "aum", "ccs"):
         if 0.05 not in low_rates:
@@ -117,7 +119,8 @@ def evaluate(
         diff, ci, std, n = _stats(d)
         rows.append({"claim": 2, "comparison": f"{m} − Random (≤ 0)", "rate": 0.05,
                      "diff": diff, "std": std, "ci95": ci, "n_seeds": n,
-                     "verdict": verdict(-diff, ci, 0)})  # fmt: skip
+                     "verdict": verdict(-diff, ci, 0), "direction": -1,
+                     "paper": paper_difference(dataset, m, "random", 0.05)})  # fmt: skip
     if dataset == "organamnist":
         full = table[table["method"] == "full"]
         eva30 = table[(table["method"] == "eva") & (table["rate"] == 0.3)]
@@ -129,7 +132,8 @@ def evaluate(
         d = d[d["protocol"] == protocol]
         diff, ci, std, n = _stats(d)
         rows.append({"claim": 5, "comparison": "EVA 30 % − full data", "rate": 0.3, "diff": diff,
-                     "std": std, "ci95": ci, "n_seeds": n, "verdict": verdict(diff, ci, 0)})  # fmt: skip
+                     "std": std, "ci95": ci, "n_seeds": n, "verdict": verdict(diff, ci, 0),
+                     "direction": 1, "paper": paper_difference(dataset, "eva", "full", 0.3)})  # fmt: skip
     out = pd.DataFrame(rows)
     out.insert(0, "dataset", dataset)
     out.insert(1, "protocol", protocol)
@@ -162,6 +166,7 @@ def transfer(
         ["model_label", "rate", "diff", "std", "ci95", "n_seeds"]
     ]
     out["verdict"] = [verdict(a, b, 1) for a, b in zip(out["diff"], out["ci95"], strict=True)]
+    out["direction"] = 1
     out.insert(0, "claim", 6)
     out.insert(0, "dataset", dataset)
     return out.reset_index(drop=True)
@@ -177,12 +182,45 @@ def paper_difference(dataset: str, a: str, b: str, rate: float) -> float:
     return float(va.iloc[0] - vb.iloc[0]) if len(va) and len(vb) else math.nan
 
 
+def explain(group: pd.DataFrame) -> str:
+    """One sentence on why a claim got its verdict, from its comparison rows (columns
+    comparison, diff, ci95, n_seeds, verdict, direction; optional rate, model_label,
+    paper): how many comparisons hold, and the one that argues most against the claim."""
+    g = group.dropna(subset=["diff"])
+    if g.empty:
+        return "No results for this claim yet."
+    counts = g["verdict"].value_counts()
+    margin = g["direction"].fillna(1) * g["diff"]
+    worst = g.loc[margin.idxmin()]
+    where = worst["comparison"]
+    if "model_label" in g and isinstance(worst.get("model_label"), str):
+        where += f" on {worst['model_label']}"
+    if "rate" in g and not pd.isna(worst.get("rate")):
+        where += f" at {100 * float(worst['rate']):g} %"
+    ci = "" if pd.isna(worst["ci95"]) else f" ± {worst['ci95']:.1f}"
+    seeds = int(worst["n_seeds"]) if not pd.isna(worst["n_seeds"]) else 0
+    paper = worst.get("paper", math.nan)
+    paper_text = "" if pd.isna(paper) else f"; the paper: {paper:+.1f}"
+    n_hold, n_fail = int(counts.get(HOLDS, 0)), int(counts.get(FAILS, 0))
+    head = (f"{n_hold} of {len(g)} comparisons hold, {len(g) - n_hold - n_fail} have the "
+            f"claimed sign but one seed or an interval that includes 0, {n_fail} the wrong "
+            "sign")  # fmt: skip
+    label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
+    return (f"{head}; {label}: {where}, {worst['diff']:+.1f}{ci} points "
+            f"({seeds} seed{'s' if seeds != 1 else ''}{paper_text}).")  # fmt: skip
+
+
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One verdict per (dataset, protocol, claim); empty when no result was found."""
-    if "verdict" not in rows.columns:
-        return pd.DataFrame(columns=["dataset", "protocol", "claim", "verdict"])
-    g = rows.groupby(["dataset", "protocol", "claim"])["verdict"]
-    return g.agg(combine).rename("verdict").reset_index()
+    """One verdict per (dataset, protocol, claim) with a sentence why (:func:`explain`);
+    empty when no result was found."""
+    cols = ["dataset", "protocol", "claim", "verdict", "why"]
+    if "verdict" not in rows.columns or rows.empty:
+        return pd.DataFrame(columns=cols)
+    out = []
+    for (dataset, protocol, claim), g in rows.groupby(["dataset", "protocol", "claim"]):
+        out.append({"dataset": dataset, "protocol": protocol, "claim": claim,
+                    "verdict": combine(list(g["verdict"])), "why": explain(g)})  # fmt: skip
+    return pd.DataFrame(out, columns=cols)
 
 
 def diff_stats(diffs: Sequence[float]) -> tuple[float, float, float, int]:

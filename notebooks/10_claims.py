@@ -98,6 +98,17 @@ display(
 )
 
 # %% [markdown]
+# Why, in one sentence per claim and dataset: how many of its comparisons hold, and the
+# comparison that argues most against the claim (or, where it holds, the weakest one),
+# with our difference, its 95 % interval, the number of seeds and the paper's
+# difference where its Table 1 gives one.
+
+# %%
+with pd.option_context("display.max_colwidth", None):
+    display(verdicts.query("protocol == 'clean'")[["dataset", "claim", "verdict", "why"]]
+            .style.hide(axis="index"))  # fmt: skip
+
+# %% [markdown]
 # ## The comparisons behind them
 # `diff` is ours (A − B, accuracy points, mean over seeds of the paired differences);
 # `paper` is the same difference in the paper's Table 1 (OrganAMNIST; NaN where the
@@ -105,13 +116,7 @@ display(
 
 # %%
 if len(results):
-    clean = results.query("protocol == 'clean'").copy()
-    pairs = {"EVA − Random": ("eva", "random"), "EVA 30 % − full data": ("eva", "full")}
-    pairs.update({f"{m} − Random": (m, "random") for m in ("forgetting", "entropy", "el2n", "aum")})
-    clean["paper"] = [
-        claims.paper_difference(d, *pairs[c], r) if c in pairs else float("nan")
-        for d, c, r in zip(clean["dataset"], clean["comparison"], clean["rate"], strict=True)
-    ]
+    clean = results.query("protocol == 'clean'")
     display(clean[["dataset", "claim", "comparison", "rate", "paper", "diff", "std", "ci95",
                    "n_seeds", "verdict"]])  # fmt: skip
 
@@ -155,6 +160,22 @@ if len(transfer):
 if len(results):
     display(results.query("protocol == 'paper'")[["dataset", "claim", "comparison", "rate",
                                                    "diff", "ci95", "n_seeds", "verdict"]])  # fmt: skip
+
+# %% [markdown]
+# ## Related systems
+# The claims of the three related papers, as judged at the end of their own pages
+# (notebooks 07–09 write `<dataset>/*_verdicts.csv`); listed here so that every verdict
+# of the book is in one place.
+
+# %%
+related = [pd.read_csv(f).assign(page=f.stem.split("_")[0], dataset=f.parent.name)
+           for f in sorted(S.cache.results.glob("*/*_verdicts.csv"))]  # fmt: skip
+if related:
+    with pd.option_context("display.max_colwidth", None):
+        display(pd.concat(related, ignore_index=True)[
+            ["page", "dataset", "claim", "source", "ours", "verdict"]].style.hide(axis="index"))  # fmt: skip
+else:
+    display(Markdown("No related-systems results at this profile yet."))
 
 # %% [markdown]
 # ## Compute spent on these results

@@ -93,3 +93,31 @@ def test_related_claim_combines_parts_and_shows_numbers():
     assert empty["verdict"] == UNTESTED and empty["ours"] == "no results"
     md = claims.verdict_markdown([row, tight])
     assert md.count("\n| c |") == 2 and "**partly**" in md and "**holds**" in md
+
+
+def test_summary_explains_with_the_comparison_most_against_the_claim():
+    rows = pd.DataFrame([
+        {"dataset": "d", "protocol": "clean", "claim": 1, "comparison": "EVA − Random",
+         "rate": 0.02, "diff": -4.0, "ci95": 1.5, "n_seeds": 3, "verdict": FAILS,
+         "direction": 1, "paper": 2.5},
+        {"dataset": "d", "protocol": "clean", "claim": 1, "comparison": "EVA − Random",
+         "rate": 0.05, "diff": 3.0, "ci95": 1.0, "n_seeds": 3, "verdict": HOLDS,
+         "direction": 1, "paper": 5.6},
+        {"dataset": "d", "protocol": "clean", "claim": 2, "comparison": "el2n − Random",
+         "rate": 0.02, "diff": -9.0, "ci95": 2.0, "n_seeds": 3, "verdict": HOLDS,
+         "direction": -1, "paper": math.nan},
+        {"dataset": "d", "protocol": "clean", "claim": 2, "comparison": "aum − Random",
+         "rate": 0.02, "diff": -3.0, "ci95": 1.0, "n_seeds": 3, "verdict": HOLDS,
+         "direction": -1, "paper": math.nan},
+    ])  # fmt: skip
+    out = claims.summary(rows).set_index("claim")
+    assert out.loc[1, "verdict"] == PARTLY
+    assert out.loc[1, "why"] == (
+        "1 of 2 comparisons hold, 0 have the claimed sign but one seed or an interval that "
+        "includes 0, 1 the wrong sign; most against the claim: EVA − Random at 2 %, -4.0 ± 1.5 points "
+        "(3 seeds; the paper: +2.5)."
+    )
+    # claim 2 wants negative differences: the weakest is the one closest to 0 (aum)
+    assert out.loc[2, "verdict"] == HOLDS
+    assert "weakest: aum − Random at 2 %, -3.0 ± 1.0 points (3 seeds)." in out.loc[2, "why"]
+    assert list(claims.summary(pd.DataFrame()).columns)[-1] == "why"
