@@ -225,11 +225,9 @@ PROFILES: dict[str, Profile] = {
         recipe=Recipe(epochs=20, batch_size=128, eval_every=2, amp="bf16"),
         seeds=(0, 1, 2),
         grid_step=20,
-        cross_models=(
-            ModelSpec("resnet18", 0.125),
-            ModelSpec("mobilenet_v2", 0.25),
-            ModelSpec("vgg", 0.125),
-        ),
+        # MobileNet-v2 is left out: with its small-image strides it trains over 10x
+        # slower than the ConvNet per sample on one CPU thread (benchmarks/bench_models.py)
+        cross_models=(ModelSpec("resnet18", 0.125), ModelSpec("vgg", 0.125)),
         description=(
             "real data on a 2-core CPU in a few hours: ConvNet of width 0.25 (32 channels), "
             "bf16, 20 epochs, batch 128, validation on a stratified 2000-image subset for "
