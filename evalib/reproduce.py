@@ -37,6 +37,8 @@ PARAMETERS: dict[str, dict[str, dict]] = {
     "cpu": {
         "05_window_grid": {"grid_rates": [0.05], "grid_seeds": [0]},
         "06_cross_architecture": {"seeds": [0], "rates": [0.05, 0.3]},
+        # PIE trains K dense and K emphasis networks on the full training split
+        "07_pruning_identified": {"dataset": "bloodmnist"},
     },
 }
 
