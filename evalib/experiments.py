@@ -690,6 +690,36 @@ def results_table(rows: Iterable[Mapping[str, Any] | None]) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("history", "config") if c in frame.columns])
 
 
+def train_size(job: Job) -> int:
+    """Training images of ``job``: its selection's budget of the (subset) training split."""
+    from evalib.data import dataset_info
+    from evalib.select import budget
+
+    n = job.data.train_subset or dataset_info(job.data.dataset).n_samples[0]
+    if job.selection is None:
+        return n
+    return budget(n, job.selection.rate, job.selection.rounding)
+
+
+def estimate_seconds(done: pd.DataFrame, missing: Sequence[Job]) -> float:
+    """Seconds the ``missing`` jobs should take, from the ``done`` ones (a results table):
+    per (dataset, model, width), the median seconds per training image-epoch of the done
+    jobs, times each missing job's images × epochs. NaN when a missing job has no done
+    job of its (dataset, model, width) to learn from."""
+    if not missing:
+        return 0.0
+    if done.empty:
+        return math.nan
+    rate = (done["seconds"] / (done["n_train"] * done["epochs"])).groupby(
+        [done["dataset"], done["model"], done["width"]]
+    ).median()  # fmt: skip
+    total = 0.0
+    for job in missing:
+        per = rate.get((job.data.dataset, job.model.name, job.model.width), math.nan)
+        total += per * train_size(job) * job.recipe.epochs
+    return float(total)
+
+
 # ----------------------------------------------------------------------------- grids
 
 

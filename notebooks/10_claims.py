@@ -182,34 +182,44 @@ else:
 # Wall-clock seconds of every job as recorded in its result file (each job ran with one
 # CPU thread, two jobs at a time on the 2-core machine), summed per notebook, plus the
 # surrogate runs. Jobs shared by two notebooks are counted in the first. The related
-# systems (notebooks 07–09) add the rows they write to `<dataset>/*_compute.csv`.
+# systems (notebooks 07–09) add the rows they write to `<dataset>/*_compute.csv`. The
+# estimate for missing jobs scales the median seconds per training image-epoch of the
+# finished jobs of the same dataset and network (`evalib.experiments.estimate_seconds`);
+# it is empty for a network with no finished job.
 
 # %%
 seen, cost = set(), []
+timed = ex.collect([j for f in datasets for w in GRIDS for j in grid_jobs(w, P, f)], S.cache)[0]
 for flag in datasets:
     rec = ex.surrogate_record(
         ex.SurrogateConfig(P.data_spec(flag), P.model, P.recipe, P.seeds[0]), S.cache
     )
     if rec is not None:
         cost.append({"dataset": flag, "notebook": "surrogate", "jobs done": 1, "jobs missing": 0,
-                     "CPU-hours": rec["seconds"] / 3600})  # fmt: skip
+                     "CPU-hours": rec["seconds"] / 3600, "CPU-hours to go (est.)": 0.0})  # fmt: skip
     for what, name in GRIDS.items():
         jobs = [j for j in dict.fromkeys(grid_jobs(what, P, flag)) if j not in seen]
         seen.update(jobs)
         done, missing = ex.collect(jobs, S.cache)
         hours = done["seconds"].sum() / 3600 if len(done) else 0.0
         cost.append({"dataset": flag, "notebook": name, "jobs done": len(done),
-                     "jobs missing": len(missing), "CPU-hours": hours})  # fmt: skip
+                     "jobs missing": len(missing), "CPU-hours": hours,
+                     "CPU-hours to go (est.)": ex.estimate_seconds(timed, missing) / 3600})  # fmt: skip
 for path in sorted(S.cache.results.glob("*/*_compute.csv")):  # notebooks 07-09
     for _, r in pd.read_csv(path).groupby("notebook", sort=False).sum(numeric_only=True).iterrows():
         cost.append({"dataset": path.parent.name, "notebook": r.name, "jobs done": int(r["runs"]),
-                     "jobs missing": 0, "CPU-hours": float(r["CPU-hours"])})  # fmt: skip
+                     "jobs missing": 0, "CPU-hours": float(r["CPU-hours"]),
+                     "CPU-hours to go (est.)": 0.0})  # fmt: skip
 cost = pd.DataFrame(cost)
 cost.to_csv(S.cache.results / "compute_cost.csv", index=False)
 display(cost)
+to_go = cost["CPU-hours to go (est.)"]
 display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for "
                  f"{int(cost['jobs done'].sum())} runs; {int(cost['jobs missing'].sum())} "
-                 "runs of this profile are not done yet."))  # fmt: skip
+                 f"runs of this profile are not done yet, estimated at "
+                 f"{to_go.sum():.1f} CPU-hours"
+                 + (" for those whose network has a finished run to time from"
+                    if to_go.isna().any() else "") + "."))  # fmt: skip
 
 # %% [markdown]
 # ## What this shows

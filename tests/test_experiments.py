@@ -118,3 +118,31 @@ def test_stale_checkpoint_from_older_code_is_discarded(cache, shared_data):
     torch.save({"config": {"from": "an older evalib"}, "epoch": 1}, ckpt / "state.pt")
     row = ex.run_job(job, cache, shared_data)
     assert 0 <= row["clean_test_acc"] <= 1 and not ckpt.exists()
+
+
+def test_estimate_seconds_scales_by_images_and_epochs():
+    import math
+
+    import pandas as pd
+
+    from evalib.experiments import DataSpec, Job, ModelSpec, SelectionSpec, estimate_seconds
+    from evalib.train import Recipe
+
+    done = pd.DataFrame([
+        {"dataset": "bloodmnist", "model": "convnet", "width": 0.25, "seconds": 100.0,
+         "n_train": 1000, "epochs": 10},
+        {"dataset": "bloodmnist", "model": "convnet", "width": 0.25, "seconds": 300.0,
+         "n_train": 1000, "epochs": 10},
+        {"dataset": "bloodmnist", "model": "convnet", "width": 0.25, "seconds": 200.0,
+         "n_train": 2000, "epochs": 10},
+    ])  # fmt: skip
+    conv = ModelSpec("convnet", 0.25)
+    job = Job(DataSpec("bloodmnist"), SelectionSpec.make("random", 0.1), None, conv,
+              Recipe(epochs=20))  # fmt: skip
+    # median of 0.01, 0.03, 0.01 s per image-epoch; ⌈0.1 · 11 959⌉ = 1196 images, 20 epochs
+    assert estimate_seconds(done, [job]) == pytest.approx(0.01 * 1196 * 20)
+    full = Job(DataSpec("bloodmnist"), None, None, conv, Recipe(epochs=20))
+    assert estimate_seconds(done, [full]) == pytest.approx(0.01 * 11959 * 20)
+    other = Job(DataSpec("bloodmnist"), None, None, ModelSpec("vgg", 0.125), Recipe(epochs=20))
+    assert math.isnan(estimate_seconds(done, [job, other]))
+    assert estimate_seconds(done, []) == 0.0
