@@ -163,7 +163,7 @@ def transfer(
                           ("model_label", "rate"), "EVA − Random")  # fmt: skip
     d = d[d["protocol"] == protocol]
     out = d.rename(columns={"count": "n_seeds"})[
-        ["model_label", "rate", "diff", "std", "ci95", "n_seeds"]
+        ["comparison", "model_label", "rate", "diff", "std", "ci95", "n_seeds"]
     ]
     out["verdict"] = [verdict(a, b, 1) for a, b in zip(out["diff"], out["ci95"], strict=True)]
     out["direction"] = 1
@@ -192,7 +192,7 @@ def explain(group: pd.DataFrame) -> str:
     counts = g["verdict"].value_counts()
     margin = g["direction"].fillna(1) * g["diff"]
     worst = g.loc[margin.idxmin()]
-    where = worst["comparison"]
+    where = str(worst.get("comparison", "the comparison"))
     if "model_label" in g and isinstance(worst.get("model_label"), str):
         where += f" on {worst['model_label']}"
     if "rate" in g and not pd.isna(worst.get("rate")):

@@ -70,6 +70,8 @@ def test_transfer_leaves_out_the_surrogate_model():
     assert out["model_label"].tolist() == ["resnet18 ×0.125"]
     assert out["diff"].iloc[0] == pytest.approx(3.0)
     assert claims.transfer(t, "organamnist", surrogate=("convnet", 0.25)).empty
+    why = claims.summary(out.assign(protocol="clean")).set_index("claim").loc[6, "why"]
+    assert "EVA − Random on resnet18 ×0.125 at 2 %, +3.0" in why
 
 
 def test_diff_stats_by_hand():
