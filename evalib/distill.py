@@ -587,7 +587,8 @@ def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) ->
         verdict, ours = UNTESTED, "fewer than 3 points"
     else:
         verdict = FAILS if rho <= 0 else (HOLDS if p < 0.05 else PARTLY)
-        ours = f"Spearman ρ = {rho:.2f} (p = {p:.3f}, n = {n} dataset × budget points)"
+        p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+        ours = f"Spearman ρ = {rho:.2f} ({p_text}, n = {n} dataset × budget points)"
     return {"claim": claim, "source": "Li et al.", "expected": expected, "ours": ours,
             "verdict": verdict, "parts": {"all": verdict}}  # fmt: skip
 
