@@ -269,6 +269,28 @@ def related_claim(
     }
 
 
+def paired_parts(
+    table: pd.DataFrame,
+    part: str,
+    pair_on: Sequence[str],
+    a: str,
+    b: str,
+    value: str,
+    label: str = "{:.0%}",
+    scale: float = 1.0,
+    arm: str = "method",
+) -> dict[str, list[float]]:
+    """Differences ``scale`` × (a − b) of ``value`` per ``part`` (e.g. rate), paired on the
+    ``pair_on`` columns (e.g. seed), between the rows whose ``arm`` column is ``a`` and
+    ``b``; keys are ``label.format(part)``. Parts where an arm is missing are left out."""
+    wide = table.pivot_table(index=[part, *pair_on], columns=arm, values=value)
+    return {
+        label.format(key): list(scale * (g[a] - g[b]).dropna())
+        for key, g in wide.groupby(level=part)
+        if a in g and b in g
+    }
+
+
 def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
     """A Markdown table of :func:`related_claim` rows (claim, expected, ours, verdict)."""
     lines = [f"**{title}** (mean paired difference ± 95 % CI half-width over seeds; "

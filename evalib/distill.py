@@ -567,13 +567,10 @@ def predictor_correlation(points: pd.DataFrame) -> pd.DataFrame:
 def _paired_ipc(results: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]:
     """Per images-per-class budget, differences a − b (points) paired on dataset and
     evaluation-network seed."""
-    t = results.dropna(subset=["ipc"])
-    wide = t.pivot_table(index=["ipc", "dataset", "seed"], columns="method", values="test_acc")
-    out = {}
-    for ipc, g in wide.groupby(level="ipc"):
-        if a in g and b in g:
-            out[f"IPC {int(ipc)}"] = list(100 * (g[a] - g[b]).dropna())
-    return out
+    from evalib.claims import paired_parts
+
+    t = results.dropna(subset=["ipc"]).astype({"ipc": int})
+    return paired_parts(t, "ipc", ["dataset", "seed"], a, b, "test_acc", "IPC {}", 100)
 
 
 def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) -> dict[str, Any]:

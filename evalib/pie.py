@@ -583,7 +583,7 @@ def verdicts(
     with ``uniform``): Jaiswal et al. — up-weighting HTL samples gains accuracy, overall
     and in the worst class; ``coreset`` (method, rate, seed, accuracy): this book's
     question whether the highest-HTL coreset beats Random."""
-    from evalib.claims import related_claim
+    from evalib.claims import paired_parts, related_claim
 
     rows = []
     s_max = float(pruning["sparsity"].max())
@@ -605,11 +605,7 @@ def verdicts(
             f"emphasis on HTL samples raises {what} accuracy", "Jaiswal et al.",
             "+2 to +3 points (their localisation task)", parts, 1,
         ))  # fmt: skip
-    parts = {
-        f"{rate:.0%}": _seed_diffs(g[g["method"] == "pie"], g[g["method"] == "random"],
-                                   "accuracy")
-        for rate, g in coreset.groupby("rate")
-    }  # fmt: skip
+    parts = paired_parts(coreset, "rate", ["seed"], "pie", "random", "accuracy")
     rows.append(related_claim("the highest-HTL coreset beats Random", "this book (no paper claim)",
                               "HTL − Random > 0", parts, 1))  # fmt: skip
     return rows

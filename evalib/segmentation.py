@@ -481,12 +481,9 @@ DAD_RULES = ("dad_hard", "dad_easy", "dad_ambiguous")
 
 def _paired(runs: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]:
     """Per kept fraction, the seed-paired test-Dice differences a − b (Dice × 100)."""
-    wide = runs.pivot_table(index=["rate", "seed"], columns="method", values="test_dice")
-    out = {}
-    for rate, g in wide.groupby(level="rate"):
-        if a in g and b in g:
-            out[f"{rate:.0%}"] = list(100 * (g[a] - g[b]).dropna())
-    return out
+    from evalib.claims import paired_parts
+
+    return paired_parts(runs, "rate", ["seed"], a, b, "test_dice", scale=100)
 
 
 def verdicts(runs: pd.DataFrame) -> list[dict[str, Any]]:

@@ -190,11 +190,6 @@ display(Markdown(f"Test accuracy (%) of coresets of **{ab.dataset_title(S.datase
 display(cls_summary)
 
 
-def paired_by_seed(a: str, b: str) -> dict[str, list[float]]:
-    wide = cls_table.pivot_table(index=["rate", "seed"], columns="method", values="accuracy")
-    return {f"{r:.0%}": list((g[a] - g[b]).dropna()) for r, g in wide.groupby(level="rate")}
-
-
 # %% [markdown]
 # ## What this shows
 # The scatter shows how far DAD and the pixel-averaged EL2N agree on which mosaics are
@@ -233,7 +228,8 @@ display(compute)
 verdict_rows = seg.verdicts(runs) + [
     claims.related_claim("DAD's classification form beats Random as a coreset score",
                          "this book (no paper claim)", "DAD − Random > 0",
-                         paired_by_seed("dad", "random"), 1),
+                         claims.paired_parts(cls_table, "rate", ["seed"], "dad", "random",
+                                             "accuracy"), 1),
 ]  # fmt: skip
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "seg_verdicts.csv", index=False)
