@@ -502,6 +502,30 @@ def paired_difference(
     return agg[cols]
 
 
+def describe_differences(
+    diff: pd.DataFrame, by: Sequence[str] = ("rate",), protocol: str = "clean"
+) -> str:
+    """A Markdown list, one item per comparison of a :func:`paired_difference` frame:
+    its mean difference (points) ± 95 % CI half-width per ``by`` cell, and seed count.
+
+    ``by`` cells are shown as ``rate`` → "5 %", other columns as their value, joined
+    by " · ". Empty string when the frame has no row for ``protocol``.
+    """
+    d = diff[diff["protocol"] == protocol]
+    lines = []
+    for name, g in d.groupby("comparison", sort=False):
+        parts = []
+        for _, r in g.iterrows():
+            cell = " · ".join(f"{100 * float(r[c]):g} %" if c == "rate" else str(r[c])
+                              for c in by)  # fmt: skip
+            ci = "" if pd.isna(r["ci95"]) else f" ± {r['ci95']:.1f}"
+            parts.append(f"{r['diff']:+.1f}{ci} at {cell}")
+        seeds = sorted({int(n) for n in g["count"]})
+        n = "/".join(map(str, seeds))
+        lines.append(f"- **{name}**: {'; '.join(parts)} ({n} seed{'s' if seeds != [1] else ''})")
+    return "\n".join(lines)
+
+
 def grid_matrix(
     table: pd.DataFrame, metric: str, rate: float, windows: Sequence[Window] | None = None
 ) -> pd.DataFrame:

@@ -28,6 +28,9 @@ NOTEBOOKS = (
 DATASETS = {  # notebook → datasets it is run for (the first one is the book's page)
     "02_benchmark": ("organamnist", "bloodmnist"),
     "03_variance_ablation": ("organamnist", "bloodmnist"),
+    "04_dual_window": ("organamnist", "bloodmnist"),
+    "05_window_grid": ("organamnist", "bloodmnist"),
+    "06_cross_architecture": ("organamnist", "bloodmnist"),
 }
 
 

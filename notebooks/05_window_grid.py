@@ -140,6 +140,14 @@ best = best.merge(default.reset_index(), on="rate", how="left")
 best = best[["scope", *[c for c in best.columns if c != "scope"]]]
 best.to_csv(S.out_dir() / "window_grid_best.csv", index=False)
 display(best)
+for _, r in best.query("scope == 'pairs (VAR-D)'").iterrows():
+    display(Markdown(
+        f"At {r['rate']:.0%}, the pair chosen on validation is {r['chosen_on_val']} "
+        f"(test {r['chosen_test']:.1f} %); the best pair on test is {r['best_on_test']} "
+        f"({r['best_test']:.1f} %, an optimism of {r['optimism']:.1f} points); the official "
+        f"pair {DEFAULT} " + ("is not in this grid." if pd.isna(official := r.get(
+            "official_pair_clean_test_acc")) else f"reaches {official:.1f} % on test.")
+    ))  # fmt: skip
 
 # %% [markdown]
 # ## How different are the coresets? (dynamics only)

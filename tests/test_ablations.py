@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from evalib import ablations as ab
 from evalib import experiments as ex
@@ -250,6 +251,17 @@ def test_paired_difference_ignores_unpaired_seeds_and_empty():
     assert row["count"] == 1 and row["diff"] == pytest.approx(30.0)
     empty = ab.paired_difference(t, {"method": "nope"}, {"method": "exp_s"})
     assert empty.empty and "diff" in empty.columns
+
+
+def test_describe_differences_lists_each_comparison_per_rate():
+    t = ab.annotate(_table())
+    d = ab.paired_difference(t, {"method": "var_s", "role": "[0, 2)"}, {"method": "exp_s"},
+                             by=("rate",), name="VAR-S − EXP-S")  # fmt: skip
+    text = ab.describe_differences(d, protocol="paper")
+    half = stats.t.ppf(0.975, 1) * np.std([30, 40], ddof=1) / np.sqrt(2)
+    assert text.startswith("- **VAR-S − EXP-S**: +35.0 ± " + f"{half:.1f} at 5 %")
+    assert "(1/2 seeds)" in text and text.count("\n") == 0
+    assert ab.describe_differences(d[d.protocol == "clean"], protocol="paper") == ""
 
 
 def test_grid_matrix_shape_and_values():
