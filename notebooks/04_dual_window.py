@@ -91,7 +91,7 @@ order = list(dict.fromkeys(long.sort_values("method", key=lambda m: m.map(ab.met
 g = sns.catplot(data=long, kind="bar", x="rate_label", y="accuracy", hue="arm", hue_order=order,
                 col="protocol_label", col_order=list(ab.PROTOCOL_LABELS.values()),
                 errorbar="sd", capsize=0.1, height=4, aspect=1.25,
-                palette=sns.color_palette("Paired", 6))  # fmt: skip
+                palette=sns.color_palette("Paired", max(6, len(order))))  # fmt: skip
 for ax in g.axes.flat:
     ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
 g.set_titles("{col_name}")
