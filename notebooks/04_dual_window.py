@@ -204,10 +204,15 @@ missing = pd.concat([
 ], ignore_index=True)  # fmt: skip
 missing = missing[["recording", *[c for c in missing.columns if c != "recording"]]]
 missing.to_csv(S.out_dir() / "missing_zero_vs_mask.csv", index=False)
+n_train, batch = dyn_dl.num_samples, dl_cfg.recipe.batch_size
+paper_batch = ex.get_profile("paper").recipe.batch_size
 display(
     Markdown(
-        f"Drop-last recording: batch {dl_cfg.recipe.batch_size}, {dyn_dl.num_samples} samples, "
-        f"{unseen:.1%} of (epoch, sample) entries unseen."
+        f"Drop-last recording: batch {batch}, {n_train} samples, {unseen:.2%} of (epoch, "
+        f"sample) entries unseen. A drop-last loader leaves out {n_train % batch} sample(s) "
+        f"of each shuffled epoch ({n_train} mod {batch}); at the paper's batch of "
+        f"{paper_batch} it would be {n_train % paper_batch} per epoch. Where that count is "
+        "near zero, the official zero-fill cannot change the selection on this dataset."
     )
 )
 display(missing)
