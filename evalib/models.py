@@ -334,10 +334,13 @@ class VGG(nn.Module):
     The official EVA code uses the CIFAR VGG: the configuration's five 2x2 max-pools
     reduce 32x32 to 1x1 before a linear classifier. On 28x28 MedMNIST images five pools
     give 28 -> 14 -> 7 -> 3 -> 1 -> 0, and the network fails. This variant keeps every
-    convolution of the configuration (with BN and ReLU) but **drops the last pooling
-    stage**: four pools take 28x28 to 1x1 (28 -> 14 -> 7 -> 3 -> 1), then an adaptive
-    average pool to 1x1 (a no-op at 28x28, a global average pool for larger inputs) and
-    one linear layer map the ``512 * width`` features to the logits. Any input with
+    convolution of the configuration (with BN and ReLU) but **drops the pool before the
+    last stage**: the last two stages both run at 3x3 and the final pool takes them to
+    1x1 (28 -> 14 -> 7 -> 3 -> 3 -> 1), then an adaptive average pool to 1x1 (a no-op at
+    28x28, a global average pool for larger inputs) and one linear layer map the
+    ``512 * width`` features to the logits. Dropping the *last* pool instead would run the
+    last stage at 1x1, where BatchNorm fails on a training batch of one image (a full
+    OrganAMNIST epoch ends with one: 34 561 = 270 x 128 + 1). Any input with
     ``H, W >= 16`` works.
 
     Input ``[B, in_channels, H, W]`` -> logits ``[B, num_classes]``.
@@ -348,8 +351,8 @@ class VGG(nn.Module):
     ) -> None:
         super().__init__()
         cfg = VGG_CONFIGS[config]
-        last_pool = len(cfg) - 1 - cfg[::-1].index("M")
-        cfg = cfg[:last_pool] + cfg[last_pool + 1 :]  # drop the final max-pool
+        pools = [i for i, item in enumerate(cfg) if item == "M"]
+        cfg = cfg[: pools[-2]] + cfg[pools[-2] + 1 :]  # drop the pool before the last stage
         self.features = _vgg_features(cfg, in_channels, width)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.num_features = _scaled(int(next(c for c in reversed(cfg) if c != "M")), width)

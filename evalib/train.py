@@ -391,8 +391,10 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
 
 
 def _run_config(model, split, recipe, seed, record, eval_epochs, sample_ids, weights) -> dict:
-    """What must match for a checkpoint to be resumed: sizes, recipe, seed and a digest
-    of the training data, ids and weights (so a different subset is never mixed in)."""
+    """What must match for a checkpoint to be resumed: sizes, recipe, seed, the model's
+    layer layout (a digest of its repr, so a changed architecture with the same
+    parameters is not resumed) and a digest of the training data, ids and weights (so a
+    different subset is never mixed in)."""
     digest = hashlib.blake2b(digest_size=16)
     for t in (split.images, split.labels, weights):
         if t is not None:
@@ -404,6 +406,7 @@ def _run_config(model, split, recipe, seed, record, eval_epochs, sample_ids, wei
         "image_shape": list(split.images.shape[1:]),
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "architecture": hashlib.blake2b(repr(model).encode(), digest_size=8).hexdigest(),
         "recipe": asdict(recipe),
         "seed": int(seed),
         "record": bool(record),

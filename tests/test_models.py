@@ -114,12 +114,26 @@ def test_vgg_runs_where_five_pools_would_fail() -> None:
     assert sum(isinstance(m, nn.MaxPool2d) for m in five_pool) == 5
     with pytest.raises(RuntimeError):
         five_pool(x)
-    # ... while ours keeps four pools (28 -> 14 -> 7 -> 3 -> 1) and produces logits.
+    # ... while ours keeps four pools (28 -> 14 -> 7 -> 3 -> 3 -> 1) and produces logits.
     for name in ("vgg", "vgg11", "vgg16"):
         model = _build(name, 1)
         assert sum(isinstance(m, nn.MaxPool2d) for m in model.modules()) == 4
         assert model.features(x).shape[-2:] == (1, 1)
         assert model(x).shape == (4, NUM_CLASSES)
+
+
+def test_vgg_trains_on_a_batch_of_one_image() -> None:
+    # A full OrganAMNIST epoch at batch 128 ends with one image (34 561 = 270 * 128 + 1):
+    # no BatchNorm layer may see a 1x1 map then.
+    model = _build("vgg", 1).train()
+    x = _batch(1)[:1]
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(i[0].shape[-2:]))
+             for m in model.modules() if isinstance(m, nn.BatchNorm2d)]  # fmt: skip
+    model(x).sum().backward()
+    for h in hooks:
+        h.remove()
+    assert min(h * w for h, w in sizes) == 9  # the last stage runs at 3x3
     n_conv = {
         name: sum(isinstance(m, nn.Conv2d) for m in _build(name, 1).modules())
         for name in ("vgg", "vgg16")

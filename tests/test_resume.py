@@ -184,9 +184,9 @@ def tiny(tiny_root):
     return data.load("organamnist", tiny_root, allow_download=False, check_md5=False)
 
 
-def _run(split, val=None, seed=0, recipe=RECIPE, **kw):
+def _run(split, val=None, seed=0, recipe=RECIPE, model=None, **kw):
     seed_everything(seed)
-    model = build_model("convnet", 1, 11, width=0.125)
+    model = model or build_model("convnet", 1, 11, width=0.125)
     return train(
         model, split, recipe, seed=seed, val=val, eval_pass_epochs=[-1], progress=False, **kw
     )
@@ -196,6 +196,17 @@ def _same_result(a, b) -> None:
     _assert_same(a.dynamics, b.dynamics)
     assert _history(a.history) == _history(b.history)
     assert a.steps == b.steps
+
+
+def _max_pooled_convnet() -> torch.nn.Module:
+    """The ConvNet of :func:`_run` with its first average pool swapped for a max pool."""
+    model = build_model("convnet", 1, 11, width=0.125)
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.AvgPool2d):
+                setattr(parent, name, torch.nn.MaxPool2d(2, 2))
+                return model
+    raise AssertionError("the ConvNet has no average pool")
 
 
 def test_checkpoint_of_another_run_is_rejected_not_mixed(tiny, tmp_path):
@@ -209,6 +220,7 @@ def test_checkpoint_of_another_run_is_rejected_not_mixed(tiny, tmp_path):
         "recipe.epochs": dict(recipe=Recipe(epochs=3, batch_size=16)),
         "record": dict(record=False),
         "data_digest": dict(split=tiny.test.subset(np.arange(12).repeat(4)[:40])),
+        "architecture": dict(model=_max_pooled_convnet()),  # same parameters, other layers
     }
     for key, kw in others.items():
         kw = {"split": tiny.train, "recipe": Recipe(epochs=2, batch_size=16), **kw}
