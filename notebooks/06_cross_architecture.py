@@ -76,7 +76,7 @@ display(
 # %%
 arch = ab.architecture_info(P, info.n_channels, info.n_classes)
 arch.to_csv(S.out_dir() / "cross_architecture_models.csv", index=False)
-display(arch)
+display(arch.assign(width=arch["width"].map("{:g}".format)))
 narrow = arch.loc[arch["narrow"], "model_label"].tolist()
 display(Markdown(f"Narrow stand-ins at the `{P.name}` profile: {', '.join(narrow) or 'none'}."))
 
