@@ -202,9 +202,8 @@ def explain(group: pd.DataFrame) -> str:
     paper = worst.get("paper", math.nan)
     paper_text = "" if pd.isna(paper) else f"; the paper: {paper:+.1f}"
     n_hold, n_fail = int(counts.get(HOLDS, 0)), int(counts.get(FAILS, 0))
-    head = (f"{n_hold} of {len(g)} comparisons hold, {len(g) - n_hold - n_fail} have the "
-            f"claimed sign but one seed or an interval that includes 0, {n_fail} the wrong "
-            "sign")  # fmt: skip
+    head = (f"{n_hold} of {len(g)} comparisons hold, {len(g) - n_hold - n_fail} partly (one "
+            f"seed, or a 95 % interval that includes 0), {n_fail} do not")  # fmt: skip
     label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
     return (f"{head}; {label}: {where}, {worst['diff']:+.1f}{ci} points "
             f"({seeds} seed{'s' if seeds != 1 else ''}{paper_text}).")  # fmt: skip

@@ -115,8 +115,8 @@ def test_summary_explains_with_the_comparison_most_against_the_claim():
     out = claims.summary(rows).set_index("claim")
     assert out.loc[1, "verdict"] == PARTLY
     assert out.loc[1, "why"] == (
-        "1 of 2 comparisons hold, 0 have the claimed sign but one seed or an interval that "
-        "includes 0, 1 the wrong sign; most against the claim: EVA − Random at 2 %, -4.0 ± 1.5 points "
+        "1 of 2 comparisons hold, 0 partly (one seed, or a 95 % interval that includes 0), "
+        "1 do not; most against the claim: EVA − Random at 2 %, -4.0 ± 1.5 points "
         "(3 seeds; the paper: +2.5)."
     )
     # claim 2 wants negative differences: the weakest is the one closest to 0 (aum)
