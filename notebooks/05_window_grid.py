@@ -97,12 +97,14 @@ display(top.groupby("rate").head(5)[["rate", "method", "windows", "mean", "std",
 
 # %%
 annot = len(WINDOWS) <= 12
-fig, axes = plt.subplots(len(G_RATES), 2, figsize=(11, 0.5 + 4 * len(G_RATES)), squeeze=False)
+side = 4 if len(WINDOWS) <= 6 else 6.5  # room for one annotation per cell
+fig, axes = plt.subplots(len(G_RATES), 2, figsize=(2 * side + 2, 0.5 + side * len(G_RATES)),
+                         squeeze=False)  # fmt: skip
 for row, rate in zip(axes, G_RATES, strict=True):
     for ax, (protocol, metric) in zip(row, ab.PROTOCOLS.items(), strict=True):
         mat = ab.grid_matrix(table, metric, rate, WINDOWS)
         sns.heatmap(mat, ax=ax, annot=annot, fmt=".1f", cmap="viridis", square=True,
-                    cbar_kws={"label": "accuracy (%)"})  # fmt: skip
+                    annot_kws={"size": 7}, cbar_kws={"label": "accuracy (%)"})  # fmt: skip
         ax.set(title=f"rate {rate:.0%} · {protocol} protocol",
                xlabel="late window (epochs)", ylabel="early window (epochs)")  # fmt: skip
         ax.grid(False)
@@ -162,12 +164,13 @@ overlaps = {rate: ab.overlap_matrix(scores, rate) for rate in G_RATES}
 pd.concat([ab.matrix_long(m).assign(rate=r) for r, m in overlaps.items()], ignore_index=True)[
     ["rate", "a", "b", "jaccard"]].to_csv(S.out_dir() / "window_selection_overlap.csv", index=False)  # fmt: skip
 n_arms = len(scores)
-fig, axes = plt.subplots(1, len(G_RATES), figsize=(1 + 5.5 * len(G_RATES), 1.5 + 0.25 * max(n_arms, 12)),
+labelled = n_arms <= 20  # more tick labels than that overlap
+fig, axes = plt.subplots(1, len(G_RATES), figsize=(1.5 + 6.5 * len(G_RATES), 6.5 if labelled else 5.5),
                          squeeze=False)  # fmt: skip
 for ax, (rate, mat) in zip(axes[0], overlaps.items(), strict=True):
     sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n_arms <= 8,
-                fmt=".2f", xticklabels=n_arms <= 60, yticklabels=n_arms <= 60,
-                cbar_kws={"label": "Jaccard index of the two coresets"})  # fmt: skip
+                fmt=".2f", xticklabels=labelled, yticklabels=labelled,
+                cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
     ax.set(
         title=f"rate {rate:.0%}", xlabel="window or pair (epochs)", ylabel="window or pair (epochs)"
     )
@@ -184,7 +187,9 @@ plt.show()
 # Jaccard index (0 = disjoint, 1 = identical) between the coresets selected by VAR-S on
 # each single window and VAR-D on each pair, per selection rate, computed from the
 # surrogate's recorded dynamics without training. Tick labels are the windows in epochs
-# (`[a, b)` single window, `[a, b) + [c, d)` pair; hidden when there are too many to read).
+# (`[a, b)` single window, `[a, b) + [c, d)` pair; hidden when there are more than 20 arms:
+# then rows and columns run through the single windows first, in epoch order, then the
+# pairs, by early and then late window).
 
 # %% [markdown]
 # ## What this shows

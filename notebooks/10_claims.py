@@ -94,7 +94,9 @@ verdicts.to_csv(S.cache.results / "claims_verdicts.csv", index=False)
 
 # %%
 display(
-    verdicts.query("protocol == 'clean'").pivot(index="claim", columns="dataset", values="verdict")
+    verdicts.query("protocol == 'clean'")
+    .pivot(index="claim", columns="dataset", values="verdict")
+    .fillna("—")  # claim 5 is about OrganAMNIST only
 )
 
 # %% [markdown]
