@@ -139,9 +139,7 @@ def surrogate_config(
 ) -> ex.SurrogateConfig:
     """The profile's surrogate run for ``dataset`` (first profile seed), as the notebooks
     and :func:`~evalib.experiments.benchmark_jobs` use it."""
-    return ex.SurrogateConfig(
-        profile.data_spec(dataset), model or profile.model, profile.recipe, profile.seeds[0]
-    )
+    return profile.surrogate_config(dataset, profile.seeds[0], model)
 
 
 def drop_last_surrogate(cfg: ex.SurrogateConfig) -> ex.SurrogateConfig:

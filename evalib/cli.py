@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grid", help="run (or resume) the jobs of the results notebooks")
     p.add_argument("--profile", default="cpu", help="smoke, cpu or paper")
     p.add_argument("--datasets", nargs="+", default=["organamnist"])
-    p.add_argument("--what", nargs="+", default=["table1"],
-                   choices=("table1", "variance", "dual", "grid", "cross"))  # fmt: skip
+    p.add_argument("--what", nargs="+", default=["tuning", "table1"],
+                   choices=("tuning", "table1", "ablation", "dual", "cross"),
+                   help="studies (evalib.grids); tuned arms are added once tuning is done")  # fmt: skip
     p.add_argument("--results-dir", default="results", help="job results: <dir>/<profile>/jobs")
     p.add_argument("--scratch", default=None, help="dynamics and checkpoints ($EVALIB_CACHE)")
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
@@ -155,21 +156,32 @@ def _scalar(text: str):
 
 def cmd_grid(args: argparse.Namespace) -> int:
     from evalib import experiments as ex
+    from evalib import grids
     from evalib.data import dataset_info
-    from evalib.reproduce import grid_jobs
 
     profile = ex.get_profile(args.profile)
     flags = [dataset_info(d).flag for d in args.datasets]
     cache = ex.Cache.at(Path(args.results_dir) / profile.name, args.scratch)
-    jobs = [j for w in args.what for d in flags for j in grid_jobs(w, profile, d)]
-    jobs = sorted(dict.fromkeys(jobs), key=lambda j: j.seed)  # seed by seed
+    order = {name: i for i, name in enumerate(grids.STUDIES)}
+    studies = sorted(args.what, key=order.__getitem__)
+
+    def planned() -> list:  # tuning first, then seed by seed; grows as tuning completes
+        jobs = [p.job for w in studies for d in flags for p in grids.study(w, profile, d, cache)]
+        return sorted(dict.fromkeys(jobs), key=lambda j: (j.seed != profile.tuning_seed, j.seed))
+
+    jobs = planned()
     done, missing = ex.collect(jobs, cache)
     print(f"{len(jobs)} jobs: {len(done)} in {cache.results}, {len(missing)} to run")
     if args.dry_run or not missing:
         return 0
     executor = ex.make_executor(args.executor, args.workers, args.threads, args.ray_address)
-    table = ex.run_jobs(jobs, cache, args.data_root, executor, threads=args.threads)
-    print(f"done: {len(table)} results in {cache.results / 'jobs'}")
+    while missing:
+        ex.run_jobs(missing, cache, args.data_root, executor, threads=args.threads)
+        jobs = planned()
+        missing = ex.collect(jobs, cache)[1]
+        if missing:
+            print(f"{len(missing)} more jobs now that tuning is done")
+    print(f"done: {len(jobs)} results in {cache.results / 'jobs'}")
     return 0
 
 

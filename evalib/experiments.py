@@ -2,9 +2,10 @@
 
 A *surrogate* run trains on the full (or subset) training split and records dynamics.
 A *job* trains one model on a coreset (or the full set) and evaluates it. Both are
-keyed by a hash of their full config and the evalib version; results live under a
-cache folder and are written atomically with a checksum, so a rerun computes only what
-is missing and a torn or corrupt entry is recomputed, never read.
+keyed by a hash of their full config and the cache schema version (:data:`SCHEMA`, not
+the package version: a release orphans nothing); results live under a cache folder and
+are written atomically with a checksum, so a rerun computes only what is missing and a
+torn or corrupt entry is recomputed, never read.
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
 ENV_CACHE = "EVALIB_CACHE"
+
+#: Version of the key encoding. Bump it only when a config's meaning changes in a way
+#: the encoding cannot express, and run :func:`migrate` on every results folder.
+SCHEMA = 1
+#: What each schema adds to a payload before hashing. Schema 1 is the encoding of evalib
+#: 0.1.0, which hashed the package version string; it is kept so that results computed
+#: then keep their keys.
+_SCHEMA_TAGS: dict[int, dict[str, Any]] = {1: {"version": "0.1.0"}}
+#: Config fields added after schema 1, with their defaults: a field at its default is left
+#: out of the key, so adding a field never changes an existing key.
+_ADDED_FIELDS: dict[str, Any] = {"min_steps": 0}
 
 
 # ----------------------------------------------------------------------------- configs
@@ -97,6 +109,7 @@ class Job:
     recipe: Recipe = Recipe()
     seed: int = 0
     budget: str = "epochs"  # "epochs": same epochs as the full run (official); "iterations"
+    min_steps: int = 0  # floor on optimiser steps for a coreset (0: none); CCS-style budget
 
     def key(self) -> str:
         return config_key("job", self)
@@ -122,10 +135,25 @@ def _thaw(v: Any) -> Any:
     return tuple(_thaw(x) for x in v) if isinstance(v, tuple) else v
 
 
-def payload_key(payload: Mapping[str, Any]) -> str:
-    """16-hex-digit sha256 of ``payload`` as sorted JSON, with the evalib version added."""
-    body = json.dumps({**payload, "version": __version__}, sort_keys=True, default=str)
+def payload_key(payload: Mapping[str, Any], schema: int | None = None) -> str:
+    """16-hex-digit sha256 of ``payload`` as sorted JSON, tagged with the cache schema
+    (default :data:`SCHEMA`); independent of the installed evalib version."""
+    schema = SCHEMA if schema is None else schema
+    tag = _SCHEMA_TAGS.get(schema, {"schema": schema})
+    body = json.dumps({**payload, **tag}, sort_keys=True, default=str)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> Any:
+    """``value`` (a dataclass's ``asdict``) without fields added after schema 1 that hold
+    their default (see :data:`_ADDED_FIELDS`)."""
+    if isinstance(value, dict):
+        return {
+            k: _canonical(v)
+            for k, v in value.items()
+            if not (k in _ADDED_FIELDS and v == _ADDED_FIELDS[k])
+        }
+    return value
 
 
 def array_digest(*arrays: Any) -> str:
@@ -137,9 +165,9 @@ def array_digest(*arrays: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def config_key(kind: str, cfg: Any) -> str:
-    """16-hex-digit key from the config's JSON and the evalib version."""
-    return payload_key({"kind": kind, "config": asdict(cfg)})
+def config_key(kind: str, cfg: Any, schema: int | None = None) -> str:
+    """16-hex-digit key from the config's canonical JSON and the cache schema."""
+    return payload_key({"kind": kind, "config": _canonical(asdict(cfg))}, schema)
 
 
 # ----------------------------------------------------------------------------- profiles
@@ -149,17 +177,29 @@ def config_key(kind: str, cfg: Any) -> str:
 class Profile:
     """The scale of every notebook: data subsets, model, epochs, seeds, rates.
 
-    Windows are given on the paper's 200-epoch axis and scaled with :meth:`window`.
+    The surrogate (``surrogate_recipe``, default ``recipe``) and the coreset models
+    (``recipe``) train for separate numbers of epochs. Windows are given on the paper's
+    200-epoch axis and placed on the surrogate's epochs by :meth:`window`; every window
+    holds :attr:`window_len` epochs. Seed ``s`` of ``seeds`` selects with surrogate ``s``;
+    windows are tuned on ``tuning_seed`` (surrogate and training), which no reported
+    seed shares. ``min_steps`` is the floor of the second training budget, reported at
+    ``floor_rates``.
     """
 
     name: str
     data: Mapping[str, DataSpec] = field(default_factory=dict)
     model: ModelSpec = ModelSpec()
     recipe: Recipe = Recipe()
+    surrogate_recipe: Recipe | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
+    tuning_seed: int = 100
     rates: tuple[float, ...] = (0.02, 0.05, 0.10, 0.20, 0.30)
+    tune_rates: tuple[float, ...] = (0.02, 0.05)
+    min_steps: int = 0
+    floor_rates: tuple[float, ...] = (0.02, 0.05)
     grid_step: int = 10  # window length and grid spacing on the paper's 200-epoch axis
     cross_models: tuple[ModelSpec, ...] = ()
+    cross_seeds: tuple[int, ...] = (0,)
     description: str = ""
 
     def data_spec(self, dataset: str) -> DataSpec:
@@ -167,35 +207,56 @@ class Profile:
 
     @property
     def epochs(self) -> int:
+        """Epochs of a coreset (and full-data) model under the paper's budget."""
         return self.recipe.epochs
 
-    def window(self, a: int, b: int) -> tuple[int, int]:
-        """Scale [a, b) from the 200-epoch axis to this profile's epochs (length ≥ 2)."""
-        scale = self.epochs / PAPER_EPOCHS
-        lo = min(round(a * scale), self.epochs - 2)
-        hi = max(lo + 2, min(round(b * scale), self.epochs))
-        return lo, hi
+    @property
+    def surrogate(self) -> Recipe:
+        return self.surrogate_recipe or self.recipe
+
+    @property
+    def surrogate_epochs(self) -> int:
+        return self.surrogate.epochs
+
+    @property
+    def window_len(self) -> int:
+        """Epochs per window on the surrogate (the paper's K = 10 of 200, scaled, ≥ 2)."""
+        return max(2, round(self.grid_step * self.surrogate_epochs / PAPER_EPOCHS))
+
+    def window(self, a: int, b: int | None = None) -> tuple[int, int]:
+        """The grid window of :attr:`window_len` epochs whose start is nearest to epoch
+        ``a`` of the paper's 200, scaled to the surrogate's epochs (``b`` is ignored: every
+        window has the grid's length)."""
+        k, epochs = self.window_len, self.surrogate_epochs
+        lo = min(k * round(a * epochs / PAPER_EPOCHS / k), (epochs // k - 1) * k)
+        return lo, lo + k
 
     def eva_windows(self) -> dict[str, tuple[int, int]]:
-        """The only windows the official code publishes (OrganSMNIST 30 %), scaled."""
+        """The only windows the official code publishes (OrganSMNIST 30 %), placed on
+        this profile's surrogate: ``early`` [0, 10) and ``late`` [100, 110) of 200."""
         return {"early": self.window(0, 10), "late": self.window(100, 110)}
 
     def table1_methods(self) -> list[tuple[str, dict[str, Any]]]:
-        """Table 1's methods with windowed parameters scaled to this profile."""
+        """Table 1's methods with windowed parameters on this profile's surrogate (EL2N
+        averages the first window, as CCS's code sums its first 10 of 200 epochs)."""
         return [
             ("random", {}),
             ("forgetting", {}),
             ("entropy", {}),
-            ("el2n", {"end": self.window(0, 10)[1]}),
+            ("el2n", {"end": self.window(0)[1]}),
             ("aum", {}),
             ("ccs", {}),
             ("eva", dict(self.eva_windows())),
         ]
 
     def grid_windows(self) -> list[tuple[int, int]]:
-        """Every window of the scaled grid, as in the paper's Fig. 5 (K = step)."""
-        k = max(2, round(self.grid_step * self.epochs / PAPER_EPOCHS))
-        return [(a, a + k) for a in range(0, self.epochs - k + 1, k)]
+        """Every window of the grid, as in the paper's Fig. 5 (K = spacing)."""
+        k = self.window_len
+        return [(a, a + k) for a in range(0, self.surrogate_epochs - k + 1, k)]
+
+    def surrogate_config(self, dataset: str, seed: int, model: ModelSpec | None = None):
+        """The surrogate that seed ``seed`` selects with."""
+        return SurrogateConfig(self.data_spec(dataset), model or self.model, self.surrogate, seed)
 
 
 PAPER_RECIPE = Recipe(epochs=200, batch_size=256, eval_every=1)
@@ -208,10 +269,15 @@ PROFILES: dict[str, Profile] = {
             for f in ("organamnist", "organsmnist", "bloodmnist", "breastmnist", "retinamnist")
         },
         model=ModelSpec("convnet", 0.125),
-        recipe=Recipe(epochs=4, batch_size=64, eval_every=1, amp="bf16"),
+        recipe=Recipe(epochs=4, batch_size=64, eval_every=1),
+        surrogate_recipe=Recipe(epochs=6, batch_size=64, eval_every=2),
         seeds=(0,),
+        tuning_seed=3,
         rates=(0.05, 0.3),
-        grid_step=100,
+        tune_rates=(0.05,),
+        min_steps=40,
+        floor_rates=(0.05,),
+        grid_step=67,
         cross_models=(ModelSpec("resnet18", 0.0625), ModelSpec("vgg", 0.0625)),
         description="seconds per notebook; tiny subsets, 4 epochs; for tests and CI",
     ),
@@ -222,16 +288,24 @@ PROFILES: dict[str, Profile] = {
             "organsmnist": DataSpec("organsmnist", val_subset=2000),
         },
         model=ModelSpec("convnet", 0.25),
-        recipe=Recipe(epochs=20, batch_size=128, eval_every=2, amp="bf16"),
+        recipe=Recipe(epochs=20, batch_size=128, eval_every=2),
+        surrogate_recipe=Recipe(epochs=40, batch_size=128, eval_every=5),
         seeds=(0, 1, 2),
-        grid_step=20,
+        tuning_seed=3,
+        tune_rates=(0.02, 0.05),
+        min_steps=500,
+        floor_rates=(0.02, 0.05),
+        grid_step=25,
         # MobileNet-v2 is left out: with its small-image strides it trains over 10x
         # slower than the ConvNet per sample on one CPU thread (benchmarks/bench_models.py)
         cross_models=(ModelSpec("resnet18", 0.125), ModelSpec("vgg", 0.125)),
+        cross_seeds=(0, 1),
         description=(
-            "real data on a 2-core CPU in a few hours: ConvNet of width 0.25 (32 channels), "
-            "bf16, 20 epochs, batch 128, validation on a stratified 2000-image subset for "
-            "the Organ sets, windows scaled from 200 to 20 epochs"
+            "real data on a 2-core CPU: ConvNet of width 0.25 (32 channels), fp32, batch 128; "
+            "surrogate 40 epochs (8 windows of 5), coreset and full models 20 epochs, plus a "
+            "floor of 500 steps at 2 % and 5 %; windows tuned on seed 3, reported on seeds "
+            "0-2, each with its own surrogate; validation on a stratified 2000-image subset "
+            "for the Organ sets"
         ),
     ),
     "paper": Profile(
@@ -239,9 +313,15 @@ PROFILES: dict[str, Profile] = {
         model=ModelSpec("resnet18", 1.0),
         recipe=PAPER_RECIPE,
         seeds=(0, 1, 2),
+        tuning_seed=3,
+        min_steps=2500,
         grid_step=10,
         cross_models=(ModelSpec("resnet50"), ModelSpec("mobilenet_v2"), ModelSpec("vgg")),
-        description="the official recipe exactly: ResNet-18, 200 epochs, batch 256, 3 seeds (GPU)",
+        cross_seeds=(0, 1, 2),
+        description=(
+            "the official recipe exactly: ResNet-18, 200 epochs, batch 256, 3 seeds, windows "
+            "of 10 epochs tuned on seed 3, plus a floor of 2500 steps at 2 % and 5 % (GPU)"
+        ),
     ),
 }
 
@@ -417,6 +497,7 @@ def _record_surrogate(cfg: SurrogateConfig, cache: Cache, dyn) -> None:
             "key": cfg.key(), "config": asdict(cfg), "shape": list(dyn.shape),
             "history": dyn.meta.get("history", []), "seconds": dyn.meta.get("seconds"),
             "device": dyn.meta.get("device"), "evalib_version": __version__,
+            "provenance": provenance(dyn.meta.get("device")),
         })  # fmt: skip
 
 
@@ -425,14 +506,25 @@ def surrogate_record(cfg: SurrogateConfig, cache: Cache) -> dict[str, Any] | Non
     return read_json_checked(cache.results / "surrogates" / f"{cfg.key()}.json")
 
 
-def select_for_job(job: Job, dynamics, train_ids: np.ndarray, train_labels: np.ndarray):
-    """Positions (into the job's training split) of the coreset of ``job``."""
+def select_for_job(
+    job: Job, dynamics, train_ids: np.ndarray, train_labels: np.ndarray, cache: Cache | None = None
+) -> np.ndarray:
+    """Sorted positions (into the job's training split) of the coreset of ``job``.
+
+    Sorting makes the training set a pure function of *which* samples were chosen, so a
+    committed selection (:func:`save_selection`) reproduces the run exactly.
+    """
     from evalib.scores import compute_scores
     from evalib.select import select
 
     sel = job.selection
     if sel is None:
         return np.arange(len(train_ids), dtype=np.int64)
+    if sel.method == "given":  # explicit samples, stored in the cache by digest
+        if cache is None:
+            raise EvalibError("a 'given' selection needs the cache that holds it")
+        chosen_ids = load_selection(cache, job.data.dataset, str(sel.param_dict()["digest"]))
+        return positions_of(chosen_ids, train_ids)
     if dynamics is not None and not np.array_equal(np.asarray(dynamics.sample_ids), train_ids):
         raise EvalibError(
             "the dynamics were recorded on other samples than this job's training split "
@@ -452,7 +544,131 @@ def select_for_job(job: Job, dynamics, train_ids: np.ndarray, train_labels: np.n
         rounding=sel.rounding,
         **extra,
     )
-    return np.asarray(chosen.indices, dtype=np.int64)
+    return np.sort(np.asarray(chosen.indices, dtype=np.int64))
+
+
+def positions_of(chosen_ids: np.ndarray, train_ids: np.ndarray) -> np.ndarray:
+    """Sorted positions in ``train_ids`` of the sample ids ``chosen_ids`` (all must occur)."""
+    where = np.flatnonzero(np.isin(train_ids, chosen_ids))
+    if len(where) != len(np.unique(chosen_ids)):
+        raise EvalibError(
+            f"{len(np.unique(chosen_ids)) - len(where)} chosen sample ids are not in the "
+            "training split of this job"
+        )
+    return where.astype(np.int64)
+
+
+def effective_recipe(job: Job, n_train: int, n_full: int) -> Recipe:
+    """The recipe ``job`` trains with on ``n_train`` images (``n_full``: its whole split).
+
+    ``budget="iterations"`` trains a coreset for as many steps as the full run; a
+    ``min_steps`` floor raises a coreset's steps to at least that many, with evaluations
+    spread so that it is evaluated about as often as under the paper's budget.
+    """
+    recipe = job.recipe
+    if job.selection is None:
+        return recipe
+    if job.budget == "iterations":
+        recipe = replace(recipe, iterations=recipe.total_steps(n_full), epochs=1)
+    if job.min_steps and recipe.total_steps(n_train) < job.min_steps:
+        evals = math.ceil(recipe.num_epochs(n_train) / recipe.eval_every)
+        epochs = math.ceil(job.min_steps / recipe.steps_per_epoch(n_train))
+        every = max(1, math.ceil(epochs / max(1, evals)))
+        recipe = replace(recipe, iterations=job.min_steps, eval_every=every)
+    return recipe
+
+
+def provenance(device: Any = None) -> dict[str, Any]:
+    """What produced a result: torch version and build, device, CPU capability and model,
+    torch threads, Python and platform."""
+    import platform
+
+    import torch
+
+    cpu_name = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu_name = next(
+                (ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")),
+                cpu_name,
+            )
+    except OSError:
+        pass
+    dev = str(device) if device is not None else "cpu"
+    info = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": dev,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu": cpu_name,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "evalib_version": __version__,
+    }
+    if dev.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(dev))
+    return info
+
+
+# ----------------------------------------------------------------------------- selections
+
+
+def indices_digest(chosen_ids: np.ndarray) -> str:
+    """16-hex-digit sha256 of the sorted sample ids (int64) of a coreset."""
+    return hashlib.sha256(np.sort(np.asarray(chosen_ids, np.int64)).tobytes()).hexdigest()[:16]
+
+
+def selection_path(cache: Cache, dataset: str, digest: str) -> Path:
+    return cache.results / "selections" / dataset / f"{digest}.npz"
+
+
+def save_selection(cache: Cache, dataset: str, chosen_ids: np.ndarray, n_total: int) -> str:
+    """Store a coreset as a packed bitmask over the ``n_total`` training samples
+    (``n_total / 8`` bytes, compressed); returns its digest (:func:`indices_digest`)."""
+    ids = np.unique(np.asarray(chosen_ids, np.int64))
+    if len(ids) and (ids[0] < 0 or ids[-1] >= n_total):
+        raise EvalibError(f"sample ids must lie in [0, {n_total}), got {ids[0]}..{ids[-1]}")
+    digest = indices_digest(ids)
+    path = selection_path(cache, dataset, digest)
+    if not path.exists():
+        mask = np.zeros(n_total, dtype=bool)
+        mask[ids] = True
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "wb") as fh:
+            np.savez_compressed(fh, bits=np.packbits(mask), n=np.int64(n_total))
+    return digest
+
+
+def load_selection(cache: Cache, dataset: str, digest: str) -> np.ndarray:
+    """Sorted sample ids of the stored coreset ``digest`` (checked against the digest)."""
+    path = selection_path(cache, dataset, digest)
+    try:
+        with np.load(path) as z:
+            ids = np.flatnonzero(np.unpackbits(z["bits"], count=int(z["n"]))).astype(np.int64)
+    except FileNotFoundError:
+        raise EvalibError(f"no stored selection {digest} for {dataset} in {path.parent}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvalibError(f"stored selection {path} is unreadable: {exc}") from None
+    if indices_digest(ids) != digest:
+        raise EvalibError(f"stored selection {path} does not match its digest {digest}")
+    return ids
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def _load_for_job(job: Job, cache: Cache, data_root, progress, device, threads):
+    """(dataset, train split, train ids, val, test, coreset positions) of ``job``."""
+    needs_dynamics = job.selection is not None and job.selection.method not in ("random", "given")
+    dynamics = None
+    if needs_dynamics:
+        if job.surrogate is None:
+            raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
+        dynamics = run_surrogate(job.surrogate, cache, data_root, progress, device, threads)
+    ds, train_split, ids, val, test = load_data(job.data, data_root)
+    positions = select_for_job(job, dynamics, ids, train_split.labels.numpy(), cache)
+    return ds, train_split, ids, val, test, positions
 
 
 def run_job(
@@ -462,29 +678,38 @@ def run_job(
     progress: bool = False,
     device: str | None = None,
     threads: int | None = None,
+    positions: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate ``job`` (or read its cached result); returns one result row."""
-    import torch
+    """Train and evaluate ``job`` (or read its cached result); returns one result row.
 
-    from evalib.models import build_model
-    from evalib.train import seed_everything
-
-    cached = cache.job_result(job)
+    ``positions`` (sorted, into the job's training split) replaces the selection step,
+    as :func:`rerun` does with a committed selection; the row is then not cached.
+    """
+    given = positions is not None
+    cached = None if given else cache.job_result(job)
     if cached is not None:
         return cached
     t0 = time.perf_counter()
-    needs_dynamics = job.selection is not None and job.selection.method != "random"
-    dynamics = None
-    if needs_dynamics:
-        if job.surrogate is None:
-            raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
-        dynamics = run_surrogate(job.surrogate, cache, data_root, progress, device, threads)
-    ds, train_split, ids, val, test = load_data(job.data, data_root)
-    positions = select_for_job(job, dynamics, ids, train_split.labels.numpy())
+    if positions is None:
+        ds, train_split, ids, val, test, positions = _load_for_job(
+            job, cache, data_root, progress, device, threads
+        )
+    else:
+        ds, train_split, ids, val, test = load_data(job.data, data_root)
+    row = _train_job(job, cache, ds, train_split, ids, val, test, positions,
+                     progress, device, threads, t0)  # fmt: skip
+    if not given:
+        atomic_write_json(cache.job_path(job), row)
+    return row
+
+
+def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress, device,
+               threads, t0) -> dict[str, Any]:  # fmt: skip
+    from evalib.models import build_model
+    from evalib.train import seed_everything
+
     coreset = train_split.subset(positions)
-    recipe = job.recipe
-    if job.budget == "iterations" and job.selection is not None:
-        recipe = replace(recipe, iterations=recipe.total_steps(len(train_split)), epochs=1)
+    recipe = effective_recipe(job, len(positions), len(train_split))
     seed_everything(job.seed)
     model = build_model(job.model.name, ds.info.n_channels, ds.info.n_classes, job.model.width)
     result = _train_resumable(
@@ -505,7 +730,11 @@ def run_job(
     history = result.history
     evals = [h for h in history if "val_acc" in h]
     best = max(evals, key=lambda h: h["val_acc"])
-    row = {
+    chosen_ids = ids[positions]
+    digest = indices_digest(chosen_ids)
+    if job.selection is not None:
+        save_selection(cache, job.data.dataset, chosen_ids, ds.info.n_samples[0])
+    return {
         "key": job.key(),
         "dataset": job.data.dataset,
         "method": job.method,
@@ -514,6 +743,7 @@ def run_job(
         "model": job.model.name,
         "width": job.model.width,
         "params": dict(job.selection.params) if job.selection else {},
+        "budget": job.budget if not job.min_steps else f"min{job.min_steps}",
         "n_train": int(len(positions)),
         "steps": int(result.steps),
         "epochs": int(history[-1]["epoch"] + 1),
@@ -522,17 +752,17 @@ def run_job(
         # clean protocol: test accuracy of the final model
         "clean_test_acc": float(history[-1]["test_acc"]),
         "final_val_acc": float(history[-1]["val_acc"]),
+        "final_train_acc": float(history[-1]["train_acc"]),
         "best_val_epoch": int(best["epoch"]),
-        "indices_sha256": hashlib.sha256(np.sort(ids[positions]).tobytes()).hexdigest()[:16],
+        "indices_sha256": digest,
         "seconds": float(time.perf_counter() - t0),
         "train_seconds": float(result.seconds),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": provenance(device)["threads"],
+        "provenance": provenance(result.meta.get("device", device)),
         "history": history,
         "config": asdict(job),
         "evalib_version": __version__,
     }
-    atomic_write_json(cache.job_path(job), row)
-    return row
 
 
 def _train_resumable(ckpt: Path, **kwargs):
@@ -666,10 +896,12 @@ def run_jobs(
         j.surrogate for j in todo if j.surrogate is not None and j.method != "random"
     ))  # fmt: skip
     root = None if data_root is None else str(data_root)
-    if getattr(executor, "runs_remotely", False):  # record them on the cluster's workers
+    if not isinstance(executor, SerialExecutor):  # record them in parallel on the workers
         missing = [c for c in surrogates if not (cache.surrogate_dir(c) / "meta.json").exists()]
         for _ in executor.run(_SurrogateCall(cache, root, device, threads), missing):
             pass
+        for cfg in surrogates:  # keeps their records with the results
+            run_surrogate(cfg, cache, data_root, False, device, threads)
     else:
         for cfg in surrogates:
             run_surrogate(cfg, cache, data_root, progress, device, threads)
@@ -731,26 +963,29 @@ def benchmark_jobs(
     seeds: Sequence[int] | None = None,
     include_full: bool = True,
     model: ModelSpec | None = None,
+    min_steps: int = 0,
 ) -> list[Job]:
     """Jobs of a Table-1 style grid: every method × rate × seed, plus the full dataset.
 
-    The surrogate (seed 0 of the profile) is shared by all methods; ``methods`` items
-    are names or (name, params) pairs.
+    Seed ``s`` selects with its own surrogate (:meth:`Profile.surrogate_config`), so
+    intervals over seeds include the variance of the selection; ``methods`` items are
+    names or (name, params) pairs; ``min_steps`` sets the floor budget of the coresets.
     """
     data = profile.data_spec(dataset)
-    surrogate = SurrogateConfig(data, profile.model, profile.recipe, seed=profile.seeds[0])
     model = model or profile.model
     rates = tuple(rates or profile.rates)
-    seeds = tuple(seeds or profile.seeds)
+    seeds = tuple(profile.seeds if seeds is None else seeds)
     jobs = []
     for seed in seeds:
+        surrogate = profile.surrogate_config(dataset, seed)
         if include_full:
             jobs.append(Job(data, None, None, model, profile.recipe, seed))
         for item in methods:
             name, params = (item, {}) if isinstance(item, str) else item
             for rate in rates:
                 sel = SelectionSpec.make(name, rate, **dict(params))
-                jobs.append(Job(data, sel, surrogate, model, profile.recipe, seed))
+                jobs.append(Job(data, sel, surrogate, model, profile.recipe, seed,
+                                min_steps=min_steps))  # fmt: skip
     return jobs
 
 
@@ -803,12 +1038,7 @@ class Setup:
 
     def surrogate(self, model: ModelSpec | None = None, seed: int | None = None) -> SurrogateConfig:
         p = self.profile
-        return SurrogateConfig(
-            p.data_spec(self.dataset),
-            model or p.model,
-            p.recipe,
-            p.seeds[0] if seed is None else seed,
-        )
+        return p.surrogate_config(self.dataset, p.seeds[0] if seed is None else seed, model)
 
     def dynamics(self, model: ModelSpec | None = None, seed: int | None = None, progress=True):
         return run_surrogate(self.surrogate(model, seed), self.cache, self.data_root, progress)
@@ -908,10 +1138,26 @@ def job_from_dict(d: Mapping[str, Any]) -> Job:
         recipe=_recipe(d["recipe"]),
         seed=int(d["seed"]),
         budget=d.get("budget", "epochs"),
+        min_steps=int(d.get("min_steps", 0)),
     )
 
 
 REPRODUCED_FIELDS = ("paper_val_acc", "clean_test_acc", "final_val_acc", "steps", "indices_sha256")
+
+
+def _stored_job(result_path: str | os.PathLike) -> tuple[dict[str, Any], Job]:
+    stored = read_json_checked(Path(result_path))
+    if stored is None:
+        raise EvalibError(f"{result_path} is not a valid job result (missing or corrupt)")
+    if not isinstance(stored.get("config"), dict):
+        raise EvalibError(f"{result_path} holds no job config; it cannot be rerun")
+    job = job_from_dict(stored["config"])
+    if job.key() != stored["key"]:
+        raise EvalibError(
+            f"{result_path} was written under another cache schema or config "
+            f"(key {stored['key']}, rebuilt {job.key()}); run `evalib migrate` on its folder"
+        )
+    return stored, job
 
 
 def rerun(
@@ -919,26 +1165,95 @@ def rerun(
     scratch: str | os.PathLike,
     data_root: str | os.PathLike | None = None,
     progress: bool = True,
+    stage: str = "training",
 ) -> dict[str, tuple[Any, Any]]:
-    """Retrain a stored job from its config in a fresh cache; {field: (stored, new)}.
+    """Redo a stored job in a fresh cache; {field: (stored, new)}.
 
-    Uses the stored torch thread count, since CPU float reductions depend on it.
+    ``stage="training"`` retrains from the committed selection (``selections/`` beside
+    the result's ``jobs/`` folder) when it is there, so no surrogate is needed; without
+    it, and with ``stage="selection"``, the surrogate is retrained and the coreset chosen
+    again, and the fields ``jaccard`` (of the two coresets) and, when the original
+    dynamics are still in the default cache, ``spearman`` (of the two score vectors) are
+    added. Uses the stored torch thread count, since CPU float reductions depend on it.
     """
     import torch
 
-    stored = read_json_checked(Path(result_path))
-    if stored is None:
-        raise EvalibError(f"{result_path} is not a valid job result (missing or corrupt)")
-    job = job_from_dict(stored["config"])
-    if job.key() != stored["key"]:
-        raise EvalibError(
-            f"{result_path} was written by another evalib version or config "
-            f"(key {stored['key']}, rebuilt {job.key()})"
-        )
+    if stage not in ("training", "selection"):
+        raise EvalibError(f"stage must be 'training' or 'selection', got {stage!r}")
+    stored, job = _stored_job(result_path)
     torch.set_num_threads(int(stored.get("torch_threads", 1)))
+    home = Cache(Path(result_path).resolve().parent.parent, default_cache_dir())
     fresh = Cache.at(Path(scratch) / "results", Path(scratch) / "scratch")
+    digest = stored.get("indices_sha256")
+    committed = None
+    if (
+        job.selection is not None
+        and digest
+        and selection_path(home, job.data.dataset, digest).exists()
+    ):
+        committed = load_selection(home, job.data.dataset, digest)
+    if stage == "training" and (committed is not None or job.selection is None):
+        _, train_split, ids, _, _ = load_data(job.data, data_root)
+        positions = (
+            np.arange(len(ids), dtype=np.int64)
+            if committed is None
+            else positions_of(committed, ids)
+        )
+        new = run_job(job, fresh, data_root, progress=progress, positions=positions)
+        compared = {f: (stored.get(f), new.get(f)) for f in REPRODUCED_FIELDS}
+        compared["stage"] = ("training", "training")
+        return compared
     new = run_job(job, fresh, data_root, progress=progress)
-    return {f: (stored[f], new[f]) for f in REPRODUCED_FIELDS}
+    compared = {f: (stored.get(f), new.get(f)) for f in REPRODUCED_FIELDS}
+    compared["stage"] = ("selection+training", "selection+training")
+    if committed is not None:
+        again = load_selection(fresh, job.data.dataset, new["indices_sha256"])
+        inter = len(np.intersect1d(committed, again))
+        compared["jaccard"] = (1.0, inter / max(1, len(np.union1d(committed, again))))
+    if job.surrogate is not None and job.method not in ("random", "given"):
+        compared.update(_score_agreement(job, home, fresh))
+    return compared
+
+
+def _score_agreement(job: Job, home: Cache, fresh: Cache) -> dict[str, tuple[Any, Any]]:
+    """Spearman correlation of the job's scores on the original and the rerun surrogate,
+    when both dynamics are on this machine."""
+    from scipy import stats
+
+    from evalib.dynamics import load as load_dynamics
+    from evalib.scores import compute_scores
+
+    original = home.surrogate_dir(job.surrogate)
+    if not (original / "meta.json").exists():
+        return {}
+    params = job.selection.param_dict()
+    params = {k: v for k, v in params.items() if k not in ("beta", "n_strata")}
+    name = "aum" if job.method == "ccs" else job.method
+    a = compute_scores(name, load_dynamics(original), **params)
+    b = compute_scores(name, load_dynamics(fresh.surrogate_dir(job.surrogate)), **params)
+    return {"spearman": (1.0, float(stats.spearmanr(a, b).statistic))}
+
+
+def migrate(results: str | os.PathLike) -> dict[str, int]:
+    """Re-key every job and surrogate record under ``results`` from its stored config to the
+    current :data:`SCHEMA` (no retraining); returns counts of files kept, moved, skipped."""
+    counts = {"kept": 0, "moved": 0, "skipped": 0}
+    folders = (("jobs", job_from_dict, "job"), ("surrogates", surrogate_from_dict, "surrogate"))
+    for folder, build, kind in folders:
+        for path in sorted((Path(results) / folder).glob("*.json")):
+            row = read_json_checked(path)
+            if row is None or not isinstance(row.get("config"), dict):
+                counts["skipped"] += 1
+                continue
+            key = config_key(kind, build(row["config"]))
+            if key == row.get("key") and path.stem == key:
+                counts["kept"] += 1
+                continue
+            atomic_write_json(path.with_name(f"{key}.json"), {**row, "key": key})
+            if path.stem != key:
+                path.unlink()
+            counts["moved"] += 1
+    return counts
 
 
 def collect(jobs: Sequence[Job], cache: Cache) -> tuple[pd.DataFrame, list[Job]]:

@@ -44,7 +44,7 @@ def test_grid_pairs_count_and_validity_per_profile(profile):
     pairs = ab.grid_pairs(ws)
     assert len(pairs) == len(ws) * (len(ws) - 1) // 2  # the grid tiles the epochs
     for e, lt in pairs:
-        assert check_windows(e, lt, profile.epochs) == (e, lt)
+        assert check_windows(e, lt, profile.surrogate_epochs) == (e, lt)
         assert e[1] <= lt[0]
 
 
@@ -66,14 +66,14 @@ def test_variance_ablation_jobs_count_and_scaled_windows():
     n_sel = 4 * len(CPU.rates) * len(CPU.seeds)
     assert len(jobs) == len(set(jobs)) == n_sel + len(CPU.seeds)  # plus full data per seed
     early, late = CPU.window(0, 10), CPU.window(100, 110)
-    assert (early, late) == ((0, 2), (10, 12))  # 20 epochs: scaled from 200, K >= 2
+    assert (early, late) == ((0, 5), (20, 25))  # 40 surrogate epochs, K = 5
     by_method = {}
     for j in jobs:
         if j.selection is None:
             assert j.surrogate is None
             continue
         by_method.setdefault(j.method, set()).add(tuple(_windows_of(j)))
-        assert j.surrogate == ab.surrogate_config(CPU, "organamnist")
+        assert j.surrogate == CPU.surrogate_config("organamnist", j.seed)  # its own seed's
         assert j.model == CPU.model
     assert by_method == {
         "exp_s": {(early,)},
@@ -121,7 +121,7 @@ def test_window_grid_jobs_cover_every_window_and_pair(profile):
         assert j.method in ("var_s", "var_d")
         w = _windows_of(j)
         for x in w:
-            check_window(x, profile.epochs)
+            check_window(x, profile.surrogate_epochs)
         if j.method == "var_d":
             assert w[0][1] <= w[1][0]
     if profile is PAPER:
@@ -129,10 +129,10 @@ def test_window_grid_jobs_cover_every_window_and_pair(profile):
 
 
 def test_grid_windows_are_scaled_by_the_profile():
-    # K = 10 of 200 epochs -> 1 of 20, raised to the minimum of 2 epochs
-    assert CPU.grid_windows()[:2] == [(0, 2), (2, 4)]
+    # K = 25 of 200 epochs -> 5 of the cpu surrogate's 40; the paper's own 10 of 200
+    assert CPU.grid_windows()[:2] == [(0, 5), (5, 10)]
     assert PAPER.grid_windows()[:2] == [(0, 10), (10, 20)]
-    assert SMOKE.grid_windows() == [(0, 2), (2, 4)]
+    assert SMOKE.grid_windows() == [(0, 2), (2, 4), (4, 6)]
 
 
 def test_cross_architecture_jobs():
@@ -142,10 +142,9 @@ def test_cross_architecture_jobs():
     per_model = 1 + 3 * len(SMOKE.rates) * len(SMOKE.seeds)
     assert len(jobs) == len(set(jobs)) == len(models) * per_model
     assert {j.model for j in jobs} == set(models)
-    sur = ab.surrogate_config(SMOKE, "organamnist")
     for j in jobs:
-        if j.selection is not None:
-            assert j.surrogate == sur  # chosen on the surrogate's dynamics, whatever is trained
+        if j.selection is not None:  # chosen on the surrogate's dynamics, whatever is trained
+            assert j.surrogate == SMOKE.surrogate_config("organamnist", j.seed)
     eva = [j for j in jobs if j.method == "eva"]
     assert {tuple(_windows_of(j)) for j in eva} == {tuple(SMOKE.eva_windows().values())}
 

@@ -35,11 +35,15 @@ def test_keys_depend_on_every_field():
     assert sel == ex.SelectionSpec.make("eva", 0.3, late=[2, 4], early=[0, 2])
 
 
-def test_profiles_scale_windows():
+def test_profiles_place_windows_on_the_surrogate():
     cpu = ex.get_profile("cpu")
-    assert cpu.window(0, 10) == (0, 2) and cpu.window(100, 110) == (10, 12)
+    assert cpu.surrogate_epochs == 40 and cpu.epochs == 20
+    assert cpu.window(0, 10) == (0, 5) and cpu.window(100, 110) == (20, 25)
     assert ex.get_profile("paper").window(100, 110) == (100, 110)
-    assert all(b - a >= 2 for a, b in cpu.grid_windows())
+    windows = cpu.grid_windows()
+    assert len(windows) >= 8 and all(b - a >= 5 for a, b in windows)
+    assert all(w in windows for w in cpu.eva_windows().values())
+    assert cpu.tuning_seed not in cpu.seeds
     with pytest.raises(EvalibError, match="unknown profile"):
         ex.get_profile("gpu")
 
@@ -87,11 +91,76 @@ def test_concurrent_writers_leave_one_valid_entry(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["job.json"]
 
 
-def test_rerun_reproduces_exactly(cache, shared_data, tmp_path):
+def test_rerun_reproduces_exactly(cache, shared_data, tmp_path, monkeypatch):
     job = _jobs()[1]
-    ex.run_job(job, cache, shared_data)
+    row = ex.run_job(job, cache, shared_data)
+    assert row["provenance"]["cpu_capability"] and row["provenance"]["torch"]
+    # from the committed selection: no surrogate is trained
+    called = []
+    monkeypatch.setattr(ex, "run_surrogate", lambda *a, **k: called.append(1))
     compared = ex.rerun(cache.job_path(job), tmp_path / "rerun", shared_data, progress=False)
+    assert compared.pop("stage") == ("training", "training") and not called
     assert all(a == b for a, b in compared.values()), compared
+    monkeypatch.undo()
+    again = ex.rerun(cache.job_path(job), tmp_path / "rerun2", shared_data, progress=False,
+                     stage="selection")  # fmt: skip
+    assert again.pop("stage")[0] == "selection+training"
+    assert again.pop("jaccard") == (1.0, 1.0)
+    assert all(a == b for a, b in again.values()), again
+
+
+def test_keys_ignore_the_package_version(monkeypatch):
+    job = _jobs()[1]
+    key = job.key()
+    monkeypatch.setattr(ex, "__version__", "9.9.9")
+    assert job.key() == key
+    assert ex.payload_key({"a": 1}) != ex.payload_key({"a": 1}, schema=2)
+
+
+def test_a_field_at_its_default_leaves_old_keys_alone():
+    job = _jobs()[1]
+    assert ex.config_key("job", job) == job.key()
+    assert replace(job, min_steps=500).key() != job.key()
+    body = ex._canonical(ex.asdict(job))
+    assert "min_steps" not in body and "min_steps" in ex.asdict(job)
+
+
+def test_migrate_rekeys_results_after_a_schema_bump(cache, shared_data, monkeypatch):
+    job = _jobs()[2]
+    row = ex.run_job(job, cache, shared_data)
+    monkeypatch.setattr(ex, "SCHEMA", 2)
+    assert cache.job_result(job) is None  # orphaned until migrated
+    counts = ex.migrate(cache.results)
+    assert counts["moved"] == 1
+    moved = cache.job_result(job)
+    assert moved is not None and moved["clean_test_acc"] == row["clean_test_acc"]
+    assert ex.migrate(cache.results) == {"kept": 1, "moved": 0, "skipped": 0}
+
+
+def test_selection_store_round_trip(cache):
+    ids = np.array([7, 3, 11, 0])
+    digest = ex.save_selection(cache, "organamnist", ids, 20)
+    assert digest == ex.indices_digest(ids)
+    np.testing.assert_array_equal(ex.load_selection(cache, "organamnist", digest), [0, 3, 7, 11])
+    assert ex.selection_path(cache, "organamnist", digest).stat().st_size < 400
+    with pytest.raises(EvalibError, match="no stored selection"):
+        ex.load_selection(cache, "organamnist", "0" * 16)
+    with pytest.raises(EvalibError, match="must lie in"):
+        ex.save_selection(cache, "organamnist", [25], 20)
+
+
+def test_floor_budget_raises_steps_and_keeps_evaluations():
+    job = _jobs()[2]  # random 30 %
+    floored = replace(job, min_steps=50)
+    n = 164
+    base = ex.effective_recipe(job, n, 546)
+    rec = ex.effective_recipe(floored, n, 546)
+    assert base.total_steps(n) == 4 * 3  # ceil(164 / 64) steps × 4 epochs
+    assert rec.total_steps(n) == 50
+    evals_base = -(-base.num_epochs(n) // base.eval_every)
+    evals_floor = -(-rec.num_epochs(n) // rec.eval_every)
+    assert abs(evals_floor - evals_base) <= 1
+    assert ex.effective_recipe(replace(job, min_steps=5), n, 546) == base  # already above
 
 
 def test_dynamics_must_match_job_data(cache, shared_data):
