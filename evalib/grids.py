@@ -284,3 +284,47 @@ def labelled_results(planned: Sequence[Planned], cache: ex.Cache) -> tuple[pd.Da
         row = {k: v for k, v in res.items() if k not in ("history", "config")}
         rows.append({**row, "arm": p.arm, "budget": p.budget})
     return pd.DataFrame(rows), missing
+
+
+# ----------------------------------------------------------------------------- your own coreset
+
+
+def given_coreset(profile: ex.Profile, dataset: str, cache: ex.Cache, chosen_ids,
+                  seeds: Sequence[int] | None = None) -> list[Planned]:  # fmt: skip
+    """A user's coreset (sample ids into the training split) under the profile's protocol:
+    arm "yours" on every seed, beside Random of the same size drawn per seed, both budgets
+    where the profile has a floor. The selection is stored in ``cache`` by its digest;
+    committed Random and EVA rows at a profile rate of the same size are found by
+    :func:`same_size_rows`."""
+    from evalib.data import dataset_info
+
+    n_total = dataset_info(dataset).n_samples[0]
+    data = profile.data_spec(dataset)
+    digest = ex.save_selection(cache, dataset, chosen_ids, n_total)
+    size = len(ex.load_selection(cache, dataset, digest))
+    rate = size / min(n_total, data.train_subset or n_total)
+    floor = profile.min_steps > 0
+    out = []
+    for seed in profile.seeds if seeds is None else seeds:
+        for budget in BUDGETS if floor else ("epochs",):
+            steps = profile.min_steps if budget == "floor" else 0
+            yours = ex.SelectionSpec.make("given", rate, digest=digest, rounding="floor")
+            rnd = ex.SelectionSpec.make("random", rate, rounding="floor")
+            for arm, sel in (("yours", yours), ("random", rnd)):
+                job = ex.Job(data, sel, None, profile.model, profile.recipe, seed, min_steps=steps)
+                out.append(Planned(arm, budget, job))
+    return out
+
+
+def same_size_rows(profile: ex.Profile, dataset: str, cache: ex.Cache, size: int) -> pd.DataFrame:
+    """Committed Table 1 rows (every arm, both budgets) at the profile rate whose coreset has
+    ``size`` samples; empty when no profile rate gives that size."""
+    from evalib.data import dataset_info
+    from evalib.select import budget
+
+    n_total = dataset_info(dataset).n_samples[0]
+    rates = [r for r in profile.rates if budget(n_total, r) == size]
+    if not rates:
+        return pd.DataFrame()
+    planned = [p for p in table1(profile, dataset, cache) if p.job.rate in rates]
+    return labelled_results(planned, cache)[0]
