@@ -1,175 +1,153 @@
-"""The paper's claims (method.md §6) as comparisons with verdicts computed from results.
+"""The paper's claims (method.md §6) as a declarative list of comparisons, judged by the
+strict rules of :mod:`evalib.stats`.
 
-Each claim is a set of seed-paired comparisons A − B (accuracy points). A comparison
-*holds* when its mean difference has the claimed sign and the 95 % t-interval over seeds
-excludes zero, is *partly* supported when the sign is right but the interval includes
-zero (or only one seed exists), and *does not hold* when the sign is wrong. A claim
-holds when all its comparisons hold, does not hold when none has the claimed sign,
-and is partly supported otherwise.
+Each claim is a list of :class:`Part`: a seed-paired difference A − B (accuracy points)
+between two arms of :mod:`evalib.grids` at given rates, with the kind of statement the
+paper makes (better, worse, matches or beats, does not beat). A part is judged per rate,
+training budget and dataset; the claim holds only when every part holds there, and is
+contradicted when any part is (:func:`evalib.stats.combine`). Claim 1 is read twice: with
+EVA's windows tuned on validation (the paper's procedure, done honestly) and with the
+only published windows.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from evalib.ablations import paired_difference
+from evalib.stats import (
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    MARGIN,
+    UNTESTED,
+    combine,
+    t_interval,
+    verdict,
+)
 
-HOLDS, PARTLY, FAILS, UNTESTED = "holds", "partly", "does not hold", "not tested"
+__all__ = ["CONTRADICTED", "HOLDS", "INCONCLUSIVE", "UNTESTED", "CLAIMS", "Claim", "Part"]
 
-# Differences the paper states in its text (method.md §6), in accuracy points;
-# Table 1 differences are computed from evalib.paper instead.
-PAPER_TEXT = {
-    ("organsmnist", "var_s-exp_s"): "≥ +20 (all rates, Sec. 4.3)",
-    ("organsmnist", "var_d-var_s", 0.02): "+2.29 (Sec. 4.3)",
-}
+LOW = "low"  # the profile's tuning rates (2 % and 5 % at cpu and paper)
+KIND_TEXT = {"better": "> 0", "worse": "< 0", "matches": f"≥ −{MARGIN:g}",
+             "no_better": f"≤ +{MARGIN:g}"}  # fmt: skip
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """``a`` − ``b`` should be > 0 (``sign=+1``), < 0 (``-1``) or ≥ 0 (``0``: 'matches')."""
+class Part:
+    """``a`` − ``b`` (arms of :mod:`evalib.grids`) of kind ``kind`` at ``rates`` (a tuple,
+    or :data:`LOW`); ``b_rate`` pairs A with B at another rate (the full set: 1.0);
+    ``by_model`` splits the part per trained model (claim 6)."""
 
-    claim: int
     label: str
-    a: dict
-    b: dict
-    sign: int = 1
+    a: str
+    b: str
+    kind: str
+    rates: tuple[float, ...] | str = LOW
+    b_rate: float | None = None
+    by_model: bool = False
 
 
-def _stats(d: pd.DataFrame) -> tuple[float, float, float, float]:
-    """(diff, ci95, std, count) of the first row of a paired_difference frame, NaN if empty."""
-    return tuple(
-        float(d[c].iloc[0]) if len(d) else math.nan for c in ("diff", "ci95", "std", "count")
-    )
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    text: str
+    parts: tuple[Part, ...]
+    datasets: tuple[str, ...] | None = None  # None: every dataset
+    paper: dict = field(default_factory=dict)  # (a, b) → the Table 1 methods to compare
 
 
-def verdict(diff: float, ci95: float, sign: int) -> str:
-    """Verdict of one comparison from its mean difference and CI half-width (points)."""
-    if diff is None or math.isnan(diff):
-        return UNTESTED
-    ci = 0.0 if ci95 is None or math.isnan(ci95) else ci95
-    single = ci95 is None or math.isnan(ci95)
-    if sign == 0:  # "matches or beats": holds at ≥ 0, fails when clearly below
-        if diff >= 0:
-            return PARTLY if single else HOLDS
-        return FAILS if single or diff + ci < 0 else PARTLY
-    signed = sign * diff
-    if signed <= 0:
-        return FAILS
-    return PARTLY if single or signed - ci <= 0 else HOLDS
+_SCORES = ("forgetting", "entropy", "el2n", "aum")
+CLAIMS: tuple[Claim, ...] = (
+    Claim("1", "EVA (windows tuned on validation) beats Random at 2 % and 5 %",
+          (Part("EVA tuned − Random", "eva_tuned", "random", "better"),)),
+    Claim("1p", "EVA with the published windows beats Random at 2 % and 5 %",
+          (Part("EVA published − Random", "eva_published", "random", "better"),)),
+    Claim("2a", "Score baselines fall below Random at 2 % and 5 %",
+          tuple(Part(f"{m} − Random", m, "random", "worse") for m in _SCORES)),
+    Claim("2b", "CCS, the remaining baseline, does not beat Random at 5 %",
+          (Part("CCS − Random", "ccs", "random", "no_better", (0.05,)),)),
+    Claim("3", "Variance beats expectation, in single and dual windows",
+          (Part("VAR-S − EXP-S", "var_s", "exp_s", "better"),
+           Part("VAR-D − EXP-D", "var_d", "exp_d", "better"))),
+    Claim("4", "Dual windows beat a single window (variance)",
+          (Part("VAR-D − VAR-S", "var_d", "var_s", "better"),)),
+    Claim("5", "EVA at 30 % matches or beats the full training set",
+          (Part("EVA tuned 30 % − full", "eva_tuned", "full", "matches", (0.3,), 1.0),),
+          datasets=("organamnist",)),
+    Claim("6", "Coresets chosen with the surrogate's network transfer to other networks "
+          "(EVA matches or beats Random on each)",
+          (Part("EVA tuned − Random", "eva_tuned", "random", "matches", (0.05, 0.3),
+                by_model=True),)),
+)  # fmt: skip
+#: Table 1 methods behind an arm, for the paper's own difference.
+PAPER_METHOD = {"eva_tuned": "eva", "eva_published": "eva", **{m: m for m in (*_SCORES, "ccs",
+                "random", "full")}}  # fmt: skip
 
 
-def combine(verdicts: Sequence[str]) -> str:
-    tested = [v for v in verdicts if v != UNTESTED]
-    if not tested:
-        return UNTESTED
-    if all(v == HOLDS for v in tested):
-        return HOLDS
-    if all(v == FAILS for v in tested):
-        return FAILS
-    return PARTLY
-
-
-def comparisons() -> list[Comparison]:
-    """The rate-wise comparisons of claims 1–4 (5 and 6 are in :func:`evaluate`, :func:`transfer`)."""
-    rnd = {"method": "random"}
-    out = [Comparison(1, "EVA − Random", {"method": "eva"}, rnd)]
-    out += [Comparison(2, f"{m} − Random", {"method": m}, rnd, -1)
-            for m in ("forgetting", "entropy", "el2n", "aum")]  # fmt: skip
-    out += [
-        Comparison(3, "VAR-S − EXP-S", {"method": "var_s"}, {"method": "exp_s"}),
-        Comparison(3, "VAR-D − EXP-D", {"method": "var_d"}, {"method": "exp_d"}),
-        Comparison(4, "VAR-D − VAR-S (early)", {"method": "var_d"}, {"method": "var_s"}),
-    ]
-    return out
+def _rates(part: Part, low: Sequence[float]) -> tuple[float, ...]:
+    return tuple(low) if part.rates == LOW else tuple(part.rates)
 
 
 def evaluate(
-    table: pd.DataFrame, dataset: str, low_rates: Sequence[float], metric: str = "clean_test_acc"
-) -> pd.DataFrame:
-    """One row per (claim, comparison, rate): diff, std, ci95, n, verdict (claims 1–5).
+    table: pd.DataFrame, dataset: str, low: Sequence[float], metric: str = "clean_test_acc",
+    surrogate_model: tuple[str, float] | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """One row per (claim, part, rate, budget[, model]) with diff, std, ci95, n_seeds,
+    verdict and the paper's difference, from the labelled results of every study of
+    ``dataset`` (columns arm, budget, rate, seed, model, width and ``metric``).
 
-    ``table``: job results (one row per job) of Table 1 and the ablations for ``dataset``;
-    single-window ablation rows must use the early window (as the notebooks do).
-    """
-    rows = []
+    Claims 1–5 use rows of the surrogate's network (``surrogate_model`` = (name, width));
+    claim 6 uses the other networks."""
     protocol = "clean" if metric == "clean_test_acc" else "paper"
-    sub = table[table["rate"].isin(low_rates)]
-    for comp in comparisons():
-        d = paired_difference(sub, comp.a, comp.b, ("rate",), comp.label)
-        d = d[d["protocol"] == protocol]
-        for rate in low_rates:
-            r = d[d["rate"] == rate]
-            diff, ci, std, n = _stats(r)
-            rows.append({"claim": comp.claim, "comparison": comp.label, "rate": rate,
-                         "diff": diff, "std": std, "ci95": ci, "n_seeds": n,
-                         "verdict": verdict(diff, ci, comp.sign), "direction": comp.sign or 1,
-                         "paper": paper_difference(dataset, comp.a["method"],
-                                                   comp.b["method"], rate)})  # fmt: skip
-    # claim 2, second half: no baseline beats Random at 5 %
-    for m in ("forgetting", "entropy", "el2n", "aum", "ccs"):
-        if 0.05 not in low_rates:
-            break
-        d = paired_difference(table[table["rate"] == 0.05], {"method": m}, {"method": "random"},
-                              ("rate",), f"{m} − Random (≤ 0 at 5 %)")  # fmt: skip
-        d = d[d["protocol"] == protocol]
-        diff, ci, std, n = _stats(d)
-        rows.append({"claim": 2, "comparison": f"{m} − Random (≤ 0)", "rate": 0.05,
-                     "diff": diff, "std": std, "ci95": ci, "n_seeds": n,
-                     "verdict": verdict(-diff, ci, 0), "direction": -1,
-                     "paper": paper_difference(dataset, m, "random", 0.05)})  # fmt: skip
-    if dataset == "organamnist":
-        full = table[table["method"] == "full"]
-        eva30 = table[(table["method"] == "eva") & (table["rate"] == 0.3)]
-        both = pd.concat([eva30, full])
-        both = both.assign(rate=0.3)
-        d = paired_difference(
-            both, {"method": "eva"}, {"method": "full"}, ("rate",), "EVA 30 % − full"
-        )
-        d = d[d["protocol"] == protocol]
-        diff, ci, std, n = _stats(d)
-        rows.append({"claim": 5, "comparison": "EVA 30 % − full data", "rate": 0.3, "diff": diff,
-                     "std": std, "ci95": ci, "n_seeds": n, "verdict": verdict(diff, ci, 0),
-                     "direction": 1, "paper": paper_difference(dataset, "eva", "full", 0.3)})  # fmt: skip
+    rows = []
+    t = table.copy()
+    if t.empty:
+        return pd.DataFrame()
+    t["model_label"] = t["model"] + " ×" + t["width"].map(lambda w: f"{w:g}")
+    own = pd.Series(True, index=t.index)
+    if surrogate_model is not None:
+        own = (t["model"] == surrogate_model[0]) & (t["width"] == surrogate_model[1])
+    for claim in CLAIMS:
+        if claim.datasets is not None and dataset not in claim.datasets:
+            continue
+        for part in claim.parts:
+            rows += _part_rows(claim, part, t[~own] if part.by_model else t[own], dataset,
+                               _rates(part, low), metric)  # fmt: skip
     out = pd.DataFrame(rows)
+    if out.empty:
+        return out
     out.insert(0, "dataset", dataset)
     out.insert(1, "protocol", protocol)
     return out
 
 
-def transfer(
-    table: pd.DataFrame,
-    dataset: str,
-    metric: str = "clean_test_acc",
-    surrogate: tuple[str, float] | None = None,
-) -> pd.DataFrame:
-    """Claim 6: EVA − Random per coreset model and rate (job results of notebook 06).
-
-    ``surrogate`` (name, width): the model the coresets were chosen with; its own rows
-    are left out, since training the same architecture is not a transfer.
-    """
-    protocol = "clean" if metric == "clean_test_acc" else "paper"
-    if surrogate is not None:
-        same = (table["model"] == surrogate[0]) & (table["width"] == surrogate[1])
-        table = table[~same]
-    if table.empty:
-        return pd.DataFrame(columns=["dataset", "claim", "model_label", "rate", "diff", "std",
-                                     "ci95", "n_seeds", "verdict"])  # fmt: skip
-    table = table.assign(model_label=table["model"] + " ×" + table["width"].astype(str))
-    d = paired_difference(table, {"method": "eva"}, {"method": "random"},
-                          ("model_label", "rate"), "EVA − Random")  # fmt: skip
-    d = d[d["protocol"] == protocol]
-    out = d.rename(columns={"count": "n_seeds"})[
-        ["comparison", "model_label", "rate", "diff", "std", "ci95", "n_seeds"]
-    ]
-    out["verdict"] = [verdict(a, b, 1) for a, b in zip(out["diff"], out["ci95"], strict=True)]
-    out["direction"] = 1
-    out.insert(0, "claim", 6)
-    out.insert(0, "dataset", dataset)
-    return out.reset_index(drop=True)
+def _part_rows(claim, part, t, dataset, rates, metric) -> list[dict]:
+    rows = []
+    groups = t.groupby("model_label") if part.by_model else [(None, t)]
+    for model, g in groups:
+        for budget in sorted(set(g.loc[g["arm"] == part.a, "budget"])) or ["epochs"]:
+            for rate in rates:
+                a = g[(g["arm"] == part.a) & (g["budget"] == budget) & (g["rate"] == rate)]
+                b_rate = part.b_rate if part.b_rate is not None else rate
+                b = g[(g["arm"] == part.b) & (g["rate"] == b_rate)]
+                if part.b_rate is None:
+                    b = b[b["budget"] == budget]
+                pairs = a[["seed", metric]].merge(b[["seed", metric]], on="seed")
+                diffs = (100 * (pairs[f"{metric}_x"] - pairs[f"{metric}_y"])).tolist()
+                mean, std, half, n = t_interval(diffs)
+                rows.append({
+                    "claim": claim.claim, "part": part.label, "kind": part.kind,
+                    "expected": KIND_TEXT[part.kind], "rate": rate, "budget": budget,
+                    "model": model, "diff": mean, "std": std, "ci95": half, "n_seeds": n,
+                    "verdict": verdict(mean, half, part.kind),
+                    "paper": paper_difference(dataset, PAPER_METHOD.get(part.a, part.a),
+                                              PAPER_METHOD.get(part.b, part.b), rate),
+                })  # fmt: skip
+    return rows
 
 
 def paper_difference(dataset: str, a: str, b: str, rate: float) -> float:
@@ -183,41 +161,40 @@ def paper_difference(dataset: str, a: str, b: str, rate: float) -> float:
 
 
 def explain(group: pd.DataFrame) -> str:
-    """One sentence on why a claim got its verdict, from its comparison rows (columns
-    comparison, diff, ci95, n_seeds, verdict, direction; optional rate, model_label,
-    paper): how many comparisons hold, and the one that argues most against the claim."""
+    """One sentence on why a claim got its verdict: how many parts hold, are contradicted
+    or inconclusive, and the part that argues most against the claim."""
     g = group.dropna(subset=["diff"])
     if g.empty:
         return "No results for this claim yet."
     counts = g["verdict"].value_counts()
-    margin = g["direction"].fillna(1) * g["diff"]
-    worst = g.loc[margin.idxmin()]
-    where = str(worst.get("comparison", "the comparison"))
-    if "model_label" in g and isinstance(worst.get("model_label"), str):
-        where += f" on {worst['model_label']}"
-    if "rate" in g and not pd.isna(worst.get("rate")):
-        where += f" at {100 * float(worst['rate']):g} %"
+    sign = g["kind"].map({"better": 1, "worse": -1, "matches": 1, "no_better": -1})
+    worst = g.loc[(sign * g["diff"]).idxmin()]
+    where = str(worst["part"])
+    if isinstance(worst.get("model"), str):
+        where += f" on {worst['model']}"
+    where += f" at {100 * float(worst['rate']):g} %"
     ci = "" if pd.isna(worst["ci95"]) else f" ± {worst['ci95']:.1f}"
-    seeds = int(worst["n_seeds"]) if not pd.isna(worst["n_seeds"]) else 0
+    seeds = int(worst["n_seeds"])
     paper = worst.get("paper", math.nan)
     paper_text = "" if pd.isna(paper) else f"; the paper: {paper:+.1f}"
-    n_hold, n_fail = int(counts.get(HOLDS, 0)), int(counts.get(FAILS, 0))
-    head = (f"{n_hold} of {len(g)} comparisons hold, {len(g) - n_hold - n_fail} partly (one "
-            f"seed, or a 95 % interval that includes 0), {n_fail} do not")  # fmt: skip
+    head = (f"{int(counts.get(HOLDS, 0))} of {len(g)} comparisons hold, "
+            f"{int(counts.get(CONTRADICTED, 0))} are contradicted, "
+            f"{int(counts.get(INCONCLUSIVE, 0))} inconclusive")  # fmt: skip
     label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
     return (f"{head}; {label}: {where}, {worst['diff']:+.1f}{ci} points "
             f"({seeds} seed{'s' if seeds != 1 else ''}{paper_text}).")  # fmt: skip
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
-    """One verdict per (dataset, protocol, claim) with a sentence why (:func:`explain`);
-    empty when no result was found."""
-    cols = ["dataset", "protocol", "claim", "verdict", "why"]
-    if "verdict" not in rows.columns or rows.empty:
+    """One verdict per (dataset, protocol, budget, claim) with a sentence why."""
+    cols = ["dataset", "protocol", "budget", "claim", "verdict", "why"]
+    if rows.empty or "verdict" not in rows.columns:
         return pd.DataFrame(columns=cols)
     out = []
-    for (dataset, protocol, claim), g in rows.groupby(["dataset", "protocol", "claim"]):
-        out.append({"dataset": dataset, "protocol": protocol, "claim": claim,
+    for (dataset, protocol, budget, claim), g in rows.groupby(
+        ["dataset", "protocol", "budget", "claim"]
+    ):
+        out.append({"dataset": dataset, "protocol": protocol, "budget": budget, "claim": claim,
                     "verdict": combine(list(g["verdict"])), "why": explain(g)})  # fmt: skip
     return pd.DataFrame(out, columns=cols)
 
@@ -225,16 +202,8 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
 def diff_stats(diffs: Sequence[float]) -> tuple[float, float, float, int]:
     """(mean, 95 % t-interval half-width, std, n) of paired differences; NaN where undefined
     (ci95 and std need two values)."""
-    from scipy import stats
-
-    d = pd.Series(diffs, dtype=float).dropna()
-    n = len(d)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    if n == 1:
-        return float(d.iloc[0]), math.nan, math.nan, 1
-    std = float(d.std())
-    return float(d.mean()), float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)), std, n
+    mean, std, half, n = t_interval(list(pd.Series(diffs, dtype=float).dropna()))
+    return mean, half, std, n
 
 
 def related_claim(
@@ -246,15 +215,16 @@ def related_claim(
     unit: str = "points",
 ) -> dict:
     """One claim of a related paper tested on paired differences: ``parts`` maps a label
-    (e.g. a rate) to the per-seed differences A − B, each judged with :func:`verdict`
-    (``sign`` as in :class:`Comparison`) and combined with :func:`combine`.
+    (e.g. a rate) to the per-seed differences A − B, each judged with
+    :func:`evalib.stats.verdict` (``sign`` +1: better, −1: worse, 0: matches or beats
+    within :data:`~evalib.stats.MARGIN` points) and combined with :func:`combine`.
 
     Returns a row: claim, source, expected, ours (mean ± ci95 per part, in ``unit``),
     verdict, and ``parts`` (label → verdict)."""
     shown, verdicts = [], {}
     for label, diffs in parts.items():
         mean, ci, _, n = diff_stats(diffs)
-        verdicts[label] = verdict(mean, ci, sign)
+        verdicts[label] = verdict(mean, ci, {1: "better", -1: "worse", 0: "matches"}[sign])
         if n:
             ci_text = "" if math.isnan(ci) else f" ± {ci:.2f}"
             shown.append(f"{label}: {mean:+.2f}{ci_text} (n={n})")
@@ -293,10 +263,10 @@ def paired_parts(
 def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
     """A Markdown table of :func:`related_claim` rows (claim, expected, ours, verdict)."""
     lines = [f"**{title}** (mean paired difference ± 95 % CI half-width over seeds; "
-             "*holds*: the claimed sign at every part with the interval excluding 0 — for "
-             "a ≥ 0 ('matches or beats') claim, a mean ≥ 0; *partly*: the claimed sign "
-             "somewhere but not everywhere, or an interval that includes 0; *does not "
-             "hold*: the wrong sign everywhere)", "",
+             "*holds*: at every part the interval excludes 0 on the claimed side — for "
+             f"'matches or beats', its lower end is above −{MARGIN:g}; *contradicted*: at "
+             "some part it excludes 0 on the other side; *inconclusive*: otherwise, or "
+             "one seed)", "",
              "| claim | source | expected | ours | verdict |", "|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         cells = [r["claim"], r["source"], r["expected"], r["ours"], f"**{r['verdict']}**"]

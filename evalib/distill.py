@@ -574,7 +574,7 @@ def _paired_ipc(results: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]
 
 
 def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) -> dict[str, Any]:
-    from evalib.claims import FAILS, HOLDS, PARTLY, UNTESTED
+    from evalib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 
     row = corr[(corr["x"] == "random") & (corr["y"] == y)]
     rho = float(row["spearman_rho"].iloc[0]) if len(row) else math.nan
@@ -583,7 +583,13 @@ def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) ->
     if math.isnan(rho):
         verdict, ours = UNTESTED, "fewer than 3 points"
     else:
-        verdict = FAILS if rho <= 0 else (HOLDS if p < 0.05 else PARTLY)
+        verdict = (
+            CONTRADICTED
+            if rho < 0 and p < 0.05
+            else HOLDS
+            if rho > 0 and p < 0.05
+            else INCONCLUSIVE
+        )
         p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         ours = f"Spearman ρ = {rho:.2f} ({p_text}, n = {n} dataset × budget points)"
     return {"claim": claim, "source": "Li et al.", "expected": expected, "ours": ours,
@@ -593,8 +599,8 @@ def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) ->
 def verdicts(results: pd.DataFrame, corr: pd.DataFrame) -> list[dict[str, Any]]:
     """Claims on the evaluation rows (dataset, method, ipc, seed, test_acc as a fraction)
     and the :func:`predictor_correlation` table: random-subset accuracy predicts distilled
-    accuracy (Li et al.: positive; *holds* at Spearman p < 0.05, *partly* for a positive ρ
-    that is not significant), and predicts the gain of distillation; DM's distilled images
+    accuracy (Li et al.: positive; *holds* for ρ > 0 at Spearman p < 0.05, *contradicted*
+    for ρ < 0 at p < 0.05, *inconclusive* otherwise), and predicts the gain of distillation; DM's distilled images
     beat random real ones at equal images per class; this book's question whether EVA's
     per-class top-k beats random real images."""
     from evalib.claims import related_claim

@@ -948,7 +948,9 @@ def estimate_seconds(done: pd.DataFrame, missing: Sequence[Job]) -> float:
     total = 0.0
     for job in missing:
         per = rate.get((job.data.dataset, job.model.name, job.model.width), math.nan)
-        total += per * train_size(job) * job.recipe.epochs
+        n = train_size(job)
+        full = train_size(replace(job, selection=None))
+        total += per * n * effective_recipe(job, n, full).num_epochs(n)
     return float(total)
 
 

@@ -66,7 +66,7 @@ def _params(arm: str, windows: Window | tuple[Window, Window]) -> dict[str, Any]
 def _job(profile: ex.Profile, dataset: str, method: str, params: Mapping[str, Any],
          rate: float, seed: int, budget: str, model: ex.ModelSpec | None = None) -> ex.Job:  # fmt: skip
     sel = ex.SelectionSpec.make(method, rate, **dict(params))
-    surrogate = None if method == "random" else profile.surrogate_config(dataset, seed)
+    surrogate = profile.surrogate_config(dataset, seed)  # random ignores it (as benchmark_jobs)
     floor = profile.min_steps if budget == "floor" else 0
     return ex.Job(
         profile.data_spec(dataset),
@@ -328,3 +328,46 @@ def same_size_rows(profile: ex.Profile, dataset: str, cache: ex.Cache, size: int
         return pd.DataFrame()
     planned = [p for p in table1(profile, dataset, cache) if p.job.rate in rates]
     return labelled_results(planned, cache)[0]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def claim_results(profile: ex.Profile, dataset: str, cache: ex.Cache) -> tuple[pd.DataFrame, int]:
+    """Labelled results of every study the claims read (Table 1, the ablation and the
+    cross-architecture runs) for ``dataset``, and how many of their jobs are missing."""
+    planned = [p for name in ("table1", "ablation", "cross")
+               for p in study(name, profile, dataset, cache)]  # fmt: skip
+    return labelled_results(planned, cache)
+
+
+def surrogate_seeds(profile: ex.Profile) -> tuple[int, ...]:
+    """Seeds whose surrogate the profile trains: the tuning seed, then the reported ones."""
+    return tuple(dict.fromkeys((profile.tuning_seed, *profile.seeds)))
+
+
+def compute_table(profile: ex.Profile, datasets: Sequence[str], cache: ex.Cache) -> pd.DataFrame:
+    """CPU-hours spent per dataset and study, as recorded in each result (a job shared by
+    two studies counts in the first), the surrogates first; jobs missing and an estimate
+    of the hours they need (:func:`evalib.experiments.estimate_seconds`)."""
+    rows, seen = [], set()
+    for dataset in datasets:
+        done_s = [ex.surrogate_record(profile.surrogate_config(dataset, s), cache)
+                  for s in surrogate_seeds(profile)]  # fmt: skip
+        secs = [r["seconds"] for r in done_s if r is not None]
+        rows.append({"dataset": dataset, "study": "surrogates", "runs done": len(secs),
+                     "runs missing": len(done_s) - len(secs), "CPU-hours": sum(secs) / 3600})  # fmt: skip
+        studies = [
+            (name, [p.job for p in study(name, profile, dataset, cache)]) for name in STUDIES
+        ]
+        every = [j for _, jobs in studies for j in jobs]
+        timed = ex.collect(every, cache)[0]
+        for name, jobs in studies:
+            jobs = [j for j in dict.fromkeys(jobs) if j not in seen]
+            seen.update(jobs)
+            done, missing = ex.collect(jobs, cache)
+            hours = float(done["seconds"].sum()) / 3600 if len(done) else 0.0
+            rows.append({"dataset": dataset, "study": name, "runs done": len(done),
+                         "runs missing": len(missing), "CPU-hours": hours,
+                         "CPU-hours to go (est.)": ex.estimate_seconds(timed, missing) / 3600})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -21,6 +21,8 @@ METHOD_LABELS = {
     "aum": "AUM",
     "ccs": "CCS",
     "eva": "EVA",
+    "eva_tuned": "EVA (windows tuned on validation)",
+    "eva_published": "EVA (published windows)",
     "eva_official": "EVA (official code)",
     "exp_s": "EXP-S",
     "var_s": "VAR-S",
@@ -35,21 +37,27 @@ def table1() -> pd.DataFrame:
         return pd.read_csv(fh)
 
 
+#: Our arms whose numbers the paper's Table 1 reports under another name.
+PAPER_NAME = {"eva_tuned": "eva", "eva_published": "eva"}
+
+
 def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Join our summary (method, rate, mean, std, count, ci95) with the paper's numbers.
+    """Join our summary (method, rate, mean, std, count, ci95) with the paper's numbers
+    (both EVA arms face the paper's EVA, whose windows were tuned per rate).
 
     Returns columns method, rate, paper_mean, paper_std, ours_mean, ours_std, ours_ci95,
     n_seeds, diff (ours − paper, points). Rows without a paper number keep NaN there.
     """
     paper = table1().query("dataset == @dataset").drop(columns="dataset")
-    paper = paper.rename(columns={"mean": "paper_mean", "std": "paper_std"})
+    paper = paper.rename(columns={"mean": "paper_mean", "std": "paper_std", "method": "_paper"})
     mine = ours.rename(
         columns={"mean": "ours_mean", "std": "ours_std", "ci95": "ours_ci95", "count": "n_seeds"}
     )
-    out = mine.merge(paper, on=["method", "rate"], how="left")
+    mine = mine.assign(_paper=mine["method"].map(lambda m: PAPER_NAME.get(m, m)))
+    out = mine.merge(paper, on=["_paper", "rate"], how="left")
     out["diff"] = out["ours_mean"] - out["paper_mean"]
     cols = ["method", "rate", "paper_mean", "paper_std", "ours_mean", "ours_std", "ours_ci95",
             "n_seeds", "diff"]  # fmt: skip
-    order = {m: i for i, m in enumerate(("full", *METHOD_ORDER))}
+    order = {m: i for i, m in enumerate(("full", *METHOD_ORDER, "eva_published", "eva_tuned"))}
     out = out.assign(_o=out["method"].map(order).fillna(99)).sort_values(["_o", "rate"])
     return out[cols].reset_index(drop=True)

@@ -39,7 +39,6 @@ DATASETS = {  # notebook → datasets it is run for (the first one is the book's
 PARAMETERS: dict[str, dict[str, dict]] = {
     "cpu": {
         "04_dual_window": {"seeds": [0]},  # claim 4 is judged on 03's three seeds
-        "05_window_grid": {"grid_rates": [0.05], "grid_seeds": [0]},
         "06_cross_architecture": {"seeds": [0], "rates": [0.05, 0.3]},
         # PIE trains K dense and K emphasis networks on the full training split
         "07_pruning_identified": {"dataset": "bloodmnist"},
@@ -50,36 +49,6 @@ PARAMETERS: dict[str, dict[str, dict]] = {
 def notebook_parameters(name: str, profile: str) -> dict:
     """Extra papermill parameters of ``name`` at ``profile`` (empty when none)."""
     return dict(PARAMETERS.get(profile, {}).get(name, {}))
-
-
-GRIDS = {  # name → the notebook whose jobs it is
-    "table1": "02_benchmark",
-    "variance": "03_variance_ablation",
-    "dual": "04_dual_window",
-    "grid": "05_window_grid",
-    "cross": "06_cross_architecture",
-}
-
-
-def grid_jobs(what: str, profile, dataset: str) -> list:
-    """The jobs notebook ``GRIDS[what]`` runs for ``dataset`` at ``profile`` with its book
-    parameters, so that filling the cache ahead (``evalib grid``) matches the notebooks."""
-    from evalib import ablations as ab
-    from evalib import experiments as ex
-
-    p = notebook_parameters(GRIDS[what], profile.name)
-    rates = tuple(p.get("rates") or profile.rates)
-    seeds = tuple(p.get("seeds") or profile.seeds)
-    if what == "table1":
-        return ex.benchmark_jobs(profile, dataset, profile.table1_methods(), rates, seeds)
-    if what == "variance":
-        return ab.variance_ablation_jobs(profile, dataset, rates, seeds)
-    if what == "dual":
-        return ab.dual_window_jobs(profile, dataset, rates, seeds)
-    if what == "grid":
-        g_rates, g_seeds = ab.resolve_grid(rates, seeds, p.get("grid_rates"), p.get("grid_seeds"))
-        return ab.window_grid_jobs(profile, dataset, g_rates, g_seeds)
-    return ab.cross_architecture_jobs(profile, dataset, rates, seeds)
 
 
 def notebook_dir() -> Path:

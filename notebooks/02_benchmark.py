@@ -39,20 +39,30 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import experiments as ex
-from evalib import paper, plots
+from evalib import grids, paper, plots
 
 plots.setup_style()
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
                       executor, workers, ray_address)  # fmt: skip
 P = S.profile
-methods = P.table1_methods()
+tuned = grids.tuned_params(P, S.dataset, S.cache)
 display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Dataset **{S.dataset}**, surrogate and "
-        f"coreset model `{P.model.name}` (width {P.model.width}), {P.epochs} epochs, "
-        f"seeds {list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. "
-        f"EVA windows (scaled from the official [0, 10) and [100, 110) of 200 epochs): "
-        f"{P.eva_windows()}."
+        f"coreset model `{P.model.name}` (width {P.model.width}); surrogate "
+        f"{P.surrogate_epochs} epochs, coreset models {P.epochs} epochs (budget `epochs`) or "
+        f"at least {P.min_steps} steps (budget `floor`, at "
+        f"{[f'{r:.0%}' for r in P.floor_rates]}); seeds {list(S.seeds)}, each with its own "
+        f"surrogate; rates {[f'{r:.0%}' for r in S.rates]}. EVA with the published windows "
+        f"(official [0, 10) and [100, 110) of 200 epochs, placed on the surrogate): "
+        f"{grids.window_label(P.eva_windows())}; EVA with windows tuned on validation "
+        + (
+            f"(seed {P.tuning_seed}): "
+            + "; ".join(f"{r:.0%} {grids.window_label(tuned[('eva', r)])}" for r in S.rates)
+            if tuned
+            else "not yet (the tuning runs of the window-grid page are missing)"
+        )
+        + "."
     )
 )
 
@@ -60,9 +70,12 @@ display(
 # ## Run (or read) every job
 
 # %%
-jobs = ex.benchmark_jobs(P, S.dataset, methods, S.rates, S.seeds)
-table = S.run(jobs)
+planned = grids.table1(P, S.dataset, S.cache, S.seeds, S.rates)
+S.run([p.job for p in planned])
+table = grids.labelled_results(planned, S.cache)[0].assign(method=lambda t: t["arm"])
 print(f"{len(table)} jobs; {table['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+display(table.groupby(["budget", "rate"])["steps"].median().unstack("budget")
+        .rename_axis(columns="optimiser steps (median) per budget"))  # fmt: skip
 
 # %% [markdown]
 # ## Mean ± std over seeds, side by side with the paper
@@ -73,9 +86,11 @@ print(f"{len(table)} jobs; {table['seconds'].sum() / 60:.1f} CPU-minutes in tota
 # %%
 tables = {}
 for metric, name in (("paper_val_acc", "paper"), ("clean_test_acc", "clean")):
-    summary = ex.summarize(table, metric=metric)
-    tables[name] = paper.side_by_side(summary, S.dataset)
-    tables[name].to_csv(S.out_dir() / f"table1_{name}.csv", index=False)
+    for budget, part in table.groupby("budget"):
+        summary = ex.summarize(part, metric=metric)
+        key = name if budget == "epochs" else f"{name}_{budget}"
+        tables[key] = paper.side_by_side(summary, S.dataset)
+        tables[key].to_csv(S.out_dir() / f"table1_{key}.csv", index=False)
 pd.options.display.float_format = "{:.2f}".format
 display(Markdown("**Clean protocol** (test split, final epoch)"))
 display(tables["clean"])
@@ -83,6 +98,11 @@ display(tables["clean"])
 # %%
 display(Markdown("**Paper protocol** (validation split, best over evaluations)"))
 display(tables["paper"])
+
+# %%
+if "clean_floor" in tables:
+    display(Markdown(f"**Clean protocol, floor budget** (at least {P.min_steps} steps)"))
+    display(tables["clean_floor"])
 
 # %%
 full = tables["clean"].query("method == 'full'")["ours_mean"]
@@ -109,14 +129,15 @@ def gaps(t: pd.DataFrame) -> pd.DataFrame:
     wide = t.query("method != 'full'").pivot_table(
         index="rate", columns="method", values="ours_mean"
     )
-    out = pd.DataFrame({"eva_minus_random": wide["eva"] - wide["random"]})
-    others = [m for m in wide.columns if m not in ("eva", "full")]
+    eva = "eva_tuned" if "eva_tuned" in wide else "eva_published"
+    out = pd.DataFrame({"eva_arm": eva, "eva_minus_random": wide[eva] - wide["random"]})
+    others = [m for m in wide.columns if not m.startswith("eva") and m != "full"]
     out["best_other"] = wide[others].idxmax(axis=1)
-    out["eva_minus_best_other"] = wide["eva"] - wide[others].max(axis=1)
+    out["eva_minus_best_other"] = wide[eva] - wide[others].max(axis=1)
     return out.reset_index()
 
 
-gap = {name: gaps(t) for name, t in tables.items()}
+gap = {name: gaps(t) for name, t in tables.items() if name in ("clean", "paper")}
 for name, g in gap.items():
     g.to_csv(S.out_dir() / f"table1_gaps_{name}.csv", index=False)
 display(gap["clean"])

@@ -1,77 +1,99 @@
+"""The paper's claims on hand-made labelled result tables (arms of evalib.grids)."""
+
 import math
 
 import pandas as pd
 import pytest
 
 from evalib import claims
-from evalib.claims import FAILS, HOLDS, PARTLY, UNTESTED
+from evalib.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
+
+CONVNET = ("convnet", 0.25)
 
 
-@pytest.mark.parametrize(
-    "diff, ci, sign, expected",
-    [
-        (3.0, 1.0, 1, HOLDS),  # interval [2, 4] excludes 0
-        (3.0, 4.0, 1, PARTLY),  # interval [-1, 7] includes 0
-        (3.0, math.nan, 1, PARTLY),  # one seed: no interval
-        (-0.5, 0.1, 1, FAILS),
-        (-3.0, 1.0, -1, HOLDS),
-        (0.2, 0.1, -1, FAILS),
-        (0.1, 0.5, 0, HOLDS),  # matches: ≥ 0
-        (-0.3, 0.5, 0, PARTLY),  # below but within noise
-        (-2.0, 0.5, 0, FAILS),
-        (-2.0, math.nan, 0, FAILS),
-        (math.nan, math.nan, 1, UNTESTED),
-    ],
-)
-def test_verdict_rules(diff, ci, sign, expected):
-    assert claims.verdict(diff, ci, sign) == expected
-
-
-def test_combine():
-    assert claims.combine([HOLDS, HOLDS, UNTESTED]) == HOLDS
-    assert claims.combine([FAILS, FAILS]) == FAILS
-    assert claims.combine([HOLDS, FAILS]) == PARTLY
-    assert claims.combine([UNTESTED]) == UNTESTED
+def _rows(arm, rate, accs, budget="epochs", model=CONVNET):
+    return [{"arm": arm, "rate": rate, "seed": s, "budget": budget, "clean_test_acc": a,
+             "paper_val_acc": a, "model": model[0], "width": model[1]}
+            for s, a in enumerate(accs)]  # fmt: skip
 
 
 def _table():
-    # three seeds; EVA beats Random by exactly 2, 3, 4 points at 2 %
+    # three seeds; tuned EVA beats Random by exactly 2, 3, 4 points at 2 %, loses at 5 %
     rows = []
-    for seed, gain in zip((0, 1, 2), (0.02, 0.03, 0.04), strict=True):
-        for method, acc in (("random", 0.80), ("eva", 0.80 + gain), ("forgetting", 0.50),
-                            ("full", 0.90)):  # fmt: skip
-            rate = 1.0 if method == "full" else 0.02
-            rows.append({"method": method, "rate": rate, "seed": seed, "clean_test_acc": acc,
-                         "paper_val_acc": acc, "model": "convnet", "width": 0.25})  # fmt: skip
+    rows += _rows("random", 0.02, (0.80, 0.80, 0.80))
+    rows += _rows("eva_tuned", 0.02, (0.82, 0.83, 0.84))
+    rows += _rows("random", 0.05, (0.85, 0.86, 0.87))
+    rows += _rows("eva_tuned", 0.05, (0.80, 0.80, 0.80))
+    rows += _rows("forgetting", 0.02, (0.50, 0.50, 0.50))
+    rows += _rows("forgetting", 0.05, (0.60, 0.61, 0.62))
+    rows += _rows("full", 1.0, (0.90, 0.90, 0.90))
+    rows += _rows("eva_tuned", 0.3, (0.898, 0.90, 0.902))
+    rows += _rows("random", 0.02, (0.70, 0.71, 0.72), "floor")
+    rows += _rows("eva_tuned", 0.02, (0.75, 0.75, 0.75), "floor")
     return pd.DataFrame(rows)
 
 
+def _by(out, claim, rate=None, budget="epochs", part=None):
+    sel = (out["claim"] == claim) & (out["budget"] == budget)
+    if rate is not None:
+        sel &= out["rate"] == rate
+    if part is not None:
+        sel &= out["part"] == part
+    return out[sel]
+
+
 def test_evaluate_by_hand():
-    out = claims.evaluate(_table(), "organamnist", [0.02]).set_index("comparison")
-    eva = out.loc["EVA − Random"]
-    assert eva["diff"] == pytest.approx(3.0) and eva["std"] == pytest.approx(1.0)
-    assert eva["ci95"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
-    assert eva["verdict"] == HOLDS  # 3 − 2.48 > 0
-    assert out.loc["forgetting − Random", "verdict"] == HOLDS  # −30 every seed, std 0 → ci 0
-    assert math.isnan(out.loc["entropy − Random", "diff"])  # not run
-    assert out.loc["EVA 30 % − full data", "verdict"] == UNTESTED  # no 30 % rows
+    out = claims.evaluate(_table(), "organamnist", [0.02, 0.05], surrogate_model=CONVNET)
+    eva2 = _by(out, "1", 0.02).iloc[0]
+    assert eva2["diff"] == pytest.approx(3.0) and eva2["std"] == pytest.approx(1.0)
+    assert eva2["ci95"] == pytest.approx(4.302653 / math.sqrt(3), rel=1e-5)
+    assert eva2["verdict"] == HOLDS  # 3 − 2.48 > 0
+    assert eva2["paper"] == pytest.approx(1.20)  # the paper's EVA − Random at 2 %
+    assert _by(out, "1", 0.05).iloc[0]["verdict"] == CONTRADICTED  # −5, −6, −7
+    # the floor budget is judged on its own rows
+    floor = _by(out, "1", 0.02, "floor").iloc[0]
+    assert floor["diff"] == pytest.approx(4.0) and floor["verdict"] == HOLDS
+    forgetting = _by(out, "2a", 0.02, part="forgetting − Random").iloc[0]
+    assert forgetting["verdict"] == HOLDS  # −30 every seed, std 0
+    assert _by(out, "2a", 0.02, part="entropy − Random").iloc[0]["verdict"] == UNTESTED
+    five = _by(out, "5").iloc[0]
+    assert five["diff"] == pytest.approx(0.0) and five["verdict"] == HOLDS  # within 1 point
+
+
+def test_claim_verdicts_need_every_part():
+    out = claims.evaluate(_table(), "organamnist", [0.02, 0.05], surrogate_model=CONVNET)
+    summary = claims.summary(out).set_index(["budget", "claim"])
+    assert summary.loc[("epochs", "1"), "verdict"] == CONTRADICTED  # holds at 2 %, not at 5 %
+    assert summary.loc[("epochs", "2a"), "verdict"] == INCONCLUSIVE  # untested baselines
+    why = summary.loc[("epochs", "1"), "why"]
+    assert why.startswith("1 of 2 comparisons hold, 1 are contradicted, 0 inconclusive")
+    assert "EVA tuned − Random at 5 %, -6.0 ± 2.5 points (3 seeds; the paper: +1.0)" in why
+
+
+def test_claim_5_only_on_organamnist_and_2b_only_at_5_percent():
+    out = claims.evaluate(_table(), "bloodmnist", [0.02, 0.05], surrogate_model=CONVNET)
+    assert "5" not in set(out["claim"])
+    assert set(_by(out, "2b")["rate"]) == {0.05}
+
+
+def test_transfer_uses_only_the_other_networks():
+    t = _table()
+    other = pd.DataFrame(
+        _rows("random", 0.05, (0.6, 0.6, 0.6), model=("resnet18", 0.125))
+        + _rows("eva_tuned", 0.05, (0.7, 0.7, 0.7), model=("resnet18", 0.125))
+    )
+    out = claims.evaluate(pd.concat([t, other]), "organamnist", [0.02, 0.05],
+                          surrogate_model=CONVNET)  # fmt: skip
+    six = _by(out, "6", 0.05)
+    assert six["model"].tolist() == ["resnet18 ×0.125"]
+    assert six["diff"].iloc[0] == pytest.approx(10.0) and six["verdict"].iloc[0] == HOLDS
+    # the convnet's own 5 % rows (EVA −6) are not a transfer
+    assert _by(out, "1", 0.05)["diff"].tolist() == [pytest.approx(-6.0)]
 
 
 def test_paper_difference_from_table1():
     assert claims.paper_difference("organamnist", "eva", "random", 0.02) == pytest.approx(1.20)
     assert claims.paper_difference("organamnist", "eva", "full", 0.3) == pytest.approx(0.24)
-
-
-def test_transfer_leaves_out_the_surrogate_model():
-    t = _table()
-    other = t.assign(model="resnet18", width=0.125)
-    both = pd.concat([t, other])
-    out = claims.transfer(both, "organamnist", surrogate=("convnet", 0.25))
-    assert out["model_label"].tolist() == ["resnet18 ×0.125"]
-    assert out["diff"].iloc[0] == pytest.approx(3.0)
-    assert claims.transfer(t, "organamnist", surrogate=("convnet", 0.25)).empty
-    why = claims.summary(out.assign(protocol="clean")).set_index("claim").loc[6, "why"]
-    assert "EVA − Random on resnet18 ×0.125 at 2 %, +3.0" in why
 
 
 def test_diff_stats_by_hand():
@@ -86,40 +108,18 @@ def test_diff_stats_by_hand():
 
 def test_related_claim_combines_parts_and_shows_numbers():
     row = claims.related_claim("c", "src", "A − B > 0", {"2%": [1, 2, 3], "5%": [-1, -2, -3]}, 1)
-    assert row["parts"] == {"2%": PARTLY, "5%": FAILS}
-    assert row["verdict"] == PARTLY
+    assert row["parts"] == {"2%": INCONCLUSIVE, "5%": INCONCLUSIVE}  # both include 0
+    assert row["verdict"] == INCONCLUSIVE
     assert "2%: +2.00 ± 2.48 (n=3)" in row["ours"] and row["ours"].endswith("[points]")
     tight = claims.related_claim("c", "s", "e", {"all": [3.0, 3.1, 2.9]}, 1)
     assert tight["verdict"] == HOLDS
+    against = claims.related_claim("c", "s", "e", {"all": [-3.0, -3.1, -2.9]}, 1)
+    assert against["verdict"] == CONTRADICTED
     empty = claims.related_claim("c", "s", "e", {"x": []}, 1)
     assert empty["verdict"] == UNTESTED and empty["ours"] == "no results"
     md = claims.verdict_markdown([row, tight])
-    assert md.count("\n| c |") == 2 and "**partly**" in md and "**holds**" in md
+    assert md.count("\n| c |") == 2 and "**inconclusive**" in md and "**holds**" in md
 
 
-def test_summary_explains_with_the_comparison_most_against_the_claim():
-    rows = pd.DataFrame([
-        {"dataset": "d", "protocol": "clean", "claim": 1, "comparison": "EVA − Random",
-         "rate": 0.02, "diff": -4.0, "ci95": 1.5, "n_seeds": 3, "verdict": FAILS,
-         "direction": 1, "paper": 2.5},
-        {"dataset": "d", "protocol": "clean", "claim": 1, "comparison": "EVA − Random",
-         "rate": 0.05, "diff": 3.0, "ci95": 1.0, "n_seeds": 3, "verdict": HOLDS,
-         "direction": 1, "paper": 5.6},
-        {"dataset": "d", "protocol": "clean", "claim": 2, "comparison": "el2n − Random",
-         "rate": 0.02, "diff": -9.0, "ci95": 2.0, "n_seeds": 3, "verdict": HOLDS,
-         "direction": -1, "paper": math.nan},
-        {"dataset": "d", "protocol": "clean", "claim": 2, "comparison": "aum − Random",
-         "rate": 0.02, "diff": -3.0, "ci95": 1.0, "n_seeds": 3, "verdict": HOLDS,
-         "direction": -1, "paper": math.nan},
-    ])  # fmt: skip
-    out = claims.summary(rows).set_index("claim")
-    assert out.loc[1, "verdict"] == PARTLY
-    assert out.loc[1, "why"] == (
-        "1 of 2 comparisons hold, 0 partly (one seed, or a 95 % interval that includes 0), "
-        "1 do not; most against the claim: EVA − Random at 2 %, -4.0 ± 1.5 points "
-        "(3 seeds; the paper: +2.5)."
-    )
-    # claim 2 wants negative differences: the weakest is the one closest to 0 (aum)
-    assert out.loc[2, "verdict"] == HOLDS
-    assert "weakest: aum − Random at 2 %, -3.0 ± 1.0 points (3 seeds)." in out.loc[2, "why"]
+def test_summary_of_nothing_has_the_columns():
     assert list(claims.summary(pd.DataFrame()).columns)[-1] == "why"
