@@ -13,19 +13,27 @@ import hashlib
 import json
 import math
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalib import __version__
 from evalib.errors import EvalibError
+from evalib.executors import (  # noqa: F401  (re-exported: notebooks and tests use them)
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    _exit_with_parent,
+    _init_worker,
+    make_executor,
+)
 from evalib.io import atomic_file, progress_bar
+from evalib.packing import JobSize
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -361,8 +369,10 @@ def run_surrogate(
     progress: bool = True,
     device: str | None = None,
     threads: int | None = None,
+    checkpoint_every_s: float | None = None,
 ):
-    """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped)."""
+    """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped).
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`)."""
     from evalib.dynamics import load as load_dynamics
     from evalib.dynamics import save as save_dynamics
     from evalib.models import build_model
@@ -392,6 +402,7 @@ def run_surrogate(
         eval_pass_epochs=(-1,),
         device=device,
         threads=threads,
+        checkpoint_every_s=checkpoint_every_s,
         progress=progress,
         desc=f"surrogate {cfg.data.dataset} {cfg.model.name}",
         meta={
@@ -462,8 +473,10 @@ def run_job(
     progress: bool = False,
     device: str | None = None,
     threads: int | None = None,
+    checkpoint_every_s: float | None = None,
 ) -> dict[str, Any]:
-    """Train and evaluate ``job`` (or read its cached result); returns one result row."""
+    """Train and evaluate ``job`` (or read its cached result); returns one result row.
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`)."""
     import torch
 
     from evalib.models import build_model
@@ -478,7 +491,9 @@ def run_job(
     if needs_dynamics:
         if job.surrogate is None:
             raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
-        dynamics = run_surrogate(job.surrogate, cache, data_root, progress, device, threads)
+        dynamics = run_surrogate(
+            job.surrogate, cache, data_root, progress, device, threads, checkpoint_every_s
+        )
     ds, train_split, ids, val, test = load_data(job.data, data_root)
     positions = select_for_job(job, dynamics, ids, train_split.labels.numpy())
     coreset = train_split.subset(positions)
@@ -498,6 +513,7 @@ def run_job(
         record=False,
         device=device,
         threads=threads,
+        checkpoint_every_s=checkpoint_every_s,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
@@ -556,71 +572,8 @@ def _rmtree(path: Path) -> None:
 # ----------------------------------------------------------------------------- executors
 
 
-class Executor(Protocol):
-    """Runs ``fn`` over ``items`` and yields results in completion order."""
-
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]: ...
-
-
-@dataclass(frozen=True)
-class SerialExecutor:
-    def run(self, fn, items):
-        for item in items:
-            yield fn(item)
-
-
-@dataclass(frozen=True)
-class ProcessExecutor:
-    """A local process pool; each worker uses ``threads`` torch threads (default 1)."""
-
-    workers: int = 2
-    threads: int = 1
-
-    def run(self, fn, items):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.threads, os.getpid())) as pool:  # fmt: skip
-            futures = [pool.submit(fn, item) for item in items]
-            for fut in as_completed(futures):
-                yield fut.result()
-
-
-def _init_worker(threads: int, parent_pid: int | None = None) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if parent_pid is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int, poll_seconds: float = 2.0) -> None:
-    """End this worker once ``parent_pid`` is gone (the parent was killed rather than
-    shut down): its job resumes from the last epoch checkpoint on the next run."""
-    while os.getppid() == parent_pid:
-        time.sleep(poll_seconds)
-    os._exit(3)
-
-
-def make_executor(
-    name: str = "serial", workers: int = 2, threads: int = 1, address: str | None = None
-) -> Executor:
-    """``serial``, ``process`` (``workers`` local processes) or ``ray``: the Ray cluster at
-    ``address`` ("auto", "ray://host:10001"), or a local Ray instance with
-    ``workers * threads`` CPUs when ``address`` is None (see book/scaling.md)."""
-    if name == "serial":
-        return SerialExecutor()
-    if name == "process":
-        return ProcessExecutor(workers, threads)
-    if name == "ray":
-        from evalib.ray_executor import RayExecutor
-
-        local_cpus = workers * threads if address is None else None
-        return RayExecutor(address=address, num_cpus=local_cpus, threads=threads)
-    raise EvalibError(f"unknown executor {name!r}; choose serial, process or ray")
+# Serial, process and Ray executors live in evalib.executors (which imports nothing from
+# here); they are re-exported at the top of this module for notebooks and older code.
 
 
 @dataclass(frozen=True)
@@ -632,6 +585,10 @@ class _JobCall:
 
     def __call__(self, job: Job) -> dict[str, Any]:
         return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
+
+    def job_size(self, job: Job) -> JobSize:
+        """What the executors pack jobs onto devices by (see evalib.packing)."""
+        return JobSize(train_size(job), job.model.name, job.model.width)
 
 
 @dataclass(frozen=True)
@@ -646,6 +603,12 @@ class _SurrogateCall:
     def __call__(self, cfg: SurrogateConfig) -> str:
         run_surrogate(cfg, self.cache, self.data_root, False, self.device, self.threads)
         return cfg.key()
+
+    def job_size(self, cfg: SurrogateConfig) -> JobSize:
+        from evalib.data import dataset_info
+
+        n = cfg.data.train_subset or dataset_info(cfg.data.dataset).n_samples[0]
+        return JobSize(n, cfg.model.name, cfg.model.width, record=True)
 
 
 def run_jobs(
