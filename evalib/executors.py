@@ -236,10 +236,9 @@ class ProcessExecutor:
             while queue or running:
                 while queue:  # first come, first placed: a large job is never starved
                     item, share = queue[0]
-                    free = [d for d in pools if used[d] + share <= 1]
-                    if not free:
+                    device = place(used, share)
+                    if device is None:
                         break
-                    device = min(free, key=lambda d: used[d])  # ties: the first listed
                     queue.popleft()
                     used[device] += share
                     fut = pools[device].submit(_run_placed, fn, item, device, float(share))
@@ -252,6 +251,14 @@ class ProcessExecutor:
         finally:
             for pool in pools.values():
                 pool.shutdown(wait=True, cancel_futures=True)
+
+
+def place(used: Mapping[str, Fraction], share: Fraction) -> str | None:
+    """The device for a job taking ``share`` of one, given the shares ``used`` on each:
+    the least-loaded device it fits on (ties: the first listed, so that equal jobs go to
+    the devices in turn), or None when it fits on none yet."""
+    free = [d for d in used if used[d] + share <= 1]
+    return min(free, key=lambda d: used[d]) if free else None
 
 
 def _run_placed(fn: Any, item: Any, device: str, share: float) -> Any:
