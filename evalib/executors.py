@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import tempfile
 import threading
@@ -485,7 +486,8 @@ class RayExecutor:
             return 1.0
         memory = self.device_memory_bytes or _driver_gpu_memory()
         n, model, width, record = size
-        return round(1 / jobs_per_device(n, model, width, memory, record=record), 4)
+        k = jobs_per_device(n, model, width, memory, record=record)
+        return math.floor(1e4 / k) / 1e4  # Ray counts GPUs to 4 decimals: k shares fit in 1
 
     # ------------------------------------------------------------------------- running
 

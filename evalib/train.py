@@ -539,7 +539,6 @@ class _Store:
         self.record = record
         self.config = config or {}
         self.every_s = every_s
-        self.saves = 0  # state.pt writes by this run
         self.last_save = _now()
         self.state: dict[str, Any] = {}
         shapes = {"log_probs": (epochs, n, c), "seen": (epochs, n), "eval": (e, n, c)}
@@ -651,7 +650,6 @@ class _Store:
         }
         with atomic_file(self.folder / "state.pt") as fh:
             torch.save(state, fh)
-        self.saves += 1
         self.last_save = _now()
 
     def dynamics(self, labels, ids, eval_epochs, meta) -> Dynamics:

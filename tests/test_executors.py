@@ -192,7 +192,8 @@ def test_ray_asks_for_a_share_of_a_gpu_by_job_size():
     ray = exe.RayExecutor(device_memory_bytes=memory, progress=False)
     k = jobs_per_device(692, "resnet18", 1.0, memory)
     assert k > 1
-    assert ray.gpus_for(fn, 0, cluster_gpus=True) == round(1 / k, 4)
+    share = ray.gpus_for(fn, 0, cluster_gpus=True)
+    assert share <= 1 / k and k * share <= 1 and share > 1 / k - 1e-4
     assert ray.gpus_for(fn, 1, cluster_gpus=True) == 1.0
     assert ray.gpus_for(fn, 0, cluster_gpus=False) == 0.0
     assert ray.gpus_for(abs, 0, cluster_gpus=True) == 1.0  # unknown size: a whole GPU
