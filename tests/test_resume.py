@@ -1,8 +1,10 @@
-"""Checkpoint and resume: a run killed at any point and resumed equals an uninterrupted one.
+"""Checkpoint and resume: a run killed at any point and resumed equals an uninterrupted one,
+whatever the checkpoint cadence (every epoch, every few seconds, the default minutes).
 
-The subprocess test kills ``evalib train`` with SIGKILL at deterministic points (a hook
+The subprocess tests kill ``evalib train`` with SIGKILL at deterministic points (a hook
 wrapped around the real CLI makes the process hang mid-epoch, or kill itself half-way
-through writing ``state.pt``), so it never depends on how fast the machine is.
+through writing ``state.pt``) and give it a clock in which every batch takes a fixed
+time, so they never depend on how fast the machine is.
 """
 
 from __future__ import annotations
