@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--checkpoint-dir", default=None, help="resume/save state every epoch here")
+    p.add_argument("--checkpoint-dir", default=None, help="resume from / save state here")
+    p.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                   help="seconds between checkpoints; 0: every epoch "
+                        "(default: $EVALIB_CHECKPOINT_EVERY or 300); always after the last")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="dynamics file (.npz) or folder (memory-mapped)")
     p.set_defaults(func=cmd_train)
@@ -88,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="process", choices=("serial", "process", "ray"))
     p.add_argument("--workers", type=int, default=2, help="parallel jobs (local executors)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    p.add_argument("--jobs-per-device", type=int, default=None,
+                   help="jobs sharing one GPU (default: chosen from each job's size)")  # fmt: skip
     p.add_argument("--ray-address", default=None, help='existing Ray cluster, e.g. "auto"')
     p.add_argument("--dry-run", action="store_true", help="count the jobs, run nothing")
     p.set_defaults(func=cmd_grid)
@@ -195,7 +200,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
     print(f"{len(jobs)} jobs: {len(done)} in {cache.results}, {len(missing)} to run")
     if args.dry_run or not missing:
         return 0
-    executor = ex.make_executor(args.executor, args.workers, args.threads, args.ray_address)
+    executor = ex.make_executor(
+        args.executor, args.workers, args.threads, args.ray_address, args.jobs_per_device
+    )
     while missing:
         ex.run_jobs(missing, cache, args.data_root, executor, threads=args.threads)
         jobs = planned()
@@ -478,6 +485,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every_s=args.checkpoint_every,
         progress=not args.quiet,
         desc=f"{args.dataset} {args.model}",
         meta={

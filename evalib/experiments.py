@@ -14,19 +14,27 @@ import hashlib
 import json
 import math
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from evalib import __version__
 from evalib.errors import EvalibError
+from evalib.executors import (  # noqa: F401  (re-exported: notebooks and tests use them)
+    Executor,
+    ProcessExecutor,
+    SerialExecutor,
+    _exit_with_parent,
+    _init_worker,
+    make_executor,
+)
 from evalib.io import atomic_file, progress_bar
+from evalib.packing import JobSize
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -441,8 +449,10 @@ def run_surrogate(
     progress: bool = True,
     device: str | None = None,
     threads: int | None = None,
+    checkpoint_every_s: float | None = None,
 ):
-    """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped)."""
+    """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped).
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`)."""
     from evalib.dynamics import load as load_dynamics
     from evalib.dynamics import save as save_dynamics
     from evalib.models import build_model
@@ -472,6 +482,7 @@ def run_surrogate(
         eval_pass_epochs=(-1,),
         device=device,
         threads=threads,
+        checkpoint_every_s=checkpoint_every_s,
         progress=progress,
         desc=f"surrogate {cfg.data.dataset} {cfg.model.name}",
         meta={
@@ -658,14 +669,17 @@ def load_selection(cache: Cache, dataset: str, digest: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- jobs
 
 
-def _load_for_job(job: Job, cache: Cache, data_root, progress, device, threads):
+def _load_for_job(job: Job, cache: Cache, data_root, progress, device, threads,
+                  checkpoint_every_s=None):  # fmt: skip
     """(dataset, train split, train ids, val, test, coreset positions) of ``job``."""
     needs_dynamics = job.selection is not None and job.selection.method not in ("random", "given")
     dynamics = None
     if needs_dynamics:
         if job.surrogate is None:
             raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
-        dynamics = run_surrogate(job.surrogate, cache, data_root, progress, device, threads)
+        dynamics = run_surrogate(
+            job.surrogate, cache, data_root, progress, device, threads, checkpoint_every_s
+        )
     ds, train_split, ids, val, test = load_data(job.data, data_root)
     positions = select_for_job(job, dynamics, ids, train_split.labels.numpy(), cache)
     return ds, train_split, ids, val, test, positions
@@ -679,11 +693,13 @@ def run_job(
     device: str | None = None,
     threads: int | None = None,
     positions: np.ndarray | None = None,
+    checkpoint_every_s: float | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate ``job`` (or read its cached result); returns one result row.
 
     ``positions`` (sorted, into the job's training split) replaces the selection step,
     as :func:`rerun` does with a committed selection; the row is then not cached.
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`).
     """
     given = positions is not None
     cached = None if given else cache.job_result(job)
@@ -692,19 +708,19 @@ def run_job(
     t0 = time.perf_counter()
     if positions is None:
         ds, train_split, ids, val, test, positions = _load_for_job(
-            job, cache, data_root, progress, device, threads
+            job, cache, data_root, progress, device, threads, checkpoint_every_s
         )
     else:
         ds, train_split, ids, val, test = load_data(job.data, data_root)
     row = _train_job(job, cache, ds, train_split, ids, val, test, positions,
-                     progress, device, threads, t0)  # fmt: skip
+                     progress, device, threads, t0, checkpoint_every_s)  # fmt: skip
     if not given:
         atomic_write_json(cache.job_path(job), row)
     return row
 
 
 def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress, device,
-               threads, t0) -> dict[str, Any]:  # fmt: skip
+               threads, t0, checkpoint_every_s=None) -> dict[str, Any]:  # fmt: skip
     from evalib.models import build_model
     from evalib.train import seed_everything
 
@@ -723,6 +739,7 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         record=False,
         device=device,
         threads=threads,
+        checkpoint_every_s=checkpoint_every_s,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
@@ -786,71 +803,8 @@ def _rmtree(path: Path) -> None:
 # ----------------------------------------------------------------------------- executors
 
 
-class Executor(Protocol):
-    """Runs ``fn`` over ``items`` and yields results in completion order."""
-
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterable[Any]: ...
-
-
-@dataclass(frozen=True)
-class SerialExecutor:
-    def run(self, fn, items):
-        for item in items:
-            yield fn(item)
-
-
-@dataclass(frozen=True)
-class ProcessExecutor:
-    """A local process pool; each worker uses ``threads`` torch threads (default 1)."""
-
-    workers: int = 2
-    threads: int = 1
-
-    def run(self, fn, items):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(self.threads, os.getpid())) as pool:  # fmt: skip
-            futures = [pool.submit(fn, item) for item in items]
-            for fut in as_completed(futures):
-                yield fut.result()
-
-
-def _init_worker(threads: int, parent_pid: int | None = None) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    if parent_pid is not None:
-        threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int, poll_seconds: float = 2.0) -> None:
-    """End this worker once ``parent_pid`` is gone (the parent was killed rather than
-    shut down): its job resumes from the last epoch checkpoint on the next run."""
-    while os.getppid() == parent_pid:
-        time.sleep(poll_seconds)
-    os._exit(3)
-
-
-def make_executor(
-    name: str = "serial", workers: int = 2, threads: int = 1, address: str | None = None
-) -> Executor:
-    """``serial``, ``process`` (``workers`` local processes) or ``ray``: the Ray cluster at
-    ``address`` ("auto", "ray://host:10001"), or a local Ray instance with
-    ``workers * threads`` CPUs when ``address`` is None (see book/scaling.md)."""
-    if name == "serial":
-        return SerialExecutor()
-    if name == "process":
-        return ProcessExecutor(workers, threads)
-    if name == "ray":
-        from evalib.ray_executor import RayExecutor
-
-        local_cpus = workers * threads if address is None else None
-        return RayExecutor(address=address, num_cpus=local_cpus, threads=threads)
-    raise EvalibError(f"unknown executor {name!r}; choose serial, process or ray")
+# Serial, process and Ray executors live in evalib.executors (which imports nothing from
+# here); they are re-exported at the top of this module for notebooks and older code.
 
 
 @dataclass(frozen=True)
@@ -862,6 +816,10 @@ class _JobCall:
 
     def __call__(self, job: Job) -> dict[str, Any]:
         return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
+
+    def job_size(self, job: Job) -> JobSize:
+        """What the executors pack jobs onto devices by (see evalib.packing)."""
+        return JobSize(train_size(job), job.model.name, job.model.width)
 
 
 @dataclass(frozen=True)
@@ -876,6 +834,12 @@ class _SurrogateCall:
     def __call__(self, cfg: SurrogateConfig) -> str:
         run_surrogate(cfg, self.cache, self.data_root, False, self.device, self.threads)
         return cfg.key()
+
+    def job_size(self, cfg: SurrogateConfig) -> JobSize:
+        from evalib.data import dataset_info
+
+        n = cfg.data.train_subset or dataset_info(cfg.data.dataset).n_samples[0]
+        return JobSize(n, cfg.model.name, cfg.model.width, record=True)
 
 
 def run_jobs(

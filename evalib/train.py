@@ -33,6 +33,15 @@ from evalib.io import atomic_file, progress_bar
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
 
+#: seconds between checkpoints when train() is not told (``$EVALIB_CHECKPOINT_EVERY``)
+CHECKPOINT_EVERY_S = 300.0
+ENV_CHECKPOINT_EVERY = "EVALIB_CHECKPOINT_EVERY"
+#: "0" turns off a CUDA-only speed-up that train() is not told about
+ENV_CUDA_GRAPHS = "EVALIB_CUDA_GRAPHS"
+ENV_CUDA_CHANNELS_LAST = "EVALIB_CUDA_CHANNELS_LAST"
+
+_now = time.monotonic  # the checkpoint clock (the tests replace it)
+
 
 class CheckpointMismatch(EvalibError):
     """A checkpoint folder holds the state of another run (other config, data or code)."""
@@ -132,11 +141,14 @@ def train(
     device: str | torch.device | None = None,
     threads: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every_s: float | None = None,
     test_every_eval: bool = False,
     progress: bool = True,
     desc: str = "train",
     meta: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
+    cuda_graphs: bool | None = None,
+    cuda_channels_last: bool | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``train_split``; optionally record dynamics and evaluate.
 
@@ -148,10 +160,24 @@ def train(
         record: keep float16 log-softmax [T, N, C] of every training forward pass.
         eval_pass_epochs: epochs (0-indexed, −1 = last) after which an eval-mode pass
             over the training samples is recorded (Entropy uses the last one).
-        checkpoint_dir: if given, state is saved atomically after every epoch and a run
-            found there is resumed; the result equals an uninterrupted run on CPU.
+        checkpoint_dir: if given, state is saved atomically after the last epoch and
+            after the first epoch that ends ``checkpoint_every_s`` or more after the
+            previous save (or the start), and a run found there is resumed; the result
+            equals an uninterrupted run on CPU, whatever the cadence.
+        checkpoint_every_s: seconds between checkpoints (a kill loses at most this much
+            work plus the epoch in flight); 0 saves after every epoch; None:
+            ``$EVALIB_CHECKPOINT_EVERY`` or ``CHECKPOINT_EVERY_S``. A runtime setting:
+            it never changes the result.
         test_every_eval: evaluate ``test`` at every evaluation, not only after the last
             epoch (the clean protocol needs only the last).
+        cuda_graphs: on CUDA only, run the training forward and backward through
+            ``torch.compile(mode="reduce-overhead")`` (CUDA graphs: one launch per step
+            instead of one per kernel). None: on unless ``$EVALIB_CUDA_GRAPHS=0``.
+        cuda_channels_last: on CUDA only, keep the model and batches in
+            ``torch.channels_last`` (what tensor-core convolutions want). None: on unless
+            ``$EVALIB_CUDA_CHANNELS_LAST=0``. ``recipe.channels_last`` forces it anywhere.
+            Neither CUDA speed-up has been measured by this project (it had no GPU);
+            both are off on the CPU, where results are bitwise reproducible.
     """
     dev = pick_device(str(device) if device is not None else None)
     if threads:
@@ -173,7 +199,12 @@ def train(
         if sw.shape != (n,) or (sw < 0).any() or not np.isfinite(sw).all():
             raise EvalibError(f"sample_weights must be [{n}] finite and ≥ 0")
         weights = torch.from_numpy(sw).to(dev)
-    memory_format = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    every_s = _checkpoint_every(checkpoint_every_s)
+    on_cuda = dev.type == "cuda"
+    use_graphs = on_cuda and _env_flag(cuda_graphs, ENV_CUDA_GRAPHS)
+    channels_last = recipe.channels_last or (on_cuda and _env_flag(cuda_channels_last,
+                                                                    ENV_CUDA_CHANNELS_LAST))  # fmt: skip
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(dev, memory_format=memory_format)
     optimizer = torch.optim.SGD(
         model.parameters(),
@@ -193,8 +224,11 @@ def train(
         config = _run_config(
             model, train_split, recipe, seed, record, eval_epochs, sample_ids, weights
         )
-    store = _Store(checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record, config)
+    store = _Store(
+        checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record, config, every_s
+    )
     state = store.resume(model, optimizer, scheduler, scaler, gen)
+    forward = _compiled(model) if use_graphs else model
     history: list[dict[str, float]] = state.get("history", [])
     start_epoch, step = state.get("epoch", 0), state.get("step", 0)
     elapsed0 = state.get("seconds", 0.0)
@@ -218,8 +252,10 @@ def train(
                     x = _augment(x, gen, flip=recipe.augment == "crop_flip")
                 x = x.contiguous(memory_format=memory_format)
                 y = labels[idx]
+                if forward is not model:  # a new step for the CUDA graphs
+                    torch.compiler.cudagraph_mark_step_begin()
                 with _autocast(dev, recipe.amp):
-                    logits = model(x)
+                    logits = forward(x)
                 logits = logits.float()
                 per_sample = F.cross_entropy(logits, y, reduction="none")
                 if weights is None:
@@ -250,15 +286,16 @@ def train(
             if val is not None or test is not None:
                 if last or (epoch + 1) % recipe.eval_every == 0:
                     if val is not None:
-                        row["val_acc"] = evaluate(model, val, recipe, dev)
+                        row["val_acc"] = evaluate(model, val, recipe, dev, memory_format)
                     if test is not None and (last or test_every_eval):
-                        row["test_acc"] = evaluate(model, test, recipe, dev)
+                        row["test_acc"] = evaluate(model, test, recipe, dev, memory_format)
             eval_pass = None
             if epoch in eval_epochs:
-                eval_pass = predict_log_probs(model, train_split, recipe, dev)
+                eval_pass = predict_log_probs(model, train_split, recipe, dev, memory_format)
             row["seconds"] = elapsed0 + time.perf_counter() - t0
             history.append(row)
             store.commit_epoch(
+                last,
                 epoch,
                 step,
                 history,
@@ -287,6 +324,8 @@ def train(
         "epochs": num_epochs,
         **(meta or {}),
     }
+    if on_cuda:  # runtime choices that change GPU numerics (not bitwise anyway)
+        run_meta["cuda"] = {"graphs": forward is not model, "channels_last": channels_last}
     dynamics = None
     if record:
         ids = (
@@ -298,14 +337,18 @@ def train(
 
 @torch.no_grad()
 def predict_log_probs(
-    model: nn.Module, split: Split, recipe: Recipe = Recipe(), device: torch.device | None = None
+    model: nn.Module,
+    split: Split,
+    recipe: Recipe = Recipe(),
+    device: torch.device | None = None,
+    memory_format: torch.memory_format | None = None,
 ) -> np.ndarray:
     """Eval-mode float16 log-softmax [N, C] for every sample of ``split``."""
     dev = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []
-    fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    fmt = memory_format if memory_format is not None else _memory_format(recipe)
     for start in range(0, len(split), recipe.eval_batch_size):
         x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
         with _autocast(dev, recipe.amp):
@@ -317,14 +360,18 @@ def predict_log_probs(
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, split: Split, recipe: Recipe = Recipe(), device: torch.device | None = None
+    model: nn.Module,
+    split: Split,
+    recipe: Recipe = Recipe(),
+    device: torch.device | None = None,
+    memory_format: torch.memory_format | None = None,
 ) -> float:
     """Top-1 accuracy (fraction) of ``model`` in eval mode on every sample of ``split``."""
     dev = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=dev)
-    fmt = torch.channels_last if recipe.channels_last else torch.contiguous_format
+    fmt = memory_format if memory_format is not None else _memory_format(recipe)
     for start in range(0, len(split), recipe.eval_batch_size):
         x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
         y = split.labels[start : start + recipe.eval_batch_size].to(dev)
@@ -342,6 +389,53 @@ def predictions(model: nn.Module, split: Split, recipe: Recipe = Recipe()) -> np
 
 
 # ----------------------------------------------------------------------------- internals
+
+
+def _memory_format(recipe: Recipe) -> torch.memory_format:
+    return torch.channels_last if recipe.channels_last else torch.contiguous_format
+
+
+def _env_flag(value: bool | None, env: str) -> bool:
+    """``value`` if given, else on unless the environment variable ``env`` is "0"."""
+    return bool(value) if value is not None else os.environ.get(env, "1") != "0"
+
+
+def _checkpoint_every(seconds: float | None) -> float:
+    """The checkpoint cadence in seconds: ``seconds``, else ``$EVALIB_CHECKPOINT_EVERY``,
+    else ``CHECKPOINT_EVERY_S``; ≥ 0 (0: every epoch; ``inf``: only the last)."""
+    if seconds is None:
+        text = os.environ.get(ENV_CHECKPOINT_EVERY)
+        try:
+            seconds = float(text) if text else CHECKPOINT_EVERY_S
+        except ValueError:
+            raise EvalibError(
+                f"${ENV_CHECKPOINT_EVERY} must be a number of seconds, got {text!r}"
+            ) from None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise EvalibError(f"checkpoint_every_s must be a number of seconds ≥ 0, got {seconds!r}")
+    return float(seconds)
+
+
+def _compiled(model: nn.Module) -> nn.Module:
+    """``model`` compiled with CUDA graphs, or ``model`` itself where Triton (which
+    ``torch.compile`` needs on CUDA) is missing. The compiled module shares the model's
+    parameters; checkpoints keep saving the model's own state dict."""
+    try:
+        from torch.utils._triton import has_triton
+
+        ready = has_triton()
+    except ImportError:
+        ready = False
+    if not ready:
+        import warnings
+
+        warnings.warn(
+            "Triton is not installed: training without CUDA graphs "
+            f"(set {ENV_CUDA_GRAPHS}=0 to silence this)",
+            stacklevel=3,
+        )
+        return model
+    return torch.compile(model, mode="reduce-overhead", dynamic=False)
 
 
 def _num_classes(model: nn.Module) -> int:
@@ -417,22 +511,35 @@ def _run_config(model, split, recipe, seed, record, eval_epochs, sample_ids, wei
 
 
 class _Store:
-    """Holds recorded epochs; with a folder, also makes every epoch durable.
+    """Holds recorded epochs; with a folder, also checkpoints the run on a cadence.
 
     Layout of ``checkpoint_dir``: ``log_probs.npy`` [T, N, C] float16 and ``seen.npy``
     [T, N] (memory-mapped, rows written as epochs finish), ``eval.npy`` [E, N, C], and
-    ``state.pt`` (model, optimiser, scheduler, RNG, history, epochs done, run config),
-    which is replaced atomically after the rows are flushed, so it never points past
-    durable data. A folder without ``state.pt`` holds no finished epoch and is started
-    afresh; one whose ``state.pt`` has another run config is refused.
+    ``state.pt`` (model, optimiser, scheduler, RNG, history, epochs done, run config).
+    ``state.pt`` is written after the last epoch and after the first epoch that ends
+    ``every_s`` seconds or more after the previous write (or the start); it is replaced
+    atomically after the rows are flushed, so it never points past durable data. Rows
+    of epochs after ``state.pt``'s are rewritten on resume. A folder without
+    ``state.pt`` holds no finished epoch and is started afresh; one whose ``state.pt``
+    has another run config is refused.
     """
 
     def __init__(
-        self, folder, epochs: int, n: int, c: int, e: int, record: bool, config=None
+        self,
+        folder,
+        epochs: int,
+        n: int,
+        c: int,
+        e: int,
+        record: bool,
+        config=None,
+        every_s: float = 0.0,
     ) -> None:
         self.folder = Path(folder) if folder is not None else None
         self.record = record
         self.config = config or {}
+        self.every_s = every_s
+        self.last_save = _now()
         self.state: dict[str, Any] = {}
         shapes = {"log_probs": (epochs, n, c), "seen": (epochs, n), "eval": (e, n, c)}
         dtypes = {"log_probs": np.float16, "seen": np.bool_, "eval": np.float16}
@@ -511,7 +618,11 @@ class _Store:
             ) from exc
         return self.state
 
-    def commit_epoch(self, epoch, step, history, logp, seen, eval_row, eval_pass, *objs) -> None:
+    def commit_epoch(
+        self, last, epoch, step, history, logp, seen, eval_row, eval_pass, *objs
+    ) -> None:
+        """Keep the epoch's rows; on the cadence (or after the ``last`` epoch) make
+        everything up to this epoch durable."""
         if logp is not None:
             lp, sn = logp.cpu().numpy(), seen.cpu().numpy()
             if not sn.all():  # rows of unseen samples hold stale values: store zeros
@@ -520,7 +631,7 @@ class _Store:
             self.arrays["seen"][epoch] = sn
         if eval_pass is not None:
             self.arrays["eval"][eval_row] = eval_pass
-        if self.folder is None:
+        if self.folder is None or not (last or _now() - self.last_save >= self.every_s):
             return
         for arr in self.arrays.values():
             arr.flush()
@@ -539,6 +650,7 @@ class _Store:
         }
         with atomic_file(self.folder / "state.pt") as fh:
             torch.save(state, fh)
+        self.last_save = _now()
 
     def dynamics(self, labels, ids, eval_epochs, meta) -> Dynamics:
         has_eval = bool(eval_epochs)

@@ -16,6 +16,7 @@ import numpy as np
 
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
+from evalib.ranking import budget, top_k
 from evalib.scores.windows import Window, WindowStats, check_window, check_windows, stats_for
 
 EARLY: Window = (0, 10)
@@ -153,8 +154,6 @@ def compare_at_rate(
 
     Returns :func:`selection_overlap`'s dict plus ``m``.
     """
-    from evalib.select import budget, top_k  # local: evalib.select imports this package
-
     a = np.asarray(scores_a, np.float64).reshape(-1)
     b = np.asarray(scores_b, np.float64).reshape(-1)
     if a.shape != b.shape:
