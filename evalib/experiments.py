@@ -25,7 +25,8 @@ import pandas as pd
 
 from evalib import __version__
 from evalib.errors import EvalibError
-from evalib.io import atomic_file, progress_bar
+from evalib.io import atomic_file
+from evalib.progress import JobProgress, duration, log_job_line, log_job_progress
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -671,15 +672,19 @@ def run_jobs(
         for _ in executor.run(_SurrogateCall(cache, root, device, threads), missing):
             pass
     else:
-        for cfg in surrogates:
+        for i, cfg in enumerate(surrogates, 1):
+            cached = (cache.surrogate_dir(cfg) / "meta.json").exists()
+            t0 = time.perf_counter()
             run_surrogate(cfg, cache, data_root, progress, device, threads)
+            if progress and not cached:
+                log_job_line(f"surrogate {i}/{len(surrogates)} recorded ({cfg.data.dataset}, "
+                             f"seed {cfg.seed}) in {duration(time.perf_counter() - t0)}")  # fmt: skip
     call = _JobCall(cache, root, device, threads)
-    with progress_bar(progress, total=len(unique), initial=len(unique) - len(todo),
-                      desc="jobs", unit="job") as bar:  # fmt: skip
+    with JobProgress(len(unique), len(unique) - len(todo), progress) as jp:
         # an executor that accepts the bar adds running / queued / failed counts to it
         takes_bar = getattr(executor, "accepts_bar", False)
-        for _ in executor.run(call, todo, bar=bar) if takes_bar else executor.run(call, todo):
-            bar.update(1)
+        for row in executor.run(call, todo, bar=jp.bar) if takes_bar else executor.run(call, todo):
+            jp.update(row)
     return results_table([cache.job_result(j) for j in unique])
 
 
@@ -865,6 +870,7 @@ def notebook_setup(
     prof = get_profile(profile)
     info = dataset_info(dataset)
     cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
+    log_job_progress()  # one line per finished job: papermill --log-output shows them
     return Setup(
         profile=prof,
         dataset=info.flag,
