@@ -159,9 +159,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
         if "%(default)" in text or "default:" in text or not shown:
             return text
-        if action.default in (None, False, argparse.SUPPRESS) or action.default == []:
-            return text
         default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or default == []:
+            return text  # nothing to show (0 and 0.0 are shown)
         if isinstance(default, list | tuple):
             default = " ".join(str(d) for d in default)
         return f"{text} (default: {str(default).replace('%', '%%')})"

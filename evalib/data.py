@@ -199,11 +199,11 @@ def download(
     """Fetch the official ``<flag>.npz`` into the data root, verify its MD5, return its path.
 
     Resumable and retrying: bytes arrive in ``<flag>.npz.part``; a dropped connection is
-    retried ``retries`` times (waiting 1, 2, 4 … s), each retry asking the server only for
+    retried ``retries`` times (waiting 0.5, 1, 2 … s), each retry asking the server only for
     the missing bytes (HTTP Range; a server that ignores it sends the file again), and an
     interrupted command resumes from the same ``.part`` file. The file appears under its
     final name only after the MD5 matched; a mismatch deletes the ``.part`` file. A lock
-    keeps two processes from writing the same file. ``url`` overrides the official record
+    on the data root keeps two processes from writing the same file. ``url`` overrides the official record
     (a mirror, or a ``file://`` URL).
     """
     info = dataset_info(flag)
@@ -215,7 +215,7 @@ def download(
     except OSError as exc:
         raise EvalibError(f"cannot create data root {folder}: {exc.strerror}") from exc
     part = folder / f"{info.flag}.npz.part"
-    with _locked(folder / f".{info.flag}.npz.lock"):
+    with _locked(folder):
         if target.is_file() and md5sum(target) == info.md5:
             return target  # another process finished it while we waited
         for attempt in range(retries + 1):
@@ -228,11 +228,11 @@ def download(
                     kept = part.stat().st_size if part.is_file() else 0
                     resume = f"; {kept} bytes kept in {part.name} for the next try" if kept else ""
                     raise EvalibError(
-                        f"download of {info.flag}.npz from {source} failed after "
-                        f"{attempt + 1} attempt(s) ({reason}){resume}; retry, or download it "
-                        f"by hand into {folder} (or set {ENV_DATA_ROOT})"
+                        f"{info.flag}.npz: download from {source} failed after "
+                        f"{attempt + 1} attempt(s) ({reason}){resume}; retry, or put the file "
+                        f"into {folder} by hand (or set {ENV_DATA_ROOT})"
                     ) from exc
-                time.sleep(min(2.0**attempt, 30.0))
+                time.sleep(min(0.5 * 2.0**attempt, 30.0))
         got = md5sum(part)
         if got != info.md5:
             part.unlink(missing_ok=True)
@@ -285,19 +285,20 @@ def _permanent(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` (POSIX ``flock``; no lock elsewhere)."""
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the folder itself (POSIX ``flock``, no lock file left
+    behind; no lock where ``fcntl`` is missing, e.g. Windows)."""
     try:
         import fcntl
-    except ImportError:  # Windows: one process per data root is the user's to ensure
+    except ImportError:
         yield
         return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def locate(flag: str, root: str | os.PathLike | None = None, allow_download: bool = True) -> Path:

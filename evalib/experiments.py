@@ -827,7 +827,18 @@ class Setup:
 
 def _expect(name: str, value: Any, types: type | tuple[type, ...], what: str) -> None:
     if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
-        raise EvalibError(f"parameter {name} must be {what}, got {type(value).__name__} {value!r}")
+        raise EvalibError(
+            f"parameter {name} must be {what}, got {type(value).__name__} {value!r}"
+            + (list_hint(name, value) if list in _tuple(types) else "")
+        )
+
+
+def list_hint(name: str, value: Any) -> str:
+    """For a list parameter that arrived as text (papermill's ``-p`` passes ``[0, 1]`` as a
+    string): the hint to pass it as YAML with ``-y``; ``""`` otherwise."""
+    if not isinstance(value, str):
+        return ""
+    return f'; papermill\'s -p passes text: give lists as YAML, e.g. -y "{name}: [0, 1]"'
 
 
 def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -15,7 +15,10 @@ def suggestions(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     options = {_key(c): c for c in choices}
     key = _key(name)
     starts = sorted(o for o in options if len(key) >= 3 and o.startswith(key))
-    close = difflib.get_close_matches(key, list(options), n=n, cutoff=0.75)
+    scored = sorted(((difflib.SequenceMatcher(None, key, o).ratio(), o) for o in options),
+                    reverse=True)  # fmt: skip
+    best = scored[0][0] if scored else 0.0
+    close = [o for r, o in scored if r >= max(0.75, best - 0.05)]  # the clear best, or ties
     picked = list(dict.fromkeys([*starts, *close]))[:n]
     return [options[c] for c in picked]
 

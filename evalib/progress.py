@@ -62,7 +62,8 @@ def log_job_progress(path: str | os.PathLike | None = None) -> logging.Handler |
 def job_lines_enabled() -> bool:
     """True when :func:`log_job_progress` has set up a destination for job lines."""
     log = logging.getLogger(JOB_LOGGER)
-    return log.isEnabledFor(logging.INFO) and any(log.handlers)
+    ours = any(getattr(h, "_evalib", False) for h in log.handlers)
+    return ours and log.isEnabledFor(logging.INFO)
 
 
 def log_job_line(message: str) -> None:
