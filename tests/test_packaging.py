@@ -181,3 +181,18 @@ def test_makefile_stamp_depends_on_torch_choice(tmp_path):
     text = (ROOT / "Makefile").read_text()
     assert "$(VENV)/.installed: $(TORCH_STAMP)" in text
     assert "--force-reinstall --no-deps" in text
+
+
+def test_make_help_and_clean():
+    """`make help` lists every target; `make clean` removes build outputs, never results,
+    data, notebooks or the virtual environment."""
+    text = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    for target in ("setup", "test", "book", "reproduce", "lint", "clean", "torch-info"):
+        assert re.search(rf"^  {target} +\S", text, re.M), target
+    plan = subprocess.run(["make", "-n", "clean"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    assert "_build" in plan and "__pycache__" in plan and "-prune" in plan
+    removed = " ".join(line for line in plan.splitlines() if line.startswith("rm "))
+    for kept in ("results", "data", "notebooks", "shared", "*.npz", ".venv"):
+        assert kept not in removed, kept
