@@ -602,10 +602,12 @@ def load_training_data(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from evalib import __version__
     from evalib.dynamics import save
-    from evalib.models import build_model
+    from evalib.models import MODEL_NAMES, build_model
+    from evalib.names import canonical
     from evalib.train import Recipe, seed_everything, train
 
     out = Path(args.out)
+    args.model = canonical(args.model, MODEL_NAMES, "model")
     _check_writable(out)
     recipe = Recipe(
         epochs=args.epochs,

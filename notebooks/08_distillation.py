@@ -48,7 +48,7 @@ rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
-datasets: Optional[list[str]] = None  # None: OrganA/Blood/Breast/Retina; -y "datasets: [bloodmnist]"
+datasets: Optional[list[str]] = None  # None: four MedMNIST sets; -y "datasets: [bloodmnist]"
 ipcs: Optional[list[int]] = None  # images per class; None: the profile's; -y "ipcs: [1, 10]"
 
 # %%

@@ -100,6 +100,7 @@ def test_method_names_match_any_case(dyn_file, tmp_path, capsys):
         (["score", "--method", "EVA_offical"], "(did you mean 'eva_official'?)"),
         (["train", "--dataset", "bloodmnst"], "unknown dataset 'bloodmnst' (did you mean 'bloodmnist'?)"),
         (["profiles", "cpuu"], "unknown profile 'cpuu' (did you mean 'cpu'?)"),
+        (["train", "--dataset", "organamnist", "--model", "resnet-18"], "(did you mean 'resnet18'?)"),
         (["download", "organsmnst"], "(did you mean 'organsmnist'?)"),
         (["grid", "--profile", "papr", "--dry-run"], "(did you mean 'paper'?)"),
     ],
