@@ -96,7 +96,10 @@ def resolve_grid(
         out_rates = default_grid_rates(rates)
     else:
         if not isinstance(grid_rates, list | tuple) or not grid_rates:
-            raise EvalibError(f"grid_rates must be a non-empty list or None, got {grid_rates!r}")
+            raise EvalibError(
+                f"grid_rates must be a non-empty list or None, got {grid_rates!r}"
+                + ex.list_hint("grid_rates", grid_rates)
+            )
         for r in grid_rates:
             if isinstance(r, bool) or not isinstance(r, int | float) or not 0 < r <= 1:
                 raise EvalibError(f"grid_rates must be fractions in (0, 1], got {r!r}")
@@ -105,7 +108,10 @@ def resolve_grid(
         out_seeds = tuple(seeds)[:1]
     else:
         if not isinstance(grid_seeds, list | tuple) or not grid_seeds:
-            raise EvalibError(f"grid_seeds must be a non-empty list or None, got {grid_seeds!r}")
+            raise EvalibError(
+                f"grid_seeds must be a non-empty list or None, got {grid_seeds!r}"
+                + ex.list_hint("grid_seeds", grid_seeds)
+            )
         for x in grid_seeds:
             if isinstance(x, bool) or not isinstance(x, int):
                 raise EvalibError(f"grid_seeds must be integers, got {x!r}")

@@ -1,6 +1,9 @@
-"""The ``evalib`` command: ``info``, ``train``, ``score``, ``select``.
+"""The ``evalib`` command: ``info``, ``download``, ``profiles``, ``train``, ``score``,
+``select``, ``grid``, ``rerun``, ``methods``.
 
 Every user-fixable problem ends in one line on stderr and exit status 2; no traceback.
+Names (datasets, methods, profiles, models) are matched ignoring case, with suggestions
+for near misses; every option's help shows its default and its valid choices.
 """
 
 from __future__ import annotations
@@ -29,32 +32,66 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="evalib", description="Data pruning on MedMNIST from recorded training dynamics."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    from evalib import __version__
 
-    p = sub.add_parser("info", help="datasets known, where data is looked for, what is present")
+    parser = argparse.ArgumentParser(
+        prog="evalib",
+        description="Data pruning on MedMNIST from recorded training dynamics.",
+        epilog=EPILOGS["evalib"],
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"evalib {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                              epilog=EPILOGS.get(name), formatter_class=HelpFormatter)  # fmt: skip
+
+    p = command("info", "datasets known, where data is looked for, what is present")
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("train", help="train a surrogate and save its dynamics")
+    p = command("download", "fetch MedMNIST files for offline use (MD5-checked, resumable)")
+    _choices(p.add_argument("datasets", nargs="*", metavar="DATASET",
+                            help="MedMNIST flags (case-insensitive)"), _dataset_names)  # fmt: skip
+    p.add_argument("--all", action="store_true", help="every dataset evalib supports")
+    p.add_argument("--data-root", "--root", dest="data_root", metavar="DIR",
+                   help="where to put <flag>.npz (default: $EVALIB_DATA_ROOT, else ~/.medmnist)")  # fmt: skip
+    p.add_argument("--mirror", metavar="URL",
+                   help="fetch from URL with {flag} in it (default: the official record)")  # fmt: skip
+    p.add_argument("--retries", type=int, default=3, help="retries after a dropped connection")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds without data per try")
+    p.add_argument("--force", action="store_true",
+                   help="replace a present file whose MD5 is not the official one")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_download)
+
+    p = command("profiles", "what a profile (the scale of every notebook) holds")
+    _choices(p.add_argument("name", nargs="?", help="a profile; all of them when omitted"),
+             _profile_names)  # fmt: skip
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_profiles)
+
+    p = command("train", "train a surrogate and save its dynamics")
     _add_data_args(p)
-    p.add_argument("--model", default="resnet18", help="network name (default resnet18)")
-    p.add_argument("--width", type=float, default=1.0, help="width multiplier (default 1.0)")
-    p.add_argument("--epochs", type=int, default=200)
+    _choices(p.add_argument("--model", default="resnet18", help="network (case-insensitive)"),
+             _model_names)  # fmt: skip
+    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
+    p.add_argument("--epochs", type=int, default=200, help="training epochs")
     p.add_argument("--iterations", type=int, default=None, help="optimiser steps instead of epochs")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--augment", choices=("none", "crop", "crop_flip"), default="none")
+    p.add_argument("--batch-size", type=int, default=256, help="samples per optimiser step")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (cosine schedule)")
+    p.add_argument("--amp", choices=("none", "bf16", "fp16"), default="none",
+                   help="mixed precision (fp16 needs CUDA)")  # fmt: skip
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
+    p.add_argument("--augment", choices=("none", "crop", "crop_flip"), default="none",
+                   help="training augmentation (flips swap left/right organs)")  # fmt: skip
     p.add_argument("--eval-every", type=int, default=1, help="epochs between val/test checks")
     p.add_argument(
         "--no-eval-pass", action="store_true", help="skip the final eval-mode pass (Entropy)"
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="batch order seed and model init")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: auto)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--checkpoint-dir", default=None, help="resume from / save state here")
@@ -65,30 +102,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="dynamics file (.npz) or folder (memory-mapped)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("score", help="score every training sample from saved dynamics")
+    p = command("score", "score every training sample from saved dynamics")
     _add_method_args(p)
     p.add_argument("--out", required=True, help="scores file (.csv or .npy)")
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("select", help="choose coresets at one or more rates")
+    p = command("select", "choose coresets at one or more rates")
     _add_method_args(p)
     p.add_argument("--rate", type=float, nargs="+", required=True, help="fractions in (0, 1]")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of random and CCS sampling")
     p.add_argument("--class-balanced", action="store_true", help="per-class quotas")
     p.add_argument("--rounding", choices=("ceil", "floor"), default="ceil", help="M = ⌈αN⌉ or ⌊αN⌋")
     p.add_argument("--out-dir", required=True, help="writes <method>-<rate>.npy/.csv and scores")
     p.set_defaults(func=cmd_select)
 
-    p = sub.add_parser("grid", help="run (or resume) the jobs of the results notebooks")
-    p.add_argument("--profile", default="cpu", help="smoke, cpu or paper")
-    p.add_argument("--datasets", nargs="+", default=["organamnist"])
-    p.add_argument("--what", nargs="+", default=["tuning", "table1"],
+    p = command("grid", "run (or resume) the jobs of the studies (evalib.grids)")
+    _choices(p.add_argument("--profile", default="cpu", help="scale (case-insensitive)"),
+             _profile_names)  # fmt: skip
+    _choices(p.add_argument("--dataset", "--datasets", dest="datasets", nargs="+",
+                            default=["organamnist"], metavar="DATASET",
+                            help="MedMNIST flags (case-insensitive)"), _dataset_names)  # fmt: skip
+    p.add_argument("--what", nargs="+", default=["tuning", "table1"], metavar="STUDY",
                    choices=("tuning", "table1", "ablation", "dual", "cross"),
-                   help="studies (evalib.grids); tuned arms are added once tuning is done")  # fmt: skip
+                   help="studies of evalib.grids; tuned arms are added once tuning is done")  # fmt: skip
     p.add_argument("--results-dir", default="results", help="job results: <dir>/<profile>/jobs")
-    p.add_argument("--scratch", default=None, help="dynamics and checkpoints ($EVALIB_CACHE)")
+    p.add_argument("--scratch", "--scratch-dir", dest="scratch", default=None,
+                   help="dynamics and checkpoints (default: $EVALIB_CACHE)")  # fmt: skip
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
-    p.add_argument("--executor", default="process", choices=("serial", "process", "ray"))
+    p.add_argument("--executor", default="process", choices=("serial", "process", "ray"),
+                   help="where jobs run")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="parallel jobs (local executors)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per job")
     p.add_argument("--jobs-per-device", type=int, default=None,
@@ -100,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "evaluate",
         help="train your own coreset under a profile's protocol, beside Random and EVA",
+        formatter_class=HelpFormatter,
         description="Train a coreset you chose (training-set indices in a .npy, .csv or .txt "
         "file) with the profile's model, recipe and seeds; report the clean (test, final "
         "epoch) and the paper's (validation, best epoch) protocols beside Random of the same "
@@ -107,31 +150,139 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: evalib evaluate --dataset organamnist --indices coresets/el2n-0.05.npy "
         "--profile cpu",
     )
-    p.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. organamnist")
+    _choices(p.add_argument("--dataset", required=True, help="MedMNIST flag (case-insensitive)"),
+             _dataset_names)  # fmt: skip
     p.add_argument("--indices", required=True, help="file of training-set indices")
-    p.add_argument("--profile", default="cpu", help="smoke, cpu or paper (default: cpu)")
+    _choices(p.add_argument("--profile", default="cpu", help="scale (case-insensitive)"),
+             _profile_names)  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's")
     p.add_argument("--results-dir", default="results", help="<dir>/<profile> holds results")
-    p.add_argument("--scratch", default=None, help="dynamics and checkpoints ($EVALIB_CACHE)")
+    p.add_argument("--scratch", "--scratch-dir", dest="scratch", default=None,
+                   help="dynamics and checkpoints (default: $EVALIB_CACHE)")  # fmt: skip
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
-    p.add_argument("--executor", default="serial", choices=("serial", "process"))
+    p.add_argument("--executor", default="serial", choices=("serial", "process"),
+                   help="where jobs run")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="parallel jobs (process executor)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("rerun", help="retrain a stored job from its config and compare")
+    p = command("rerun", "retrain a stored job from its config and compare")
     p.add_argument("result", help="a results/<profile>/jobs/<key>.json file")
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
-    p.add_argument("--scratch", default=None, help="fresh folder for the rerun (default: temp)")
+    p.add_argument("--scratch", "--scratch-dir", dest="scratch", default=None,
+                   help="fresh folder for the rerun (default: a temporary one)")  # fmt: skip
     p.set_defaults(func=cmd_rerun)
 
-    p = sub.add_parser("methods", help="list the scoring methods and their defaults")
+    p = command("methods", "list the scoring methods and their defaults")
     p.set_defaults(func=cmd_methods)
     return parser
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (when it has one) and its valid choices, and
+    keeps the line breaks of the usage examples in the epilogs."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        names = getattr(action, "lazy_choices", None)
+        if names is None and action.choices is not None and action.metavar is not None:
+            names = lambda: list(action.choices)  # noqa: E731 - the metavar hides them
+        if names is not None:  # computed when help is shown, so that parsing stays fast
+            text += "; one of: " + ", ".join(names()).replace("%", "%%")
+        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if "%(default)" in text or "default:" in text or not shown:
+            return text
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or default == []:
+            return text  # nothing to show (0 and 0.0 are shown)
+        if isinstance(default, list | tuple):
+            default = " ".join(str(d) for d in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
+def _choices(action: argparse.Action, names) -> argparse.Action:
+    """Let ``action``'s help list ``names()`` (imported only when help is shown)."""
+    action.lazy_choices = names
+    return action
+
+
+def _dataset_names() -> list[str]:
+    from evalib.data import DATASETS
+
+    return list(DATASETS)
+
+
+def _method_names() -> list[str]:
+    from evalib.scores import METHODS
+
+    return sorted(METHODS)
+
+
+def _model_names() -> list[str]:
+    from evalib.models import MODEL_NAMES
+
+    return list(MODEL_NAMES)
+
+
+def _profile_names() -> list[str]:
+    from evalib.experiments import PROFILES
+
+    return list(PROFILES)
+
+
+EPILOGS = {
+    "evalib": """examples:
+  evalib info                                   datasets and where data is looked for
+  evalib download organsmnist bloodmnist        fetch files for an offline machine
+  evalib profiles cpu                           what the cpu profile runs
+  evalib train --dataset bloodmnist --model resnet18 --epochs 200 --out dyn
+  evalib select --dynamics dyn --method eva -p early=0,10 -p late=100,110 \\
+      --rate 0.05 0.1 --out-dir coresets/
+  evalib grid --profile cpu --dataset organamnist --what table1 --dry-run
+
+`evalib COMMAND --help` shows each command's options and examples.""",
+    "info": """examples:
+  evalib info
+  evalib info --data-root /data/medmnist --json""",
+    "download": """examples:
+  evalib download organsmnist                   into $EVALIB_DATA_ROOT (else ~/.medmnist)
+  evalib download OrganAMNIST bloodmnist --data-root /data/medmnist
+  evalib download --all --data-root /data/medmnist
+
+An interrupted download resumes from <flag>.npz.part on the next run.""",
+    "profiles": """examples:
+  evalib profiles                               every profile in one line each
+  evalib profiles cpu                           model, recipe, seeds, rates, windows, data
+  evalib profiles paper --json""",
+    "train": """examples:
+  evalib train --dataset organamnist --out dyn.npz            the official recipe (GPU)
+  evalib train --dataset BloodMNIST --model convnet --width 0.25 --epochs 20 \\
+      --batch-size 128 --amp bf16 --subset 2000 --out dyn.npz  a CPU-sized run
+  evalib train --dataset organamnist --checkpoint-dir ckpt --out dyn   resumable""",
+    "score": """examples:
+  evalib score --dynamics dyn.npz --method EVA -p early=0,10 -p late=100,110 --out eva.csv
+  evalib score --dynamics dyn.npz --method forgetting --out forgetting.npy""",
+    "select": """examples:
+  evalib select --dynamics dyn.npz --method eva -p early=0,10 -p late=100,110 \\
+      --rate 0.02 0.05 0.1 --out-dir coresets/
+  evalib select --dynamics dyn.npz --method random --rate 0.1 --seed 1 --out-dir coresets/
+  evalib select --dynamics dyn.npz --method ccs --rate 0.1 --class-balanced \\
+      --dataset organamnist --out-dir coresets/      checks the dynamics against the data""",
+    "grid": """examples:
+  evalib grid --profile cpu --dataset organamnist bloodmnist --what table1 --dry-run
+  OMP_NUM_THREADS=1 evalib grid --profile cpu --dataset organsmnist \\
+      --what tuning table1 ablation --executor process --workers 2""",
+    "rerun": """examples:
+  evalib rerun results/cpu/jobs/0123456789abcdef.json""",
+    "methods": """examples:
+  evalib methods""",
+}
+
+
 def _add_method_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dynamics", required=True, help="file or folder written by evalib train")
-    p.add_argument("--method", required=True, help="see `evalib methods`")
+    _choices(p.add_argument("--method", required=True,
+                            help="scorer (case-insensitive; `evalib methods` shows defaults)"),
+             _method_names)  # fmt: skip
     p.add_argument(
         "-p",
         "--param",
@@ -140,9 +291,18 @@ def _add_method_args(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="method parameter, e.g. -p early=0,10 -p late=100,110 -p variant=official",
     )
-    p.add_argument("--dataset", help="check the dynamics against this dataset's training split")
+    _choices(p.add_argument("--dataset", help="check the dynamics against this dataset's "
+                            "training split (case-insensitive)"), _dataset_names)  # fmt: skip
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
     p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
+
+
+def method_name(name: str) -> str:
+    """The registry's spelling of ``name`` (``EVA`` → ``eva``); one-line error otherwise."""
+    from evalib.names import canonical
+    from evalib.scores import METHODS
+
+    return canonical(name, METHODS, "method")
 
 
 def load_dynamics_checked(args: argparse.Namespace):
@@ -184,8 +344,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
     from evalib import experiments as ex
     from evalib import grids
     from evalib.data import dataset_info
+    from evalib.names import canonical
 
-    profile = ex.get_profile(args.profile)
+    profile = ex.get_profile(canonical(args.profile, ex.PROFILES, "profile"))
     flags = [dataset_info(d).flag for d in args.datasets]
     cache = ex.Cache.at(Path(args.results_dir) / profile.name, args.scratch)
     order = {name: i for i, name in enumerate(grids.STUDIES)}
@@ -257,7 +418,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from evalib import grids, stats
     from evalib.data import dataset_info
 
-    profile = ex.get_profile(args.profile)
+    from evalib.names import canonical
+
+    profile = ex.get_profile(canonical(args.profile, ex.PROFILES, "profile"))
     info = dataset_info(args.dataset)
     ids = read_indices(args.indices, info.n_samples[0])
     train_ids = ex.load_data(profile.data_spec(info.flag), args.data_root)[2]
@@ -328,6 +491,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from evalib.select import save_scores
 
     out = Path(args.out)
+    args.method = method_name(args.method)
     _check_writable(out)
     dyn = load_dynamics_checked(args)
     scores = compute_scores(args.method, dyn, **parse_params(args.param))
@@ -343,6 +507,7 @@ def cmd_select(args: argparse.Namespace) -> int:
     from evalib.select import budget, save_scores, save_selection, select
 
     out_dir = Path(args.out_dir)
+    args.method = method_name(args.method)
     _check_writable(out_dir / "x")
     dyn = load_dynamics_checked(args)
     params = parse_params(args.param)
@@ -378,7 +543,8 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. organamnist")
+    _choices(p.add_argument("--dataset", required=True, help="MedMNIST flag (case-insensitive)"),
+             _dataset_names)  # fmt: skip
     p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
     p.add_argument("--subset", type=int, default=None, help="train on a stratified subset of N")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
@@ -423,6 +589,119 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    from evalib.data import DATASETS, data_root, dataset_info, download, md5sum
+
+    if args.all and args.datasets:
+        raise EvalibError("give dataset names or --all, not both")
+    if not args.all and not args.datasets:
+        raise EvalibError("name the datasets to fetch (e.g. evalib download organsmnist) or --all")
+    if args.retries < 0:
+        raise EvalibError(f"--retries must be ≥ 0, got {args.retries}")
+    if args.mirror is not None and "{flag}" not in args.mirror:
+        raise EvalibError(f"--mirror must contain {{flag}}, got {args.mirror!r}")
+    infos = list(DATASETS.values()) if args.all else [dataset_info(d) for d in args.datasets]
+    infos = list(dict.fromkeys(infos))  # every name checked before anything is fetched
+    root = data_root(args.data_root)
+    for info in infos:
+        target = root / f"{info.flag}.npz"
+        if target.is_file():
+            if md5sum(target) == info.md5:
+                print(f"{info.flag}: present in {root} (MD5 matches)")
+                continue
+            if not args.force:
+                raise EvalibError(
+                    f"{target} exists but is not the official file (MD5 differs); "
+                    "pass --force to replace it"
+                )
+        url = None if args.mirror is None else args.mirror.format(flag=info.flag)
+        path = download(info.flag, root, timeout=args.timeout, retries=args.retries, url=url,
+                        progress=not args.quiet)  # fmt: skip
+        print(f"{info.flag}: downloaded to {path} (MD5 {info.md5} checked)")
+    return 0
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from evalib.experiments import PROFILES
+    from evalib.names import canonical
+
+    names = [canonical(args.name, PROFILES, "profile")] if args.name else list(PROFILES)
+    if args.json:
+        payload = {n: profile_summary(PROFILES[n], asdict) for n in names}
+        print(json.dumps(payload if args.name is None else payload[names[0]], indent=2))
+        return 0
+    if args.name is None:
+        for name in names:
+            print(f"{name:<8} {PROFILES[name].description}")
+        print("`evalib profiles NAME` shows everything a profile holds")
+        return 0
+    for key, value in profile_summary(PROFILES[names[0]], None).items():
+        print(f"{key:<14} {value}")
+    return 0
+
+
+def profile_summary(profile, asdict=None) -> dict:
+    """What ``profile`` holds, with the derived windows and method list: plain values when
+    ``asdict`` (``dataclasses.asdict``) is given (for JSON), readable text otherwise."""
+    recipe = profile.recipe
+    eva = profile.eva_windows()
+    grid = profile.grid_windows()
+    methods = profile.table1_methods()
+    if asdict is not None:
+        return {
+            "name": profile.name,
+            "description": profile.description,
+            "model": asdict(profile.model),
+            "recipe": asdict(recipe),
+            "seeds": list(profile.seeds),
+            "rates": list(profile.rates),
+            "data": {k: asdict(v) for k, v in profile.data.items()},
+            "eva_windows": {k: list(v) for k, v in eva.items()},
+            "grid_step": profile.grid_step,
+            "grid_windows": [list(w) for w in grid],
+            "table1_methods": [{"method": m, "params": p} for m, p in methods],
+            "cross_models": [asdict(m) for m in profile.cross_models],
+        }
+
+    def subsets(spec) -> str:
+        parts = [f"{split} {n}" for split, n in (("train", spec.train_subset),
+                 ("val", spec.val_subset), ("test", spec.test_subset)) if n]  # fmt: skip
+        return f"{spec.dataset} ({', '.join(parts) or 'full splits'})"
+
+    def params(p: dict) -> str:
+        return "" if not p else " (" + ", ".join(f"{k}={v}" for k, v in p.items()) + ")"
+
+    opt = (f"SGD lr {recipe.lr}, momentum {recipe.momentum}"
+           f"{' Nesterov' if recipe.nesterov else ''}, weight decay {recipe.weight_decay}, "
+           f"cosine to {recipe.min_lr}")  # fmt: skip
+    return {
+        "profile": profile.name,
+        "what": profile.description,
+        "model": f"{profile.model.name}, width {profile.model.width}",
+        "epochs": f"{recipe.epochs}"
+        + (f" ({recipe.iterations} optimiser steps)" if recipe.iterations else ""),
+        "batch": f"{recipe.batch_size} (drop last: {recipe.drop_last}), eval batch "
+        f"{recipe.eval_batch_size}, val/test every {recipe.eval_every} epoch(s)",
+        "optimiser": opt,
+        "numerics": f"amp {recipe.amp}, channels-last {recipe.channels_last}, "
+        f"augment {recipe.augment}",
+        "seeds": ", ".join(str(x) for x in profile.seeds),
+        "rates": ", ".join(f"{r:.0%}" for r in profile.rates),
+        "data": "; ".join(subsets(v) for v in profile.data.values())
+        + ("; other datasets: full splits" if profile.data else "full splits"),
+        "EVA windows": ", ".join(f"{k} [{a}, {b})" for k, (a, b) in eva.items())
+        + f" (the official [0, 10) and [100, 110) of 200 epochs, scaled to {profile.epochs})",
+        "window grid": f"{len(grid)} windows of {grid[0][1] - grid[0][0]} epochs "
+        f"(step {profile.grid_step} of 200, scaled)"
+        if grid
+        else "none",
+        "Table 1": ", ".join(f"{m}{params(p)}" for m, p in methods),
+        "cross-arch": ", ".join(f"{m.name} ×{m.width}" for m in profile.cross_models) or "none",
+    }
+
+
 def _check_writable(path: Path) -> None:
     """Fail fast, creating nothing, when ``path`` could not be written later."""
     folder = path.resolve().parent
@@ -455,10 +734,12 @@ def load_training_data(args: argparse.Namespace):
 def cmd_train(args: argparse.Namespace) -> int:
     from evalib import __version__
     from evalib.dynamics import save
-    from evalib.models import build_model
+    from evalib.models import MODEL_NAMES, build_model
+    from evalib.names import canonical
     from evalib.train import Recipe, seed_everything, train
 
     out = Path(args.out)
+    args.model = canonical(args.model, MODEL_NAMES, "model")
     _check_writable(out)
     recipe = Recipe(
         epochs=args.epochs,

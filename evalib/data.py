@@ -9,20 +9,27 @@ is made (see :func:`to_float`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import os
-import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
+from evalib.names import did_you_mean
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: listing datasets stays fast
+    import torch
 
 ENV_DATA_ROOT = "EVALIB_DATA_ROOT"
 DEFAULT_ROOT = Path("~/.medmnist")
@@ -133,6 +140,8 @@ class Split:
         return int(self.labels.shape[0])
 
     def subset(self, indices: np.ndarray | torch.Tensor) -> Split:
+        import torch
+
         idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return Split(self.images[idx], self.labels[idx])
 
@@ -155,12 +164,13 @@ class MedMNIST:
 
 def dataset_info(flag: str) -> DatasetInfo:
     """Facts for ``flag``; one-line EvalibError for unknown or unsupported flags."""
-    key = flag.lower().strip()
+    key = flag.lower().strip() if isinstance(flag, str) else flag
     if key in DATASETS:
         return DATASETS[key]
     if key in UNSUPPORTED:
         raise EvalibError(f"{flag} is not supported: it is {UNSUPPORTED[key]}")
-    raise EvalibError(f"unknown dataset {flag!r}; known: {', '.join(sorted(DATASETS))}")
+    hint = did_you_mean(str(flag), [*DATASETS, *UNSUPPORTED])
+    raise EvalibError(f"unknown dataset {flag!r}{hint}; known: {', '.join(sorted(DATASETS))}")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -178,44 +188,117 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def download(flag: str, root: str | os.PathLike | None = None, timeout: float = 60.0) -> Path:
+def download(
+    flag: str,
+    root: str | os.PathLike | None = None,
+    timeout: float = 60.0,
+    retries: int = 3,
+    url: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Fetch the official ``<flag>.npz`` into the data root, verify its MD5, return its path.
 
-    The file appears under its final name only after the MD5 matched.
+    Resumable and retrying: bytes arrive in ``<flag>.npz.part``; a dropped connection is
+    retried ``retries`` times (waiting 0.5, 1, 2 … s), each retry asking the server only for
+    the missing bytes (HTTP Range; a server that ignores it sends the file again), and an
+    interrupted command resumes from the same ``.part`` file. The file appears under its
+    final name only after the MD5 matched; a mismatch deletes the ``.part`` file. A lock
+    on the data root keeps two processes from writing the same file. ``url`` overrides the official record
+    (a mirror, or a ``file://`` URL).
     """
     info = dataset_info(flag)
     folder = data_root(root)
     target = folder / f"{info.flag}.npz"
+    source = url or info.url
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise EvalibError(f"cannot create data root {folder}: {exc.strerror}") from exc
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{info.flag}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(info.url, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            with progress_bar(
-                total=total, unit="B", unit_scale=True, desc=f"{info.flag}.npz"
-            ) as bar:
-                while block := resp.read(1 << 20):
-                    out.write(block)
-                    bar.update(len(block))
-        got = md5sum(tmp)
+    part = folder / f"{info.flag}.npz.part"
+    with _locked(folder):
+        if target.is_file() and md5sum(target) == info.md5:
+            return target  # another process finished it while we waited
+        for attempt in range(retries + 1):
+            try:
+                _fetch(source, part, timeout, f"{info.flag}.npz", progress)
+                break
+            except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
+                if attempt == retries or _permanent(exc):
+                    reason = getattr(exc, "reason", None) or exc
+                    kept = part.stat().st_size if part.is_file() else 0
+                    resume = f"; {kept} bytes kept in {part.name} for the next try" if kept else ""
+                    raise EvalibError(
+                        f"{info.flag}.npz: download from {source} failed after "
+                        f"{attempt + 1} attempt(s) ({reason}){resume}; retry, or put the file "
+                        f"into {folder} by hand (or set {ENV_DATA_ROOT})"
+                    ) from exc
+                time.sleep(min(0.5 * 2.0**attempt, 30.0))
+        got = md5sum(part)
         if got != info.md5:
+            part.unlink(missing_ok=True)
             raise EvalibError(
-                f"downloaded {info.flag}.npz has MD5 {got}, expected {info.md5}; try again"
+                f"downloaded {info.flag}.npz has MD5 {got}, expected {info.md5}; "
+                "the partial file was removed, try again"
             )
-        os.replace(tmp, target)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise EvalibError(
-            f"{info.flag}.npz not found in {folder} and download from {info.url} failed "
-            f"({reason}); download it by hand into {folder} or set {ENV_DATA_ROOT}"
-        ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
+        os.replace(part, target)
     return target
+
+
+def _fetch(url: str, part: Path, timeout: float, desc: str, progress: bool) -> None:
+    """Append the bytes of ``url`` missing from ``part`` (all of them when the server
+    ignores the Range request). Raises on a short read so that the caller retries."""
+    have = part.stat().st_size if part.is_file() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        resp = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or not have:  # 416: nothing left past ``have``
+            raise
+        return
+    with resp:
+        if have and getattr(resp, "status", None) != 206:
+            have = 0  # the whole file is coming again
+        length = resp.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        total = None if expected is None else have + expected
+        received = 0
+        with (
+            open(part, "ab" if have else "wb") as out,
+            progress_bar(
+                progress, total=total, initial=have, unit="B", unit_scale=True, desc=desc
+            ) as bar,  # fmt: skip
+        ):
+            while block := resp.read(1 << 20):
+                out.write(block)
+                received += len(block)
+                bar.update(len(block))
+    if expected is not None and received < expected:
+        raise http.client.IncompleteRead(b"", expected - received)
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Errors that a retry cannot fix: HTTP 4xx other than 408/429, a missing local file."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return 400 <= exc.code < 500 and exc.code not in (408, 429)
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, FileNotFoundError) or isinstance(reason, FileNotFoundError)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the folder itself (POSIX ``flock``, no lock file left
+    behind; no lock where ``fcntl`` is missing, e.g. Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def locate(flag: str, root: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
@@ -302,6 +385,8 @@ def _to_split(info: DatasetInfo, path: Path, split: str, arrays: dict, size: int
             f"{where} labels span [{labels.min()}, {labels.max()}], "
             f"outside [0, {info.n_classes - 1}] for {info.n_classes} classes"
         )
+    import torch
+
     return Split(
         images=torch.from_numpy(np.ascontiguousarray(images)),
         labels=torch.from_numpy(labels.astype(np.int64)),

@@ -33,8 +33,9 @@ from evalib.executors import (  # noqa: F401  (re-exported: notebooks and tests 
     _init_worker,
     make_executor,
 )
-from evalib.io import atomic_file, progress_bar
+from evalib.io import atomic_file
 from evalib.packing import JobSize
+from evalib.progress import JobProgress, duration, log_job_line, log_job_progress
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
@@ -867,15 +868,19 @@ def run_jobs(
         for cfg in surrogates:  # keeps their records with the results
             run_surrogate(cfg, cache, data_root, False, device, threads)
     else:
-        for cfg in surrogates:
+        for i, cfg in enumerate(surrogates, 1):
+            cached = (cache.surrogate_dir(cfg) / "meta.json").exists()
+            t0 = time.perf_counter()
             run_surrogate(cfg, cache, data_root, progress, device, threads)
+            if progress and not cached:
+                log_job_line(f"surrogate {i}/{len(surrogates)} recorded ({cfg.data.dataset}, "
+                             f"seed {cfg.seed}) in {duration(time.perf_counter() - t0)}")  # fmt: skip
     call = _JobCall(cache, root, device, threads)
-    with progress_bar(progress, total=len(unique), initial=len(unique) - len(todo),
-                      desc="jobs", unit="job") as bar:  # fmt: skip
+    with JobProgress(len(unique), len(unique) - len(todo), progress) as jp:
         # an executor that accepts the bar adds running / queued / failed counts to it
         takes_bar = getattr(executor, "accepts_bar", False)
-        for _ in executor.run(call, todo, bar=bar) if takes_bar else executor.run(call, todo):
-            bar.update(1)
+        for row in executor.run(call, todo, bar=jp.bar) if takes_bar else executor.run(call, todo):
+            jp.update(row)
     return results_table([cache.job_result(j) for j in unique])
 
 
@@ -1018,7 +1023,18 @@ class Setup:
 
 def _expect(name: str, value: Any, types: type | tuple[type, ...], what: str) -> None:
     if not isinstance(value, types) or isinstance(value, bool) and bool not in _tuple(types):
-        raise EvalibError(f"parameter {name} must be {what}, got {type(value).__name__} {value!r}")
+        raise EvalibError(
+            f"parameter {name} must be {what}, got {type(value).__name__} {value!r}"
+            + (list_hint(name, value) if list in _tuple(types) else "")
+        )
+
+
+def list_hint(name: str, value: Any) -> str:
+    """For a list parameter that arrived as text (papermill's ``-p`` passes ``[0, 1]`` as a
+    string): the hint to pass it as YAML with ``-y``; ``""`` otherwise."""
+    if not isinstance(value, str):
+        return ""
+    return f'; papermill\'s -p passes text: give lists as YAML, e.g. -y "{name}: [0, 1]"'
 
 
 def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -1061,6 +1077,7 @@ def notebook_setup(
     prof = get_profile(profile)
     info = dataset_info(dataset)
     cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
+    log_job_progress()  # one line per finished job: papermill --log-output shows them
     return Setup(
         profile=prof,
         dataset=info.flag,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.ticker import MaxNLocator
+
+try:
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
+except ModuleNotFoundError as exc:  # the core install has no plotting packages
+    raise ModuleNotFoundError(
+        f"evalib.plots needs {exc.name}: pip install 'evalib[plots]'", name=exc.name
+    ) from None
 
 from evalib.paper import METHOD_LABELS, METHOD_ORDER
 

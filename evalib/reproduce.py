@@ -2,14 +2,21 @@
 
 Notebooks run in ``notebooks/`` in order; each executed notebook replaces its input so
 the book shows it. Jobs are cached, so an interrupted run resumes where it stopped.
+``--dataset`` runs the notebooks for any MedMNIST 2D set (OrganSMNIST included) instead
+of the book's; one line per finished job is printed while a notebook runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 NOTEBOOKS = (
@@ -25,6 +32,7 @@ NOTEBOOKS = (
     "09_dad_segmentation",
     "10_claims",
 )
+MULTI_DATASET = ("08_distillation", "10_claims")  # notebooks with a ``datasets`` parameter
 DATASETS = {  # notebook → datasets it is run for (the first one is the book's page)
     "02_benchmark": ("organamnist", "bloodmnist"),
     "03_variance_ablation": ("organamnist", "bloodmnist"),
@@ -75,13 +83,54 @@ def execute(
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
         jupytext.write(jupytext.read(folder / f"{name}.py"), source)
-        papermill.execute_notebook(
-            str(source), str(out), parameters=parameters, cwd=str(folder),
-            kernel_name="python3", progress_bar=progress, log_output=False,
-        )  # fmt: skip
+        lines = Path(tmp) / "progress.log"
+        with _echo_lines(lines if progress else None):
+            papermill.execute_notebook(
+                str(source), str(out), parameters=parameters, cwd=str(folder),
+                kernel_name="python3", progress_bar=progress, log_output=False,
+            )  # fmt: skip
     if name not in SHOW_CODE:
         fold_code(out)
     return out
+
+
+@contextlib.contextmanager
+def _echo_lines(path: Path | None, prefix: str = "    ") -> Iterator[None]:
+    """While the block runs, print each line that the notebook's kernel writes to ``path``
+    (it finds the file in ``$EVALIB_PROGRESS_FILE``): job progress reaches the terminal
+    without entering the executed notebook."""
+    from evalib.progress import ENV_PROGRESS_FILE
+
+    if path is None:
+        yield
+        return
+    path.touch()
+    stop = threading.Event()
+
+    def follow() -> None:
+        with open(path, encoding="utf-8") as fh:
+            while True:
+                line = fh.readline()
+                if line:
+                    print(prefix + line.rstrip(), flush=True)
+                elif stop.is_set():
+                    return
+                else:
+                    time.sleep(0.5)
+
+    before = os.environ.get(ENV_PROGRESS_FILE)
+    os.environ[ENV_PROGRESS_FILE] = str(path)  # the kernel inherits the environment
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        if before is None:
+            os.environ.pop(ENV_PROGRESS_FILE, None)
+        else:
+            os.environ[ENV_PROGRESS_FILE] = before
 
 
 SHOW_CODE = ("00_walkthrough",)  # the classroom page keeps its code open
@@ -101,36 +150,120 @@ def fold_code(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"))
-    parser.add_argument("--only", nargs="*", default=None, help="notebook names to run")
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--executor", default="serial", choices=("serial", "process", "ray"))
+@dataclass(frozen=True)
+class Run:
+    """One notebook execution: ``name`` with ``parameters``, written to ``output`` (None:
+    the book's page ``notebooks/<name>.ipynb``)."""
+
+    name: str
+    parameters: dict
+    output: Path | None
+
+
+NEEDS = ("papermill", "jupytext", "nbformat", "ipykernel", "matplotlib", "seaborn")
+
+
+def missing_modules(names: tuple[str, ...] = NEEDS) -> list[str]:
+    """Which of the notebooks' requirements are not importable here."""
+    return [n for n in names if importlib.util.find_spec(n) is None]
+
+
+def plan(
+    profile: str,
+    only: list[str] | None = None,
+    datasets: list[str] | None = None,
+    data_root: str | None = None,
+    executor: str = "serial",
+    ray_address: str | None = None,
+) -> list[Run]:
+    """Every notebook execution of a reproduce run, in order (nothing is executed).
+
+    ``datasets`` (MedMNIST flags, any case): the datasets to run instead of the book's:
+    each per-dataset notebook runs for each of them (the first is the page, the others go
+    to ``notebooks/extra/``), the single-dataset notebooks run for the first one, and the
+    notebooks with a ``datasets`` parameter get the whole list."""
+    from evalib.data import dataset_info
+    from evalib.names import canonical
+
+    names = [canonical(n, NOTEBOOKS, "notebook") for n in only] if only else list(NOTEBOOKS)
+    flags = list(dict.fromkeys(dataset_info(d).flag for d in datasets or []))
+    folder = notebook_dir()
+    runs = []
+    for name in names:
+        book = DATASETS.get(name, ("organamnist",))
+        for i, dataset in enumerate(flags or book):
+            if flags and i and name not in DATASETS:
+                break  # a single-dataset notebook runs once, for the first dataset
+            params = {"profile": profile, "dataset": dataset, "executor": executor,
+                      **notebook_parameters(name, profile)}  # fmt: skip
+            if flags:
+                params["dataset"] = dataset  # the user's choice wins over the book's
+                if name in MULTI_DATASET:
+                    params["datasets"] = flags
+            if data_root:
+                params["data_root"] = data_root
+            if ray_address:
+                params["ray_address"] = ray_address
+            out = None if i == 0 else folder / "extra" / f"{name}_{dataset}.ipynb"
+            runs.append(Run(name, params, out))
+    return runs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from evalib.cli import HelpFormatter
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evalib.reproduce",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=HelpFormatter,
+        epilog="""examples:
+  python -m evalib.reproduce --profile smoke --only 02_benchmark
+  python -m evalib.reproduce --profile cpu --dataset organsmnist     OrganSMNIST pages
+  make reproduce PROFILE=paper DATASETS="organsmnist organamnist"     then builds the book""",
+    )
+    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"),
+                        help="scale of every notebook")  # fmt: skip
+    parser.add_argument("--only", nargs="*", default=None, metavar="NOTEBOOK",
+                        help="notebooks to run (default: all, in order)")  # fmt: skip
+    parser.add_argument("--dataset", "--datasets", dest="datasets", nargs="+", default=None,
+                        metavar="DATASET", help="MedMNIST 2D flags to run instead of the "
+                        "book's (OrganAMNIST and BloodMNIST)")  # fmt: skip
+    parser.add_argument("--data-root", default=None, help="folder with <flag>.npz "
+                        "(default: $EVALIB_DATA_ROOT, else ~/.medmnist)")  # fmt: skip
+    parser.add_argument("--executor", default="serial", choices=("serial", "process", "ray"),
+                        help="where each notebook's jobs run")  # fmt: skip
     parser.add_argument(
         "--ray-address",
         default=None,
         help='Ray cluster for --executor ray ("auto", "host:6379"); default: one per notebook',
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evalib.errors import EvalibError
+
+    args = build_parser().parse_args(argv)
+    try:
+        runs = plan(args.profile, args.only, args.datasets, args.data_root, args.executor,
+                    args.ray_address)  # fmt: skip
+    except EvalibError as exc:
+        print(f"evalib.reproduce: error: {exc}", file=sys.stderr)
+        return 2
+    missing = missing_modules()
+    if missing:
+        print(f"evalib.reproduce: error: running the notebooks needs {', '.join(missing)}: "
+              "pip install 'evalib[notebooks]' (or make setup)", file=sys.stderr)  # fmt: skip
+        return 2
     os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
-    names = args.only or NOTEBOOKS
-    for i, name in enumerate(names, 1):
-        for dataset in DATASETS.get(name, ("organamnist",)):
-            params = {"profile": args.profile, "dataset": dataset, "executor": args.executor,
-                      **notebook_parameters(name, args.profile)}  # fmt: skip
-            if args.data_root:
-                params["data_root"] = args.data_root
-            if args.ray_address:
-                params["ray_address"] = args.ray_address
-            folder = notebook_dir()
-            out = None if dataset == DATASETS.get(name, ("organamnist",))[0] else (
-                folder / "extra" / f"{name}_{dataset}.ipynb"
-            )  # fmt: skip
-            t0 = time.perf_counter()
-            print(f"[{i}/{len(names)}] {name} · {dataset} · profile {args.profile}", flush=True)
-            execute(name, params, out)
-            print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    names = list(dict.fromkeys(r.name for r in runs))
+    for run in runs:
+        i = names.index(run.name) + 1
+        t0 = time.perf_counter()
+        print(f"[{i}/{len(names)}] {run.name} · {run.parameters['dataset']} · "
+              f"profile {args.profile}", flush=True)  # fmt: skip
+        execute(run.name, run.parameters, run.output)
+        print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 
 

@@ -23,17 +23,19 @@
 # 5. train a fresh model on that coreset and on a random 5 %, and compare.
 
 # %% tags=["parameters"]
-profile = "smoke"  # smoke | cpu | paper
-dataset = "organamnist"
-data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
-seeds = None  # None: the profile's seeds
-rates = None  # None: the profile's rates
-executor = "serial"  # serial | process | ray
-workers = 2
-ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
-rate = 0.05  # the coreset size of this walkthrough
+from typing import Optional  # papermill reads the types: --help-notebook
+
+profile: str = "smoke"  # smoke | cpu | paper
+dataset: str = "organamnist"
+data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
+seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
+rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
+executor: str = "serial"  # serial | process | ray
+workers: int = 2
+ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+rate: float = 0.05  # the coreset size of this walkthrough
 
 # %%
 import matplotlib.pyplot as plt

@@ -34,17 +34,19 @@
 # (`results/<profile>/jobs/`) and says how many of the jobs it needs were available.
 
 # %% tags=["parameters"]
-profile = "smoke"  # smoke | cpu | paper
-dataset = "organamnist"
-data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
-scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
-seeds = None  # None: the profile's seeds
-rates = None  # None: the profile's rates
-executor = "serial"  # serial | process
-workers = 2
-ray_address = None  # Ray cluster for the ray executor; None: a local instance
-datasets = ["organamnist", "bloodmnist"]
+from typing import Optional  # papermill reads the types: --help-notebook
+
+profile: str = "smoke"  # smoke | cpu | paper
+dataset: str = "organamnist"
+data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
+results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
+seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
+rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
+executor: str = "serial"  # serial | process
+workers: int = 2
+ray_address: Optional[str] = None  # Ray cluster for the ray executor; None: a local instance
+datasets: list[str] = ["organamnist", "bloodmnist"]  # a list: -y "datasets: [organsmnist]"
 
 # %%
 import pandas as pd

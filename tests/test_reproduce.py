@@ -1,0 +1,222 @@
+"""`python -m evalib.reproduce` argument handling (nothing is executed), the notebooks' typed
+parameters cells, and the one-line-per-job progress that papermill runs show."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evalib import reproduce as rp
+from evalib.errors import EvalibError
+from evalib.progress import JOB_LOGGER, JobProgress, duration, log_job_progress
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_default_plan_is_the_books():
+    runs = rp.plan("cpu")
+    assert [r.name for r in runs if r.output is None] == list(rp.NOTEBOOKS)
+    bench = [r for r in runs if r.name == "02_benchmark"]
+    assert [r.parameters["dataset"] for r in bench] == ["organamnist", "bloodmnist"]
+    assert bench[1].output == rp.notebook_dir() / "extra" / "02_benchmark_bloodmnist.ipynb"
+    pie = next(r for r in runs if r.name == "07_pruning_identified")
+    assert pie.parameters["dataset"] == "bloodmnist"  # the cpu book's stated part
+
+
+def test_plan_for_organsmnist():
+    runs = rp.plan("paper", datasets=["OrganSMNIST"], data_root="/data")
+    assert {r.parameters["dataset"] for r in runs} == {"organsmnist"}
+    assert all(r.output is None for r in runs)  # one dataset: every page is OrganSMNIST's
+    assert len(runs) == len(rp.NOTEBOOKS)
+    claims = next(r for r in runs if r.name == "10_claims")
+    assert claims.parameters["datasets"] == ["organsmnist"]
+    assert all(r.parameters["data_root"] == "/data" for r in runs)
+
+
+def test_plan_for_two_datasets_and_some_notebooks():
+    runs = rp.plan("smoke", only=["02_BENCHMARK", "00_walkthrough"],
+                   datasets=["bloodmnist", "organsmnist", "bloodmnist"])  # fmt: skip
+    assert [(r.name, r.parameters["dataset"], r.output is None) for r in runs] == [
+        ("02_benchmark", "bloodmnist", True),
+        ("02_benchmark", "organsmnist", False),
+        ("00_walkthrough", "bloodmnist", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"datasets": ["organsmnst"]},
+            r"unknown dataset 'organsmnst' \(did you mean 'organsmnist'",
+        ),
+        ({"datasets": ["chestmnist"]}, "multi-label"),
+        ({"only": ["02_bench"]}, r"unknown notebook '02_bench' \(did you mean '02_benchmark'"),
+    ],
+)
+def test_plan_refuses_bad_names(kwargs, message):
+    with pytest.raises(EvalibError, match=message):
+        rp.plan("cpu", **kwargs)
+
+
+def test_main_reports_bad_names_in_one_line(capsys):
+    assert rp.main(["--profile", "smoke", "--datasets", "nosuchmnist"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalib.reproduce: error: unknown dataset") and "\n" not in err
+
+
+def test_missing_notebook_packages_explained_in_one_line():
+    """Without the notebooks extra, one line names the extra instead of a traceback."""
+    code = (
+        "import sys, importlib.util as u\n"
+        "real = u.find_spec\n"
+        "u.find_spec = lambda n, *a: None if n in ('papermill', 'jupytext') else real(n, *a)\n"
+        "from evalib.reproduce import main\n"
+        "sys.exit(main(['--profile', 'smoke', '--only', '02_benchmark']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines == [
+        "evalib.reproduce: error: running the notebooks needs papermill, jupytext: "
+        "pip install 'evalib[notebooks]' (or make setup)"
+    ]
+
+
+def test_reproduce_help_shows_dataset_option():
+    out = subprocess.run([sys.executable, "-m", "evalib.reproduce", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "--dataset DATASET [DATASET ...], --datasets DATASET [DATASET ...]" in out
+    assert "(default: cpu)" in out and "organsmnist" in out
+
+
+# ----------------------------------------------------------------------------- papermill
+
+
+def _parameters(source: str) -> list[str]:
+    return [line for line in source.splitlines() if re.match(r"^\w+\s*[:=]", line)]
+
+
+@pytest.mark.parametrize("name", rp.NOTEBOOKS)
+def test_parameters_cells_are_typed(name):
+    """`papermill --help-notebook` shows a type for every parameter, in the .py and in the
+    paired .ipynb (which papermill reads)."""
+    papermill = pytest.importorskip("papermill")
+    params = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
+    assert params, name
+    untyped = [p for p, v in params.items() if v["inferred_type_name"] == "None"]
+    assert not untyped, f"{name}: no type for {untyped}"
+    for p, v in params.items():
+        if v["default"] == "None":
+            assert v["inferred_type_name"].startswith("Optional["), (name, p)
+        if "list[" in v["inferred_type_name"]:
+            assert f'-y "{p}: [' in v["help"], (name, p)  # how to pass a list
+    jupytext = pytest.importorskip("jupytext")
+    py = jupytext.read(ROOT / "notebooks" / f"{name}.py")
+    ipynb = jupytext.read(ROOT / "notebooks" / f"{name}.ipynb")
+
+    def cell(nb):
+        return next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+
+    assert cell(py) == cell(ipynb), f"{name}: .py and .ipynb parameters differ"
+
+
+def test_list_passed_as_text_gets_the_y_hint(tmp_path):
+    from evalib import experiments as ex
+
+    with pytest.raises(EvalibError, match=r'give lists as YAML, e.g. -y "seeds: \[0, 1\]"'):
+        ex.notebook_setup("smoke", "organamnist", tmp_path, seeds="[0, 1]")
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+@pytest.fixture
+def job_log():
+    """Restores the job logger after a test changed its destination."""
+    yield
+    log = logging.getLogger(JOB_LOGGER)
+    for h in [h for h in log.handlers if getattr(h, "_evalib", False)]:
+        log.removeHandler(h)
+        h.close()
+
+
+def test_one_line_per_finished_job_with_eta(job_log, tmp_path, monkeypatch):
+    monkeypatch.delenv("EVALIB_PROGRESS_FILE", raising=False)
+    path = tmp_path / "progress.log"
+    log_job_progress(path)
+    clock = iter([100.0, 130.0, 160.0, 190.0])
+    monkeypatch.setattr("evalib.progress.time.perf_counter", lambda: next(clock))
+    rows = [{"method": "eva", "rate": 0.05, "seed": s, "dataset": "organamnist"} for s in (0, 1)]
+    with JobProgress(total=5, done=2) as jp:
+        assert jp.lines and jp.bar.disable
+        for row in rows:
+            jp.update(row)
+        jp.update(None)
+    lines = [line.split(" evalib: ", 1)[1] for line in path.read_text().splitlines()]
+    assert lines == [
+        "jobs: 3 to run, 2 of 5 already done",
+        "jobs 3/5 done · eva 5% seed 0 (organamnist) · 30s elapsed · ETA 1m00s",
+        "jobs 4/5 done · eva 5% seed 1 (organamnist) · 1m00s elapsed · ETA 30s",
+        "jobs 5/5 done · 1m30s elapsed · ETA 0s",
+    ]
+
+
+def test_lines_go_to_stderr_unless_silenced(job_log, monkeypatch, capsys):
+    monkeypatch.delenv("EVALIB_PROGRESS_FILE", raising=False)
+    monkeypatch.setenv("EVALIB_PROGRESS", "1")
+    log_job_progress()
+    with JobProgress(total=1) as jp:
+        jp.update({"method": "random", "rate": 0.3, "seed": 2})
+    err = capsys.readouterr().err
+    assert "evalib: jobs 1/1 done · random 30% seed 2" in err
+    monkeypatch.setenv("EVALIB_PROGRESS", "0")
+    assert log_job_progress() is None  # silenced: no destination, back to the (silent) bar
+    with JobProgress(total=1) as jp:
+        assert not jp.lines
+        jp.update({"method": "random"})
+    assert "evalib:" not in capsys.readouterr().err
+
+
+def test_run_jobs_reports_each_job(job_log, tmp_path, monkeypatch):
+    """run_jobs reports every job its executor finishes (the executor here only returns rows)."""
+    from evalib import experiments as ex
+
+    class Rows:
+        def run(self, fn, items):
+            for job in items:
+                yield {"method": job.method, "rate": job.rate, "seed": job.seed}
+
+    path = tmp_path / "lines.log"
+    log_job_progress(path)
+    jobs = [ex.Job(ex.DataSpec("organamnist"), ex.SelectionSpec.make("random", r), None, seed=s)
+            for r in (0.05, 0.3) for s in (0, 1)]  # fmt: skip
+    table = ex.run_jobs(jobs, ex.Cache.at(tmp_path / "results", tmp_path / "scratch"),
+                        executor=Rows())  # fmt: skip
+    assert table.empty  # nothing was cached by this executor
+    text = path.read_text()
+    assert "jobs: 4 to run, 0 of 4 already done" in text
+    assert "jobs 4/4 done · random 30% seed 1" in text and text.count(" done · ") == 4
+
+
+def test_reproduce_echoes_kernel_lines(tmp_path, capsys, monkeypatch):
+    """What a notebook's kernel writes to $EVALIB_PROGRESS_FILE reaches the terminal."""
+    monkeypatch.delenv("EVALIB_PROGRESS_FILE", raising=False)
+    path = tmp_path / "p.log"
+    with rp._echo_lines(path):
+        import os
+
+        with open(os.environ["EVALIB_PROGRESS_FILE"], "a") as fh:
+            fh.write("12:00:00 evalib: jobs 1/2 done\n")
+    assert "EVALIB_PROGRESS_FILE" not in __import__("os").environ
+    assert "    12:00:00 evalib: jobs 1/2 done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (75, "1m15s"), (5400, "1h30m")])
+def test_duration(seconds, text):
+    assert duration(seconds) == text
