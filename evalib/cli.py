@@ -417,7 +417,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from evalib import experiments as ex
     from evalib import grids, stats
     from evalib.data import dataset_info
-
     from evalib.names import canonical
 
     profile = ex.get_profile(canonical(args.profile, ex.PROFILES, "profile"))
