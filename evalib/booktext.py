@@ -180,10 +180,12 @@ def class_timing(root: Path) -> dict[str, str]:
     try:
         d = json.loads(rec.read_text())
         return {"class_minutes": _fmt(float(d["seconds"]) / 60),
+                "class_cpu_minutes": _fmt(float(d.get("cpu_seconds", math.nan)) / 60),
                 "class_load": _fmt(float(d.get("load_1min", math.nan))),
                 "class_cpus": str(int(d.get("cpus", 0)) or MISSING)}  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
-        return {"class_minutes": MISSING, "class_load": MISSING, "class_cpus": MISSING}
+        return {"class_minutes": MISSING, "class_cpu_minutes": MISSING, "class_load": MISSING,
+                "class_cpus": MISSING}  # fmt: skip
 
 
 def _names(items) -> str:

@@ -167,9 +167,11 @@ def test_book_profile_follows_the_claims_notebook(tmp_path: Path) -> None:
 def test_class_timing_is_read_from_the_walkthrough_record(tmp_path: Path) -> None:
     rec = tmp_path / "results" / "class" / "walkthrough_run.json"
     rec.parent.mkdir(parents=True)
-    rec.write_text(json.dumps({"seconds": 150.0, "load_1min": 3.25, "cpus": 2}))
+    rec.write_text(json.dumps({"seconds": 150.0, "cpu_seconds": 90.0, "load_1min": 3.25,
+                               "cpus": 2}))  # fmt: skip
     t = booktext.class_timing(tmp_path)
-    assert (t["class_minutes"], t["class_load"], t["class_cpus"]) == ("2.5", "3.2", "2")
+    assert (t["class_minutes"], t["class_cpu_minutes"]) == ("2.5", "1.5")
+    assert (t["class_load"], t["class_cpus"]) == ("3.2", "2")
 
 
 def test_every_substitution_in_the_book_is_defined() -> None:
