@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,64 @@ except ModuleNotFoundError as exc:  # the core install has no plotting packages
     ) from None
 
 from evalib.paper import METHOD_LABELS, METHOD_ORDER
+
+#: one colour per method, used by every figure: Okabe–Ito and Tol colours, at least 25
+#: CIELAB units apart (tests/test_plots.py); Random is grey and the full data black,
+#: the two references every figure compares with.
+METHOD_COLORS: dict[str, str] = {
+    "full": "#000000",
+    "random": "#7f7f7f",
+    "forgetting": "#E69F00",
+    "entropy": "#56B4E9",
+    "el2n": "#009E73",
+    "aum": "#CC79A7",
+    "ccs": "#0072B2",
+    "eva": "#D55E00",
+    "eva_paper": "#D55E00",  # the same score as EVA under another name
+    "eva_official": "#FB9A99",
+    "exp_s": "#B2DF8A",
+    "var_s": "#332288",
+    "exp_d": "#FDBF6F",
+    "var_d": "#9E2F8E",
+    "cartography": "#1F9E9E",
+    "tdds": "#808000",
+    "dad": "#A0522D",
+    "pie": "#FFD92F",
+}
+_SPARE = ("#6699CC", "#117733", "#882255", "#BBBBBB", "#44AA99", "#661100")
+
+
+def method_color(method: str) -> str:
+    """The colour of ``method`` in every figure (a spare colour for unknown names,
+    always the same one for the same name)."""
+    if method in METHOD_COLORS:
+        return METHOD_COLORS[method]
+    return _SPARE[sum(map(ord, method)) % len(_SPARE)]
+
+
+def _shade(color: str, amount: float) -> tuple[float, float, float]:
+    """``color`` mixed with white (``amount`` > 0) or black (< 0)."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.array(to_rgb(color))
+    target = np.ones(3) if amount > 0 else np.zeros(3)
+    return tuple(float(v) for v in rgb + abs(amount) * (target - rgb))
+
+
+def arm_palette(arm_methods: Sequence[tuple[str, str]]) -> dict[str, tuple[float, float, float]]:
+    """Colours for figure arms (label, method) in order: an arm gets its method's colour;
+    a second or third arm of the same method (e.g. another window) a lighter, then darker
+    shade of it, so every arm stays distinguishable."""
+    from matplotlib.colors import to_rgb
+
+    seen: dict[str, int] = {}
+    out = {}
+    for label_, method in arm_methods:
+        k = seen.get(method, 0)
+        seen[method] = k + 1
+        base = method_color(method)
+        out[label_] = to_rgb(base) if k == 0 else _shade(base, (0.45, -0.4, 0.7, -0.6)[(k - 1) % 4])
+    return out
 
 
 def setup_style() -> None:
@@ -83,7 +141,7 @@ def accuracy_vs_rate(
     fig, ax = plt.subplots(figsize=(8, 4.5))
     methods = [m for m in METHOD_ORDER if m in set(summary["method"])]
     methods += sorted(set(summary["method"]) - set(methods) - {"full"})
-    palette = dict(zip(methods, sns.color_palette("colorblind", len(methods)), strict=True))
+    palette = {m: method_color(m) for m in methods}
     for m in methods:
         s = summary[summary["method"] == m].sort_values("rate")
         ax.errorbar(100 * s["rate"], s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
@@ -101,4 +159,140 @@ def accuracy_vs_rate(
     ax.minorticks_off()
     ax.legend(ncol=2, fontsize="small", loc="lower right")
     fig.tight_layout()
+    return fig
+
+
+def ablation_bars(
+    long: pd.DataFrame,
+    title: str,
+    hue: str = "arm",
+    order: Sequence[str] | None = None,
+    full: Mapping[str, float] | None = None,
+    random: pd.DataFrame | None = None,
+    protocols: Sequence[str] | None = None,
+) -> plt.Figure:
+    """Accuracy (%) per selection rate, one bar per arm, one panel per protocol.
+
+    long: one row per run and protocol (``ablations.long_by_protocol``), columns
+    ``protocol_label``, ``rate_label``, ``accuracy``, ``method`` and ``hue``. Bars are
+    means over seeds, error bars one standard deviation. full: protocol_label → the full
+    data's accuracy, a dotted line. random: rows of Random runs in the same long format;
+    their mean per protocol and rate is drawn as a black dash across each rate's bars,
+    the reference every coreset method must beat.
+    """
+    order = list(order) if order is not None else list(dict.fromkeys(long[hue]))
+    methods = long.drop_duplicates(hue).set_index(hue)["method"]
+    palette = arm_palette([(a, str(methods.get(a, a))) for a in order])
+    cols = list(protocols) if protocols is not None else list(dict.fromkeys(long["protocol_label"]))
+    rates = list(long["rate_label"].cat.categories if hasattr(long["rate_label"], "cat")
+                 else dict.fromkeys(long["rate_label"]))  # fmt: skip
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 4.2), sharey=True,
+                             squeeze=False)  # fmt: skip
+    width = 0.8 / max(1, len(order))
+    for ax, col in zip(axes[0], cols, strict=True):
+        part = long[long["protocol_label"] == col]
+        for j, arm in enumerate(order):
+            g = part[part[hue] == arm].groupby("rate_label", observed=True)["accuracy"]
+            mean, std = g.mean().reindex(rates), g.std().reindex(rates).fillna(0)
+            x = np.arange(len(rates)) - 0.4 + width * (j + 0.5)
+            ax.bar(x, mean.to_numpy(), width, yerr=std.to_numpy(), capsize=2,
+                   color=palette[arm], label=arm, edgecolor="white", linewidth=0.5)  # fmt: skip
+        if random is not None and len(random):
+            ref = (random[random["protocol_label"] == col]
+                   .groupby("rate_label", observed=True)["accuracy"].mean().reindex(rates))  # fmt: skip
+            for i, y in enumerate(ref.to_numpy()):
+                if np.isfinite(y):
+                    ax.hlines(y, i - 0.45, i + 0.45, color="k", lw=2, gid="random-reference",
+                              label="Random (mean)" if i == 0 else None)  # fmt: skip
+        if full is not None and col in full:
+            ax.axhline(full[col], color="k", ls=":", lw=1, label="full data")
+        ax.set_xticks(np.arange(len(rates)), rates)
+        ax.set(xlabel="selection rate (% of training set)", title=col)
+    axes[0][0].set_ylabel("accuracy (%)")
+    handles, labels_ = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=min(len(labels_), 5),
+               frameon=False, bbox_to_anchor=(0.5, -0.02))  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1 + 0.04 * (len(labels_) > 5), 1, 1))
+    return fig
+
+
+def representative_samples(
+    error_norms: np.ndarray, windows: Mapping[str, tuple[int, int]]
+) -> dict[str, int]:
+    """A few samples that show what window statistics do, by position in [T, N]:
+    the highest and the median summed window variance (EVA's score), a sample learned
+    early (lowest mean error over training), one never learned (highest mean error) and
+    the sample with the highest window mean among those with low variance."""
+    s = np.asarray(error_norms, dtype=np.float64)
+    var = sum(s[a:b].var(axis=0) for a, b in windows.values())
+    mean_all = s.mean(axis=0)
+    order = np.argsort(var, kind="stable")
+    picks = {
+        "highest EVA score": int(order[-1]),
+        "median EVA score": int(order[len(order) // 2]),
+        "learned early": int(np.argmin(mean_all)),
+        "never learned": int(np.argmax(mean_all)),
+    }
+    low_var = order[: max(1, len(order) // 4)]
+    early = next(iter(windows.values()))
+    steady = low_var[np.argmax(s[early[0] : early[1], low_var].mean(axis=0))]
+    if int(steady) not in picks.values():
+        picks["high error, low variance"] = int(steady)
+    return picks
+
+
+def trajectories_with_window_stats(
+    error_norms: np.ndarray,
+    samples: Mapping[str, int],
+    windows: Mapping[str, tuple[int, int]],
+    title: str,
+) -> plt.Figure:
+    """Left: the error score S_t of each chosen sample over epochs, windows shaded, and
+    inside each window a bar at the window mean ± one window standard deviation. Right:
+    each sample's window variances (what EVA adds up) and window means (what EXP uses).
+
+    error_norms: [T, N]; samples: name → position; windows: name → [a, b) epochs.
+    """
+    s = np.asarray(error_norms, dtype=np.float64)
+    names = list(samples)
+    colors = dict(zip(names, sns.color_palette("dark", len(names)), strict=True))
+    fig, (ax, ax_v, ax_m) = plt.subplots(1, 3, figsize=(13, 4.8),
+                                         gridspec_kw={"width_ratios": [2.3, 1, 1]})  # fmt: skip
+    epochs = np.arange(s.shape[0])
+    for a, b in windows.values():
+        ax.axvspan(a - 0.5, b - 0.5, color="0.9", zorder=0)
+    for name in names:
+        pos = samples[name]
+        ax.plot(epochs, s[:, pos], marker="o", ms=3, lw=1.2, color=colors[name], label=name)
+        for a, b in windows.values():
+            m, sd = s[a:b, pos].mean(), s[a:b, pos].std()
+            ax.errorbar((a + b - 1) / 2, m, yerr=sd, color=colors[name], capsize=4, lw=2.2,
+                        alpha=0.8)  # fmt: skip
+    for wname, (a, b) in windows.items():
+        ax.text((a + b - 1) / 2, 1.01, f"{wname} [{a}, {b})", ha="center", va="bottom",
+                fontsize="small", color="0.3", transform=ax.get_xaxis_transform())  # fmt: skip
+    ax.set(xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(-0.03, 1.47))
+    ax.set_title("error over training; bars: window mean ± SD", pad=18)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels_ = ax.get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=len(labels_), frameon=False)
+    y = np.arange(len(names))
+    h = 0.8 / max(1, len(windows))
+    for k, (wname, (a, b)) in enumerate(windows.items()):
+        v = [s[a:b, samples[n]].var() for n in names]
+        m = [s[a:b, samples[n]].mean() for n in names]
+        shade = "0.25" if k == 0 else "0.6"
+        ax_v.barh(y - 0.4 + h * (k + 0.5), v, h, color=shade, label=wname)
+        ax_m.barh(y - 0.4 + h * (k + 0.5), m, h, color=shade, label=wname)
+    for a_ in (ax_v, ax_m):
+        a_.set_yticks(y, names if a_ is ax_v else [""] * len(names))
+        a_.invert_yaxis()
+        for tick, name in zip(a_.get_yticklabels(), names, strict=True):
+            tick.set_color(colors[name])
+    ax_v.set(xlabel="V_W", title="window variance (EVA)")
+    ax_m.set(xlabel="E_W", title="window mean (EXP)", xlim=(0, 1.45))
+    ax_v.legend(fontsize="small", loc="lower right")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig

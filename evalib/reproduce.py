@@ -71,7 +71,12 @@ def execute(
     progress: bool = True,
 ) -> Path:
     """Run ``notebooks/<name>.py`` through papermill; write the executed notebook to
-    ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows)."""
+    ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows).
+
+    Before the run, the repository URL of ``_config.yml`` is written into the notebook's
+    install cell (:data:`INSTALL_PLACEHOLDER`); after it, the parameter cells are folded
+    away, the code of results pages is folded (:func:`fold_code`), and pages run for
+    several datasets get the dataset in their title (:func:`title_with_dataset`)."""
     import tempfile
 
     import jupytext
@@ -82,15 +87,20 @@ def execute(
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
-        jupytext.write(jupytext.read(folder / f"{name}.py"), source)
+        nb = jupytext.read(folder / f"{name}.py")
+        fill_repository_url(nb, repository_url())
+        jupytext.write(nb, source)
         lines = Path(tmp) / "progress.log"
         with _echo_lines(lines if progress else None):
             papermill.execute_notebook(
                 str(source), str(out), parameters=parameters, cwd=str(folder),
                 kernel_name="python3", progress_bar=progress, log_output=False,
             )  # fmt: skip
+    hide_parameters(out)
     if name not in SHOW_CODE:
         fold_code(out)
+    if name in DATASETS and parameters.get("dataset"):
+        title_with_dataset(out, str(parameters["dataset"]))
     return out
 
 
@@ -134,20 +144,87 @@ def _echo_lines(path: Path | None, prefix: str = "    ") -> Iterator[None]:
 
 
 SHOW_CODE = ("00_walkthrough",)  # the classroom page keeps its code open
+#: in each notebook's install cell; replaced by ``repository.url`` of ``_config.yml``
+INSTALL_PLACEHOLDER = "{repository_url}"
 
 
-def fold_code(path: Path) -> None:
-    """Tag every code cell but the parameters ``hide-input``: the book shows results
-    first and the code behind a "show code" toggle."""
+def repository_url(config: Path | None = None) -> str:
+    """``repository.url`` of the book's ``_config.yml`` ("" when unset or unreadable)."""
+    path = config or notebook_dir().parent / "_config.yml"
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text()) or {}
+    except (ImportError, OSError, ValueError):
+        return ""
+    repo = data.get("repository") or {}
+    return str(repo.get("url") or "") if isinstance(repo, dict) else ""
+
+
+def fill_repository_url(nb, url: str) -> int:
+    """Write ``url`` over :data:`INSTALL_PLACEHOLDER` in the code cells of ``nb`` (in
+    place); returns how many cells changed."""
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and INSTALL_PLACEHOLDER in cell.source:
+            cell.source = cell.source.replace(INSTALL_PLACEHOLDER, url)
+            n += 1
+    return n
+
+
+def _tag(cell, tag: str) -> None:
+    tags = cell.metadata.setdefault("tags", [])
+    if tag not in tags:
+        tags.append(tag)
+
+
+def hide_parameters(path: Path) -> None:
+    """Tag the parameter cells (the notebook's and papermill's injected one)
+    ``hide-cell``: the book folds them behind a toggle, and the page opens with its
+    title and the profile banner the next cell prints."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    keep = {"parameters", "injected-parameters"}
     for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if cell.cell_type == "code" and not keep & set(tags) and "hide-input" not in tags:
-            tags.append("hide-input")
+        if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
+            _tag(cell, "hide-cell")
     nbformat.write(nb, path)
+
+
+def fold_code(path: Path) -> None:
+    """Tag every other code cell ``hide-input``: the book shows results first and the
+    code behind a "show code" toggle."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    keep = {"parameters", "injected-parameters", "remove-cell"}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and not keep & set(cell.metadata.get("tags", [])):
+            _tag(cell, "hide-input")
+    nbformat.write(nb, path)
+
+
+def title_with_dataset(path: Path, dataset: str) -> None:
+    """Append the dataset's name to the notebook's first heading (its page title), so
+    the pages of one notebook run on two datasets have different titles in the
+    navigation, the search results and the Previous / Next links."""
+    import nbformat
+
+    from evalib.ablations import dataset_title
+
+    nb = nbformat.read(path, as_version=4)
+    name = dataset_title(dataset)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                if not line.rstrip().endswith(name):
+                    lines[i] = f"{line.rstrip()} · {name}"
+                cell.source = "\n".join(lines)
+                nbformat.write(nb, path)
+                return
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,26 @@
 # the error scores of samples of different difficulty, and how the score distributions
 # move over training.
 
+# %% tags=["remove-cell"]
+# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
+# checkout this notebook sits in, else from the repository the book was built from.
+# Nothing happens where evalib is installed.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
+if importlib.util.find_spec("evalib") is None:
+    checkout = Path.cwd().parent
+    if (checkout / "pyproject.toml").exists():
+        source = str(checkout)
+    elif EVALIB_REPOSITORY.startswith("http"):
+        source = f"git+{EVALIB_REPOSITORY}"
+    else:
+        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -32,11 +52,13 @@ workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
 
 # %%
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
+from evalib import ablations as ab
 from evalib import experiments as ex
 from evalib import plots, scores
 
@@ -64,35 +86,51 @@ fig = plots.learning_curves(hist, f"surrogate · {S.dataset} · {P.name} profile
 # model.
 
 # %% [markdown]
-# ## Error scores of individual samples
+# ## Error scores of individual samples, and what the windows make of them
+# Five training images chosen by what their error does: the one with the highest EVA
+# score (summed window variance), one with the median score, the one learned earliest
+# (lowest mean error), one never learned (highest mean error), and one whose error is
+# high but steady inside the early window. For each, the error score over epochs with
+# the two default windows shaded, and inside each window its mean ± one standard
+# deviation; on the right the window variances EVA adds up and the window means EXP uses.
 
 # %%
 S_t = scores.error_norm(dyn)
 windows = P.eva_windows()
-mean_s = S_t.mean(0)
-rng = np.random.default_rng(0)
-groups = {"easy (lowest mean S)": np.argsort(mean_s)[:200],
-          "hard (highest mean S)": np.argsort(mean_s)[-200:],
-          "in between": np.argsort(mean_s)[len(mean_s) // 2 - 100: len(mean_s) // 2 + 100]}  # fmt: skip
-picks = [int(rng.choice(g)) for g in groups.values()]
-fig = plots.score_trajectories(S_t, picks, list(groups), f"error score S_t · {S.dataset}",
-                               windows=list(windows.values()))  # fmt: skip
+picks = plots.representative_samples(S_t, windows)
+fig = plots.trajectories_with_window_stats(
+    S_t, picks, windows, f"error score S_t of five training images · {S.dataset} · {P.name}"
+)
+plt.show()
+stats_rows = [{"sample": name, "position": pos,
+               **{f"{w} mean": float(S_t[a:b, pos].mean()) for w, (a, b) in windows.items()},
+               **{f"{w} variance": float(S_t[a:b, pos].var()) for w, (a, b) in windows.items()}}
+              for name, pos in picks.items()]  # fmt: skip
+display(pd.DataFrame(stats_rows).style.format(precision=3).hide(axis="index"))
 
 # %% [markdown]
 # ## How the distribution of S moves over training
+# The share of training images whose error score is above each value, at four epochs.
+# Most images are learned early (their score drops to 0), so the vertical axis is
+# logarithmic: it shows the minority that the windows are about.
 
 # %%
 epochs = sorted({0, dyn.num_epochs // 4, dyn.num_epochs // 2, dyn.num_epochs - 1})
 long = pd.DataFrame({f"epoch {t}": S_t[t] for t in epochs}).melt(var_name="epoch", value_name="S")
-g = sns.displot(long, x="S", hue="epoch", kind="hist", bins=40, element="step", fill=False,
-                stat="density", common_norm=False, height=3.5, aspect=2.2)  # fmt: skip
-g.set_axis_labels("error score S_t (0 … √2)", "density")
-g.figure.suptitle(f"distribution of S_t at four epochs · {S.dataset} · {P.name}", y=1.03)
+fig, ax = plt.subplots(figsize=(8, 3.8))
+sns.ecdfplot(long, x="S", hue="epoch", complementary=True, ax=ax, palette="viridis")
+ax.set(yscale="log", ylim=(1 / (2 * dyn.num_samples), 1.05), xlim=(0, 1.45),
+       xlabel="error score S_t (0 … √2)", ylabel="share of images with a larger S_t",
+       title=f"how many images are still unlearned · {S.dataset} · {P.name}")  # fmt: skip
+plt.show()
 
 # %% [markdown]
 # ## Window variance against window mean
-# EVA ranks by the variance inside windows; EXP ranks by the mean. The scatter shows how
-# different the two rankings are.
+# EVA ranks by the variance inside a window; EXP ranks by the mean. Each hexagon counts
+# the training images with that mean and variance in the early window (colour on a log
+# scale, so single images show); the curve is the largest variance a window of that
+# mean can have. The printed rank correlation says how differently the two scores order
+# the images.
 
 # %%
 early = windows["early"]
@@ -100,8 +138,17 @@ stats = scores.WindowStats.from_dynamics(dyn)
 frame = pd.DataFrame(
     {"window mean of S": stats.mean(*early), "window variance of S": stats.var(*early)}
 )
-g = sns.jointplot(frame, x="window mean of S", y="window variance of S", kind="hex", height=4.5)
-g.figure.suptitle(f"early window {early} · {S.dataset} · {P.name}", y=1.02)
+fig, ax = plt.subplots(figsize=(6.5, 4.5))
+hb = ax.hexbin(frame["window mean of S"], frame["window variance of S"], gridsize=40,
+               bins="log", cmap="viridis", mincnt=1)  # fmt: skip
+fig.colorbar(hb, ax=ax, label="images (log scale)")
+m = np.linspace(0, np.sqrt(2), 200)
+ax.plot(m, m * (np.sqrt(2) - m), color="0.4", lw=1, ls="--",
+        label="largest variance for that mean")  # fmt: skip
+ax.set(xlabel="window mean of S", ylabel="window variance of S", xlim=(0, 1.45),
+       title=f"early window {ab.fmt_window(early)} · {S.dataset} · {P.name}")  # fmt: skip
+ax.legend(loc="upper right", fontsize="small")
+plt.show()
 print("Spearman rank correlation:", round(frame.corr(method="spearman").iloc[0, 1], 3))
 
 # %% [markdown]

@@ -24,6 +24,26 @@
 # profile's epochs). Both protocols come from the same runs: **paper** (best validation
 # accuracy over the periodic evaluations) and **clean** (test accuracy of the final model).
 
+# %% tags=["remove-cell"]
+# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
+# checkout this notebook sits in, else from the repository the book was built from.
+# Nothing happens where evalib is installed.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
+if importlib.util.find_spec("evalib") is None:
+    checkout = Path.cwd().parent
+    if (checkout / "pyproject.toml").exists():
+        source = str(checkout)
+    elif EVALIB_REPOSITORY.startswith("http"):
+        source = f"git+{EVALIB_REPOSITORY}"
+    else:
+        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -86,33 +106,28 @@ display(ab.wide(summary.query("method != 'full'"), ["protocol", "rate"], "arm"))
 # %%
 long = ab.long_by_protocol(table.query("method != 'full'"))
 order = list(dict.fromkeys(long.sort_values("method", key=lambda m: m.map(ab.method_rank))["arm"]))
-g = sns.catplot(data=long, kind="bar", x="rate_label", y="accuracy", hue="arm", hue_order=order,
-                col="protocol_label", col_order=list(ab.PROTOCOL_LABELS.values()),
-                errorbar="sd", capsize=0.1, height=4, aspect=1.2,
-                palette=sns.color_palette("Paired", 4))  # fmt: skip
+# Random at the same rates and seeds (Table 1's runs: read from the cache, or trained)
+random_runs = S.run(ex.benchmark_jobs(P, S.dataset, [("random", {})], S.rates, S.seeds,
+                                      include_full=False))  # fmt: skip
 full = table.query("method == 'full'")
-for ax, metric in zip(g.axes.flat, ab.PROTOCOLS.values(), strict=True):
-    if len(full):
-        y = 100 * full[metric].mean()
-        ax.axhline(y, color="k", ls=":", lw=1)
-        ax.annotate("full data", (ax.get_xlim()[0], y), xytext=(3, 3),
-                    textcoords="offset points", fontsize="small")  # fmt: skip
-    ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
-g.set_titles("{col_name}")
-sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=4, title=None, frameon=False)
-g.figure.suptitle(
-    ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows")
-)
-g.figure.tight_layout()
+fig = plots.ablation_bars(
+    long, ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows"),
+    order=order, random=ab.long_by_protocol(random_runs),
+    full={ab.PROTOCOL_LABELS[p]: 100 * full[m].mean() for p, m in ab.PROTOCOLS.items()}
+    if len(full) else None,
+    protocols=list(ab.PROTOCOL_LABELS.values()),
+)  # fmt: skip
 plt.show()
 
 # %% [markdown]
 # Accuracy (%) of a model trained on the coreset, per selection rate (%), for the window
-# mean (EXP, light colours) and the window variance (VAR, dark colours), on the early
-# window alone (-S) and on the early + late pair (-D). Left: the paper's protocol (best
-# validation accuracy over training); right: the clean protocol (test accuracy of the
-# final model). Bars are means over seeds, error bars one standard deviation (none with a
-# single seed); the dotted line is the same network trained on the full training set.
+# mean (EXP) and the window variance (VAR), on the early window alone (-S) and on the
+# early + late pair (-D); each score has its colour in every figure of the book. Left:
+# the paper's protocol (best validation accuracy over training); right: the clean
+# protocol (test accuracy of the final model). Bars are means over seeds, error bars one
+# standard deviation (none with a single seed). The black dash across each rate is
+# Random at that rate (mean over the same seeds), the reference a selection method must
+# beat; the dotted line is the same network trained on the full training set.
 
 # %% [markdown]
 # ## VAR − EXP, per rate

@@ -28,6 +28,26 @@
 #    that sample's variance. evalib records every sample every epoch, so it shows this on a
 #    second surrogate recorded with `drop_last=True`.
 
+# %% tags=["remove-cell"]
+# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
+# checkout this notebook sits in, else from the repository the book was built from.
+# Nothing happens where evalib is installed.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
+if importlib.util.find_spec("evalib") is None:
+    checkout = Path.cwd().parent
+    if (checkout / "pyproject.toml").exists():
+        source = str(checkout)
+    elif EVALIB_REPOSITORY.startswith("http"):
+        source = f"git+{EVALIB_REPOSITORY}"
+    else:
+        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -90,25 +110,23 @@ display(ab.wide(summary, ["protocol", "rate"], "arm"))
 long = ab.long_by_protocol(table)
 order = list(dict.fromkeys(long.sort_values("method", key=lambda m: m.map(ab.method_rank),
                                             kind="stable")["arm"]))  # fmt: skip
-g = sns.catplot(data=long, kind="bar", x="rate_label", y="accuracy", hue="arm", hue_order=order,
-                col="protocol_label", col_order=list(ab.PROTOCOL_LABELS.values()),
-                errorbar="sd", capsize=0.1, height=4, aspect=1.25,
-                palette=sns.color_palette("Paired", max(6, len(order))))  # fmt: skip
-for ax in g.axes.flat:
-    ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
-g.set_titles("{col_name}")
-sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=3, title=None, frameon=False)
-g.figure.suptitle(ab.figure_title(S.dataset, P.name, "early window, late window, both"))
-g.figure.tight_layout()
+# Random at the same rates and seeds (Table 1's runs: read from the cache, or trained)
+random_runs = S.run(ex.benchmark_jobs(P, S.dataset, [("random", {})], S.rates, S.seeds,
+                                      include_full=False))  # fmt: skip
+fig = plots.ablation_bars(
+    long, ab.figure_title(S.dataset, P.name, "early window, late window, both"), order=order,
+    random=ab.long_by_protocol(random_runs), protocols=list(ab.PROTOCOL_LABELS.values()),
+)  # fmt: skip
 plt.show()
 
 # %% [markdown]
 # Accuracy (%) of a model trained on the coreset, per selection rate (%), for the window
 # mean (EXP) and the window variance (VAR) on the early window alone, the late window alone
-# and both (-D): blue pairs EXP-S early / late, green VAR-S early / late, red the dual
-# window (light EXP-D, dark VAR-D). Left: the paper's protocol (best validation accuracy
-# over training); right: the clean protocol (test accuracy of the final model). Bars are
-# means over seeds, error bars one standard deviation (none with a single seed).
+# and both (-D): each score has its colour in every figure of the book, the late-window
+# arm a lighter shade of the early one's. Left: the paper's protocol (best validation
+# accuracy over training); right: the clean protocol (test accuracy of the final model).
+# Bars are means over seeds, error bars one standard deviation (none with a single seed);
+# the black dash across each rate is Random at that rate (mean over the same seeds).
 
 # %% [markdown]
 # ## Dual − single, per rate

@@ -19,6 +19,9 @@ offline. For every page it checks that
   no MathJax error, and no raw TeX (``$$``, ``\\begin{``, ``\\frac``, ``\\(``, ``\\[``)
   is left in the visible text outside MathJax output and code blocks;
 * pages flagged ``figures`` have ``<img>`` figures whose files exist;
+* every link of the header buttons (download, repository, issues, launch) works: a
+  local link resolves to a file of the built book, a link to another host is a
+  well-formed http(s) URL (it is not fetched: the check is offline);
 * no script, stylesheet, image or frame is loaded from a remote host, neither in the
   DOM nor in Chromium's network log;
 * a screenshot (1280x2000 by default) can be taken; it is written to the screenshots folder.
@@ -85,6 +88,8 @@ LOADING_RELS = {
     "prefetch",
     "manifest",
 }
+# The bar of header buttons (download, repository, launch) of sphinx-book-theme pages.
+HEADER_CLASS = "article-header-buttons"
 # Math elements as Sphinx writes them: <span class="math notranslate nohighlight">\(..\)</span>
 # and <div class="math notranslate nohighlight">\[..\]</div>.
 STATIC_MATH = re.compile(r'<(?:span|div)\b[^>]*class="[^"]*\bmath\b[^"]*"', re.I)
@@ -123,7 +128,9 @@ class DomScan(HTMLParser):
         self.images: list[str] = []
         self.resources: list[str] = []
         self.has_body = False
+        self.header_links: list[str] = []
         self._skip = 0
+        self._header_depth = 0  # >0 inside the page header's button bar
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
@@ -142,6 +149,10 @@ class DomScan(HTMLParser):
                 self.resources.append(a["href"])
         if tag in SKIP_TEXT:
             self._skip += 1
+        if tag == "div" and (self._header_depth or HEADER_CLASS in a.get("class", "").split()):
+            self._header_depth += 1
+        if tag == "a" and self._header_depth:
+            self.header_links.append(a.get("href", ""))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # <x/> opens and closes at once: record it, but never enter a skipped subtree.
@@ -152,10 +163,45 @@ class DomScan(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in SKIP_TEXT and self._skip > 0:
             self._skip -= 1
+        if tag == "div" and self._header_depth:
+            self._header_depth -= 1
 
     def handle_data(self, data: str) -> None:
         if not self._skip:
             self.text.append(data)
+
+
+def broken_header_link(href: str, page: Path, html_dir: Path) -> str:
+    """Why a header button's link is broken ("" when it is fine).
+
+    A local link must resolve to a file of the built book (``page`` is the HTML file the
+    link is on); a link to another host must be a well-formed http(s) URL (the check runs
+    offline, so it is not fetched).
+    """
+    raw = html.unescape(href.strip())
+    if not raw or raw == "#":
+        return f"empty link {href!r}"
+    parsed = urllib.parse.urlsplit(raw)
+    if parsed.scheme in ("http", "https") and parsed.hostname not in LOCAL_HOSTS:
+        if not parsed.netloc or " " in raw or "." not in (parsed.hostname or ""):
+            return f"malformed URL {raw!r}"
+        return ""
+    if parsed.scheme and parsed.scheme not in ("http", "https", "file"):
+        return f"unexpected link scheme in {raw!r}"
+    rel = urllib.parse.unquote(parsed.path)
+    if parsed.scheme in ("http", "https"):  # the local server: path from the book's root
+        target = (html_dir / rel.lstrip("/")).resolve()
+    elif rel.startswith("/"):
+        target = (html_dir / rel.lstrip("/")).resolve()
+    else:
+        target = (page.parent / rel).resolve() if rel else page
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_file():
+        root = html_dir.resolve()
+        shown = target.relative_to(root) if target.is_relative_to(root) else target
+        return f"{raw} points to {shown}, which was not built"
+    return ""
 
 
 def is_remote(url: str) -> bool:
@@ -225,7 +271,9 @@ def run_chromium(
 
     Returns (process or None, URLs the page requested, error message).
     """
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+    with tempfile.TemporaryDirectory(
+        prefix="chromium-profile-", ignore_cleanup_errors=True
+    ) as profile:
         netlog = Path(profile) / "netlog.json"
         cmd = [
             chromium,
@@ -341,6 +389,13 @@ def check_page(
             if not target.is_file() or target.stat().st_size == 0:
                 fails.append(f"figure {src} is missing or empty")
 
+    # Every link of the header buttons works: local ones resolve to built files, remote
+    # ones are well-formed URLs (not fetched: the check runs offline).
+    for href in scan.header_links:
+        reason = broken_header_link(href, file, html_dir)
+        if reason:
+            fails.append(f"header link broken: {reason}")
+
     # Nothing loaded from a remote host.
     remote_dom = sorted({r for r in scan.resources if is_remote(r)})
     if remote_dom:
@@ -359,7 +414,8 @@ def check_page(
     elif not shot.is_file() or shot.stat().st_size < 1000:
         fails.append(f"screenshot was not written to {shot}")
     summary = (
-        f"{n_math} math element(s), {scan.mjx} typeset, {len(figures)} figure(s), screenshot {shot}"
+        f"{n_math} math element(s), {scan.mjx} typeset, {len(figures)} figure(s), "
+        f"{len(scan.header_links)} header link(s), screenshot {shot}"
     )
     return fails, summary
 

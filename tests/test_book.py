@@ -123,3 +123,28 @@ def test_is_remote() -> None:
     assert not checker.is_remote("http://127.0.0.1:8000/book/intro.html")
     assert not checker.is_remote("data:image/png;base64,AAAA")
     assert checker.is_remote("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js")
+
+
+def test_header_links_are_collected_and_checked(tmp_path: Path) -> None:
+    checker = _load_checker()
+    (tmp_path / "_sources" / "notebooks").mkdir(parents=True)
+    (tmp_path / "_sources" / "notebooks" / "x.ipynb").write_text("{}")
+    page = tmp_path / "notebooks" / "x.html"
+    page.parent.mkdir()
+    page.write_text("")
+    dom = (
+        "<html><body><div class='header'><div class='article-header-buttons'>"
+        "<div class='dropdown'><a href='../_sources/notebooks/x.ipynb'>ipynb</a>"
+        "<a href='../_sources/notebooks/x.md'>md</a></div>"
+        "<a href='https://github.com/a/b'>repo</a>"
+        "<a href='https://mybinder.org/v2/gh/a/b/main?urlpath=tree/notebooks/x.ipynb'>b</a>"
+        "</div><a href='../elsewhere.html'>not a header button</a></div></body></html>"
+    )
+    scan = checker.DomScan()
+    scan.feed(dom)
+    assert len(scan.header_links) == 4
+    broken = [checker.broken_header_link(h, page, tmp_path) for h in scan.header_links]
+    assert broken[0] == "" and broken[2] == "" and broken[3] == ""
+    assert "not built" in broken[1]
+    assert "malformed" in checker.broken_header_link("https://exa mple", page, tmp_path)
+    assert "empty" in checker.broken_header_link("#", page, tmp_path)

@@ -20,7 +20,12 @@ def nb_dirs(tmp_path_factory):
 READS_FROM = {"10_claims": ("02_benchmark", "03_variance_ablation")}
 
 
-def _smoke(name: str, nb_dirs: dict, shared_data):
+# Per-notebook parameters of the smoke runs: the walkthrough's default mode, "class",
+# trains on real OrganAMNIST coresets; it has its own test below.
+SMOKE_EXTRA = {"00_walkthrough": {"mode": "profile"}}
+
+
+def _smoke(name: str, nb_dirs: dict, shared_data, **extra):
     nb_dirs["out"].mkdir(exist_ok=True)
     return execute(
         name,
@@ -29,8 +34,10 @@ def _smoke(name: str, nb_dirs: dict, shared_data):
             "data_root": str(shared_data),
             "results_dir": str(nb_dirs["results"]),
             "scratch_dir": str(nb_dirs["scratch"]),
+            **SMOKE_EXTRA.get(name, {}),
+            **extra,
         },
-        output=nb_dirs["out"] / f"{name}.ipynb",
+        output=nb_dirs["out"] / f"{name}{'_' + extra['mode'] if 'mode' in extra else ''}.ipynb",
         progress=False,
     )
 
@@ -65,3 +72,18 @@ def test_wrong_parameter_type_is_one_line(nb_dirs, shared_data):
             output=nb_dirs["out"] / "bad.ipynb",
             progress=False,
         )  # fmt: skip
+
+
+def test_walkthrough_class_mode(nb_dirs, shared_data):
+    """The class mode on the committed dynamics, cut to one seed and one rate: its table,
+    its comparison with Random and its timing record are written."""
+    import json
+
+    import pandas as pd
+
+    _smoke("00_walkthrough", nb_dirs, shared_data, mode="class", seeds=[0], rates=[0.1])
+    table = pd.read_csv(nb_dirs["results"] / "class" / "walkthrough.csv")
+    assert set(table["method"]) == {"random", "eva", "el2n", "forgetting"}
+    assert (table["rate"] == 0.1).all() and (table["seed"] == 0).all()
+    run = json.loads((nb_dirs["results"] / "class" / "walkthrough_run.json").read_text())
+    assert run["seconds"] > 0 and run["mode"] == "class"

@@ -1,0 +1,182 @@
+"""The landing page's Findings and the book's generated numbers, from hand-made tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalib import booktext, findings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _verdicts(words=("does not hold", "holds", "partly")) -> pd.DataFrame:
+    return pd.DataFrame({
+        "dataset": ["organamnist", "organamnist", "bloodmnist", "organamnist"],
+        "protocol": ["clean", "clean", "clean", "paper"],
+        "claim": [1, 2, 1, 1],
+        "verdict": [words[0], words[1], words[2], words[1]],
+        "why": ["…"] * 4,
+    })  # fmt: skip
+
+
+def _comparisons() -> pd.DataFrame:
+    rows = [
+        ("organamnist", "clean", 1, "EVA − Random", 0.02, -17.88, 2.26, 3, 1, 1.2),
+        ("organamnist", "clean", 1, "EVA − Random", 0.05, 0.17, 0.69, 3, 1, 1.0),
+        ("organamnist", "paper", 1, "EVA − Random", 0.02, 3.0, 0.5, 3, 1, 1.2),
+        ("bloodmnist", "clean", 1, "EVA − Random", 0.02, -16.0, 9.4, 3, 1, math.nan),
+    ]
+    rows += [("organamnist", "clean", 2, f"m{i} − Random", 0.02, -10.0 - i, 1.0, 3, -1,
+              math.nan) for i in range(6)]  # fmt: skip
+    cols = ["dataset", "protocol", "claim", "comparison", "rate", "diff", "ci95", "n_seeds",
+            "direction", "paper"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+@pytest.mark.parametrize(
+    "word, cat",
+    [("holds", "holds"), ("does not hold", "contradicted"), ("Contradicted", "contradicted"),
+     ("partly", "inconclusive"), ("inconclusive", "inconclusive"), ("not tested", "not tested"),
+     ("  does   not hold ", "contradicted"), ("surprising", "other"), (None, "not tested")],
+)  # fmt: skip
+def test_old_and_new_verdict_words(word, cat) -> None:
+    assert findings.category(word) == cat
+
+
+def test_one_item_per_claim_and_dataset_with_numbers_and_caveat() -> None:
+    items = findings.findings(_verdicts(), _comparisons(), title=str.upper,
+                              order=("organamnist", "bloodmnist"))  # fmt: skip
+    assert [(f["claim"], f["dataset"]) for f in items] == [
+        (1, "organamnist"), (1, "bloodmnist"), (2, "organamnist")]  # fmt: skip
+    first = items[0]
+    assert first["label"] == "ORGANAMNIST" and first["category"] == "contradicted"
+    # the numbers of both rates, ours and the paper's, with the sign written as a minus
+    assert "at 2 %: −17.9 ± 2.3 (paper +1.2)" in first["sentence"]
+    assert "at 5 %: +0.2 ± 0.7" in first["sentence"] and "3 seeds" in first["sentence"]
+    # the paper protocol reads 'holds' here: that is the main caveat
+    assert "paper's protocol" in first["caveat"] and "*holds*" in first["caveat"]
+    # six comparisons are summarised: range and the one closest to the wrong side
+    many = items[2]["sentence"]
+    assert many.startswith("6 comparisons, from −15.0 to −10.0 points")
+    assert "m0 − Random at 2 %: −10.0 ± 1.0" in many
+
+
+def test_new_words_and_unknown_words_are_shown_as_written() -> None:
+    items = findings.findings(_verdicts(("contradicted", "holds", "wobbly")), _comparisons())
+    words = {(f["claim"], f["dataset"]): (f["verdict"], f["category"]) for f in items}
+    assert words[(1, "organamnist")] == ("contradicted", "contradicted")
+    assert words[(1, "bloodmnist")] == ("wobbly", "other")
+    md = findings.findings_markdown(items)
+    assert "*bloodmnist: wobbly.*" in md
+
+
+def test_single_seed_and_window_caveats() -> None:
+    v = pd.DataFrame({"dataset": ["a", "a"], "claim": [6, 3], "verdict": ["partly", "holds"]})
+    c = pd.DataFrame({"dataset": ["a", "a"], "claim": [6, 3], "comparison": ["x", "y"],
+                      "diff": [1.0, 2.0], "ci95": [math.nan, 0.5], "n_seeds": [1, 3]})  # fmt: skip
+    items = findings.findings(v, c, windows_note="windows W", scale_note="small scale")
+    by = {f["claim"]: f for f in items}
+    assert "single seed" in by[6]["caveat"] and "no interval" in by[6]["sentence"]
+    assert by[3]["caveat"] == "windows W"
+
+
+def test_headline_counts_claims_by_category() -> None:
+    items = [{"claim": 1, "category": "contradicted"}, {"claim": 1, "category": "contradicted"},
+             {"claim": 2, "category": "holds"}, {"claim": 3, "category": "holds"},
+             {"claim": 4, "category": "inconclusive"}, {"claim": 4, "category": "holds"},
+             {"claim": 5, "category": "contradicted", "label": "B"},
+             {"claim": 5, "category": "holds", "label": "A"}]  # fmt: skip
+    text = findings.headline(items)
+    assert text.startswith("Claims 2 and 3 hold on every dataset tested")
+    assert "claim 1 is contradicted" in text and "claims 4 and 5 get mixed" in text
+    assert text.endswith("Contradicted on one dataset only: claim 5 on B.")
+
+
+def test_extra_key_columns_split_the_findings() -> None:
+    v = pd.DataFrame({"dataset": ["a", "a"], "claim": [1, 1], "budget": ["epochs", "steps"],
+                      "verdict": ["holds", "contradicted"]})  # fmt: skip
+    c = pd.DataFrame({"dataset": ["a", "a"], "claim": [1, 1], "budget": ["epochs", "steps"],
+                      "comparison": ["x", "x"], "diff": [3.0, -4.0], "ci95": [1.0, 1.0],
+                      "n_seeds": [3, 3]})  # fmt: skip
+    items = findings.findings(v, c)
+    assert [f["label"] for f in items] == ["a (budget epochs)", "a (budget steps)"]
+    assert "+3.0" in items[0]["sentence"] and "−4.0" in items[1]["sentence"]
+
+
+def test_no_results_gives_a_sentence_not_an_error() -> None:
+    assert findings.findings(pd.DataFrame(), pd.DataFrame()) == []
+    assert "No claims results" in findings.findings_markdown([])
+
+
+# ----------------------------------------------------------------------------- booktext
+
+
+def _fake_root(tmp_path: Path, hours=(1.5, 2.25)) -> Path:
+    res = tmp_path / "results" / "cpu"
+    res.mkdir(parents=True)
+    _verdicts().to_csv(res / "claims_verdicts.csv", index=False)
+    _comparisons().to_csv(res / "claims_comparisons.csv", index=False)
+    pd.DataFrame({"dataset": ["organamnist"] * 2, "notebook": ["surrogate", "02_benchmark"],
+                  "jobs done": [1, 10], "CPU-hours": list(hours)}).to_csv(
+        res / "compute_cost.csv", index=False)  # fmt: skip
+    return tmp_path
+
+
+def test_changing_a_result_file_changes_the_generated_text(tmp_path: Path) -> None:
+    root = _fake_root(tmp_path)
+    booktext.write(root, "cpu")
+    findings_md = root / "book" / "_generated" / "findings.md"
+    before = findings_md.read_text()
+    assert "−17.9 ± 2.3" in before
+    assert booktext.substitutions(root, "cpu")["cost_cpu_hours"] == "3.8"
+    comps = _comparisons()
+    comps.loc[0, "diff"] = 4.2
+    comps.to_csv(root / "results" / "cpu" / "claims_comparisons.csv", index=False)
+    pd.DataFrame({"dataset": ["organamnist"], "notebook": ["x"], "jobs done": [1],
+                  "CPU-hours": [9.0]}).to_csv(root / "results/cpu/compute_cost.csv", index=False)  # fmt: skip
+    changed = booktext.write(root, "cpu")
+    after = findings_md.read_text()
+    assert changed == [findings_md] and after != before
+    assert "+4.2 ± 2.3" in after and "−17.9" not in after
+    assert booktext.substitutions(root, "cpu")["cost_cpu_hours"] == "9.0"
+    assert booktext.write(root, "cpu") == []  # unchanged results: nothing rewritten
+
+
+def test_missing_results_give_placeholders(tmp_path: Path) -> None:
+    subs = booktext.substitutions(tmp_path, "cpu")
+    assert subs["cost_cpu_hours"] == booktext.MISSING
+    assert subs["split_gap_organamnist"] == booktext.MISSING
+    assert "No claims results" in booktext.pages(tmp_path, "cpu")["findings.md"]
+
+
+def test_book_profile_follows_the_claims_notebook(tmp_path: Path) -> None:
+    assert booktext.book_profile(tmp_path) == booktext.DEFAULT_PROFILE
+    nb = tmp_path / "notebooks" / "10_claims.ipynb"
+    nb.parent.mkdir()
+    nb.write_text(json.dumps({"metadata": {"papermill": {"parameters": {"profile": "paper"}}}}))
+    assert booktext.book_profile(tmp_path) == "paper"
+    assert booktext.book_profile(tmp_path, "smoke") == "smoke"
+
+
+def test_class_timing_is_read_from_the_walkthrough_record(tmp_path: Path) -> None:
+    rec = tmp_path / "results" / "class" / "walkthrough_run.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text(json.dumps({"seconds": 150.0, "cpu_seconds": 90.0, "load_1min": 3.25,
+                               "cpus": 2}))  # fmt: skip
+    t = booktext.class_timing(tmp_path)
+    assert (t["class_minutes"], t["class_cpu_minutes"]) == ("2.5", "1.5")
+    assert (t["class_load"], t["class_cpus"]) == ("3.2", "2")
+
+
+def test_every_substitution_in_the_book_is_defined() -> None:
+    used = set()
+    for page in (ROOT / "book").glob("*.md"):
+        used |= set(re.findall(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", page.read_text()))
+    assert used, "no page uses a generated value"
+    assert used <= set(booktext.substitutions(ROOT))

@@ -1,0 +1,109 @@
+"""Figure helpers: distinct method colours, reference lines, chosen samples."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+
+from evalib import plots  # noqa: E402
+from evalib.paper import METHOD_LABELS  # noqa: E402
+
+
+def _lab(color) -> np.ndarray:
+    """sRGB → CIELAB (D65), enough to measure how different two colours look."""
+    rgb = np.array(to_rgb(color))
+    lin = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = m @ lin / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_every_method_has_a_distinct_colour() -> None:
+    names = [m for m in plots.METHOD_COLORS if m != "eva_paper"]  # an alias of eva
+    assert set(METHOD_LABELS) - {"full"} <= set(names) | {"full"}
+    worst = min(
+        (float(np.linalg.norm(_lab(plots.METHOD_COLORS[a]) - _lab(plots.METHOD_COLORS[b]))), a, b)
+        for a, b in itertools.combinations(names, 2)
+    )
+    assert worst[0] >= 20, f"{worst[1]} and {worst[2]} look alike (ΔE {worst[0]:.1f})"
+    # EVA and AUM were near-identical pinks before
+    assert np.linalg.norm(_lab(plots.method_color("eva")) - _lab(plots.method_color("aum"))) > 40
+
+
+def test_unknown_methods_get_a_stable_colour() -> None:
+    assert plots.method_color("new_score") == plots.method_color("new_score")
+
+
+def test_arm_palette_shades_repeated_methods() -> None:
+    pal = plots.arm_palette([("VAR-S early", "var_s"), ("VAR-S late", "var_s"), ("EVA", "eva")])
+    assert pal["VAR-S early"] == to_rgb(plots.method_color("var_s"))
+    assert pal["VAR-S late"] != pal["VAR-S early"]
+    assert pal["EVA"] == to_rgb(plots.method_color("eva"))
+
+
+def _long() -> pd.DataFrame:
+    rows = []
+    for proto in ("paper", "clean"):
+        for rate in ("2", "5"):
+            for seed in range(3):
+                for arm, method, acc in (("VAR-S", "var_s", 60), ("EXP-S", "exp_s", 30),
+                                         ("Random", "random", 50)):  # fmt: skip
+                    rows.append({"protocol_label": proto, "rate_label": rate, "arm": arm,
+                                 "method": method, "accuracy": acc + seed})  # fmt: skip
+    out = pd.DataFrame(rows)
+    out["rate_label"] = pd.Categorical(out["rate_label"], categories=["2", "5"])
+    return out
+
+
+def test_ablation_bars_draws_a_random_reference() -> None:
+    long = _long()
+    arms = long[long["method"] != "random"]
+    fig = plots.ablation_bars(arms, "t", order=["EXP-S", "VAR-S"], full={"clean": 90.0},
+                              random=long[long["method"] == "random"])  # fmt: skip
+    ax_paper, ax_clean = fig.axes[:2]
+    dashes = [c for c in ax_clean.collections if c.get_label() == "Random (mean)"]
+    assert len(dashes) == 1
+    # one dash per rate at the mean Random accuracy (50 + mean seed 1)
+    refs = [c for c in ax_clean.collections if c.get_gid() == "random-reference"]
+    assert len(refs) == 2
+    assert {round(float(s[0][1]), 6) for c in refs for s in c.get_segments()} == {51.0}
+    assert any(line.get_label() == "full data" for line in ax_clean.get_lines())
+    assert not any(line.get_label() == "full data" for line in ax_paper.get_lines())
+    bars = [p.get_height() for p in ax_clean.patches]
+    assert sorted(bars) == [31.0, 31.0, 61.0, 61.0]
+    plt.close(fig)
+    fig = plots.ablation_bars(arms, "t")  # no references: still draws
+    assert not [c for c in fig.axes[0].collections if c.get_label() == "Random (mean)"]
+    plt.close(fig)
+
+
+def test_representative_samples_and_their_figure() -> None:
+    t, n = 10, 50
+    rng = np.random.default_rng(0)
+    s = np.full((t, n), 0.7) + rng.normal(0, 0.01, (t, n))
+    s[:, 3] = 0.0  # learned from the start
+    s[:, 4] = 1.4  # never learned
+    s[:, 7] = np.where(np.arange(t) % 2 == 0, 1.2, 0.1)  # flips every epoch
+    windows = {"early": (0, 2), "late": (5, 7)}
+    picks = plots.representative_samples(s, windows)
+    assert picks["highest EVA score"] == 7
+    assert picks["learned early"] == 3 and picks["never learned"] == 4
+    assert len(set(picks.values())) == len(picks)
+    fig = plots.trajectories_with_window_stats(s, picks, windows, "t")
+    ax, ax_v, ax_m = fig.axes[:3]
+    assert len(ax.get_lines()) >= len(picks)
+    # the variance bars are the samples' population variances inside each window
+    heights = sorted(round(p.get_width(), 6) for p in ax_v.patches)
+    expected = sorted(round(float(s[a:b, i].var()), 6) for i in picks.values()
+                      for a, b in windows.values())  # fmt: skip
+    assert heights == pytest.approx(expected)
+    plt.close(fig)
