@@ -125,12 +125,12 @@ def full_data_gaps(name: str, results: Path, datasets) -> pd.DataFrame:
     the two parts of the gap, split (final val − test) and best-epoch gain (best − final
     val), in points. Rows with ``runs == 0`` where no result exists."""
     from evalib import experiments as ex
-    from evalib.reproduce import grid_jobs
+    from evalib.grids import full_jobs
 
     p = _profile(name)
     rows = []
     for flag in datasets:
-        jobs = [j for j in grid_jobs("table1", p, flag) if j.selection is None] if p else []
+        jobs = [x.job for x in full_jobs(p, flag)] if p else []
         cache = ex.Cache(results, results)
         found = [r for r in (cache.job_result(j) for j in dict.fromkeys(jobs)) if r is not None]
         t = pd.DataFrame(found)

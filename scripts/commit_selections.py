@@ -1,0 +1,96 @@
+"""Store, for every surrogate recorded in the scratch cache, the coresets that the
+studies of ``evalib.grids`` can ask of it, so that later sessions train them without
+retraining the surrogate (its dynamics live in the scratch cache, which is not kept).
+
+For each (dataset, seed) whose surrogate is in the cache: every selection of the fixed
+Table 1 methods, EVA's published windows and the official-code EVA at every rate, and
+every window or pair of the tuned arms (EVA at every rate, EXP-S, VAR-S, EXP-D at the
+tuning rates), as packed bitmasks under ``results/<profile>/selections/<dataset>/``,
+with ``index.json`` mapping a selection key (surrogate key, selection spec, seed) to the
+bitmask's digest.
+
+Run: ``python scripts/commit_selections.py [--profile cpu] [--results-dir results]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from evalib import experiments as ex  # noqa: E402
+from evalib import grids  # noqa: E402
+
+
+def selection_key(job: ex.Job) -> str:
+    """What a job's coreset depends on: the surrogate, the selection spec and the seed."""
+    payload = {"surrogate": job.surrogate.key(), "selection": asdict(job.selection),
+               "seed": job.seed, "data": asdict(job.data)}  # fmt: skip
+    return ex.payload_key(payload)
+
+
+def candidate_jobs(profile: ex.Profile, dataset: str, seed: int) -> list[ex.Job]:
+    """Every coreset job that a study may plan on ``seed``'s surrogate."""
+    windows = profile.grid_windows()
+    pairs = grids.grid_pairs(windows)
+    jobs = []
+    for rate in profile.rates:
+        for method, params in profile.table1_methods():
+            if method != "random":
+                jobs.append(grids._job(profile, dataset, method, params, rate, seed, "epochs"))
+        jobs.append(grids._job(profile, dataset, "eva_official", dict(profile.eva_windows()),
+                               rate, seed, "epochs"))  # fmt: skip
+        for e, lt in pairs:
+            jobs.append(grids._job(profile, dataset, "eva", {"early": e, "late": lt}, rate, seed,
+                                   "epochs"))  # fmt: skip
+    for rate in profile.tune_rates:
+        for w in windows:
+            for method in ("exp_s", "var_s"):
+                jobs.append(grids._job(profile, dataset, method, {"window": w}, rate, seed,
+                                       "epochs"))  # fmt: skip
+        for e, lt in pairs:
+            jobs.append(grids._job(profile, dataset, "exp_d", {"early": e, "late": lt}, rate,
+                                   seed, "epochs"))  # fmt: skip
+    return list(dict.fromkeys(jobs))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--data-root", default=None)
+    args = ap.parse_args()
+    profile = ex.get_profile(args.profile)
+    cache = ex.Cache.at(Path(args.results_dir) / profile.name)
+    for dataset in ("organamnist", "bloodmnist"):
+        index_path = cache.results / "selections" / dataset / "index.json"
+        index = json.loads(index_path.read_text()) if index_path.exists() else {}
+        for seed in grids.surrogate_seeds(profile):
+            cfg = profile.surrogate_config(dataset, seed)
+            if not (cache.surrogate_dir(cfg) / "meta.json").exists():
+                print(f"{dataset} seed {seed}: no surrogate in {cache.scratch}, skipped")
+                continue
+            dyn = ex.run_surrogate(cfg, cache, args.data_root, progress=False)
+            _, train_split, ids, _, _ = ex.load_data(cfg.data, args.data_root)
+            labels = train_split.labels.numpy()
+            n_total = len(ids)
+            done = 0
+            for job in candidate_jobs(profile, dataset, seed):
+                key = selection_key(job)
+                if key in index:
+                    continue
+                positions = ex.select_for_job(job, dyn, ids, labels, cache)
+                index[key] = ex.save_selection(cache, dataset, ids[positions], n_total)
+                done += 1
+            print(f"{dataset} seed {seed}: {done} selections stored", flush=True)
+            index_path.parent.mkdir(parents=True, exist_ok=True)
+            index_path.write_text(json.dumps(index, indent=0, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
