@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from evalib.errors import EvalibError
+
 NOTEBOOKS = (
     "00_walkthrough",
     "01_dynamics",
@@ -86,6 +88,31 @@ def notebook_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def is_executed_notebook(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a notebook that :func:`execute` (or papermill, or jupytext's
+    pairing with a ``notebooks/*.py`` source) wrote: such a file may be replaced."""
+    import json
+
+    path = Path(path)
+    if path.suffix != ".ipynb":
+        return False
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return False
+    if not isinstance(meta, dict):
+        return False
+    formats = str((meta.get("jupytext") or {}).get("formats", ""))
+    return "evalib" in meta or "papermill" in meta or "py:percent" in formats
+
+
+def declared_parameters(source: Path) -> list[str]:
+    """Names assigned in the ``parameters`` cell of the notebook at ``source``."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(source)))
+
+
 def execute(
     name: str,
     parameters: dict,
@@ -94,24 +121,43 @@ def execute(
     progress: bool = True,
 ) -> Path:
     """Run ``notebooks/<name>.py`` through papermill; write the executed notebook to
-    ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows)."""
+    ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows).
+
+    Checked before the kernel starts: the notebook exists, every parameter name is one its
+    ``parameters`` cell declares, and ``output`` is absent or a notebook evalib executed
+    before (any other file is never replaced). The output is replaced atomically, and only
+    when the run succeeded; a failed run leaves the previous notebook as it was.
+    """
     import tempfile
 
     import jupytext
+    import nbformat
     import papermill
 
+    from evalib.experiments import check_parameter_names
+    from evalib.io import atomic_file, check_output_file
+
     folder = cwd or notebook_dir()
+    script = folder / f"{name}.py"
+    if not script.is_file():
+        raise EvalibError(f"no notebook {name!r} in {folder}; known: {', '.join(NOTEBOOKS)}")
     out = Path(output) if output is not None else folder / f"{name}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(out, "executed notebook", is_executed_notebook, what="output")
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
-        jupytext.write(jupytext.read(folder / f"{name}.py"), source)
+        jupytext.write(jupytext.read(script), source)
+        check_parameter_names(parameters, declared_parameters(source))
+        done = Path(tmp) / "executed.ipynb"
         papermill.execute_notebook(
-            str(source), str(out), parameters=parameters, cwd=str(folder),
+            str(source), str(done), parameters=parameters, cwd=str(folder),
             kernel_name="python3", progress_bar=progress, log_output=False,
         )  # fmt: skip
-    if name not in SHOW_CODE:
-        fold_code(out)
+        if name not in SHOW_CODE:
+            fold_code(done)
+        nb = nbformat.read(done, as_version=4)
+        nb.metadata["evalib"] = {"kind": "executed notebook", "notebook": name}
+        with atomic_file(out, "w") as fh:
+            nbformat.write(nb, fh)
     return out
 
 
@@ -144,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
         help='Ray cluster for --executor ray ("auto", "host:6379"); default: one per notebook',
     )
     args = parser.parse_args(argv)
+    from papermill.exceptions import PapermillExecutionError
+
     os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
     names = args.only or NOTEBOOKS
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        print(f"reproduce: error: --only {unknown[0]!r} is not a notebook; known: "
+              f"{', '.join(NOTEBOOKS)}", file=sys.stderr)  # fmt: skip
+        return 2
     for i, name in enumerate(names, 1):
         for dataset in DATASETS.get(name, ("organamnist",)):
             params = {"profile": args.profile, "dataset": dataset, "executor": args.executor,
@@ -160,7 +213,15 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
             t0 = time.perf_counter()
             print(f"[{i}/{len(names)}] {name} · {dataset} · profile {args.profile}", flush=True)
-            execute(name, params, out)
+            try:
+                execute(name, params, out)
+            except EvalibError as exc:
+                print(f"reproduce: error: {exc.cli_message}", file=sys.stderr)
+                return 2
+            except PapermillExecutionError as exc:  # a cell failed: name it in one line
+                print(f"reproduce: error: {name} ({dataset}) failed: {exc.ename}: "
+                      f"{exc.evalue}", file=sys.stderr)  # fmt: skip
+                return 1
             print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 

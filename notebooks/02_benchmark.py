@@ -26,13 +26,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
 ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 
 # %%
 import pandas as pd
@@ -43,7 +45,7 @@ from evalib import paper, plots
 
 plots.setup_style()
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device)  # fmt: skip
 P = S.profile
 methods = P.table1_methods()
 display(

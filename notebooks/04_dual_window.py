@@ -32,13 +32,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
 ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 
 # %%
 import matplotlib.pyplot as plt
@@ -54,7 +56,7 @@ from evalib import plots
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device)  # fmt: skip
 P = S.profile
 W = P.eva_windows()
 display(
@@ -196,7 +198,7 @@ plt.show()
 
 # %%
 dl_cfg = ab.drop_last_surrogate(S.surrogate())
-dyn_dl = ex.run_surrogate(dl_cfg, S.cache, S.data_root)
+dyn_dl = ex.run_surrogate(dl_cfg, S.cache, S.data_root, device=S.device)
 unseen = 1 - np.asarray(dyn_dl.seen).mean()
 missing = pd.concat([
     ab.missing_effect(dyn, S.rates, "eva", **W).assign(recording="every sample, every epoch"),

@@ -34,13 +34,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
 ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 grid_rates = None  # None: the two lowest of the rates above
 grid_seeds = None  # None: the first of the seeds above
 
@@ -57,7 +59,8 @@ from evalib import plots
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device,
+                      extra={"grid_rates": grid_rates, "grid_seeds": grid_seeds})  # fmt: skip
 P = S.profile
 G_RATES, G_SEEDS = ab.resolve_grid(S.rates, S.seeds, grid_rates, grid_seeds)
 WINDOWS = P.grid_windows()

@@ -39,13 +39,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
 ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 datasets = None  # None: OrganAMNIST, BloodMNIST, BreastMNIST, RetinaMNIST
 ipcs = None  # images per class; None: the profile's distillation settings
 
@@ -65,7 +67,8 @@ from evalib.scores import compute_scores
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device,
+                      extra={"datasets": datasets, "ipcs": ipcs})  # fmt: skip
 P = S.profile
 cfg = distill.settings_for(P.name)
 DATASETS = tuple(datasets or cfg.datasets)
@@ -110,12 +113,12 @@ display(settings)
 tables, sets, sizes = [], {}, []
 for flag in DATASETS:
     ds, train, ids, _, test = ex.load_data(P.data_spec(flag), S.data_root)
-    dyn = ex.run_surrogate(ab.surrogate_config(P, flag), S.cache, S.data_root)
+    dyn = ex.run_surrogate(ab.surrogate_config(P, flag), S.cache, S.data_root, device=S.device)
     if not np.array_equal(np.asarray(dyn.sample_ids), ids):
         raise RuntimeError(f"{flag}: the surrogate's dynamics cover other samples")
     eva = compute_scores("eva", dyn, **P.eva_windows())
     table, dm_sets = distill.run_comparison(S.cache, flag, train, test, ds.info.n_classes, cfg,
-                                            eva, IPCS)  # fmt: skip
+                                            eva, IPCS, device=S.device)  # fmt: skip
     tables.append(table)
     sets[flag] = (dm_sets, list(ds.info.class_names))
     smallest = int(np.bincount(train.labels.numpy()).min())

@@ -34,13 +34,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process | ray
 workers = 2
 ray_address = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 
 # %%
 import matplotlib.pyplot as plt
@@ -56,7 +58,7 @@ from evalib.data import load
 plots.setup_style()
 pd.options.display.float_format = "{:.3f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device)  # fmt: skip
 P = S.profile
 cfg = seg.settings_for(P.name)
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
@@ -103,7 +105,7 @@ fig.tight_layout()
 # `<results>/segmentation/`.)
 
 # %%
-dice, el2n, full = seg.scoring_run(S.cache, train, test, cfg, seed=0)
+dice, el2n, full = seg.scoring_run(S.cache, train, test, cfg, seed=0, device=S.device)
 hist = pd.DataFrame(full["history"])
 display(
     Markdown(
@@ -139,7 +141,9 @@ fig.tight_layout()
 # as in the EVA recipe). Mean test Dice (argmax), mean ± std over seeds.
 
 # %%
-runs = seg.run_pruning(S.cache, train, test, cfg, dad, gn, seg.METHODS, RATES, SEEDS)
+runs = seg.run_pruning(
+    S.cache, train, test, cfg, dad, gn, seg.METHODS, RATES, SEEDS, device=S.device
+)
 runs.to_csv(S.out_dir() / "seg_pruning_runs.csv", index=False)
 summary = runs.groupby(["method", "rate"])["test_dice"].agg(["mean", "std", "count"]).reset_index()
 rand = summary[summary["method"] == "random"].set_index("rate")["mean"]

@@ -28,13 +28,15 @@
 profile = "smoke"  # smoke | cpu | paper
 dataset = "organamnist"
 data_root = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir = None  # job results: <results_dir>/<profile>/jobs/*.json; None: the checkout's
+#   results/ (committed), or $EVALIB_RESULTS_DIR, whatever the working directory
 scratch_dir = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds = None  # None: the profile's seeds
 rates = None  # None: the profile's rates
 executor = "serial"  # serial | process
 workers = 2
 ray_address = None  # Ray cluster for the ray executor; None: a local instance
+device = None  # None: CUDA if usable, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 datasets = ["organamnist", "bloodmnist"]
 
 # %%
@@ -46,7 +48,7 @@ from evalib import experiments as ex
 from evalib.reproduce import GRIDS, grid_jobs
 
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device, extra={"datasets": datasets})  # fmt: skip
 P = S.profile
 low = [r for r in S.rates if r <= 0.05] or list(S.rates[:1])
 pd.options.display.float_format = "{:.2f}".format
