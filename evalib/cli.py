@@ -40,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("evalib: error: out of memory", file=sys.stderr)
         return 2
+    except RuntimeError as exc:  # torch reports a failed allocation as a RuntimeError
+        text = str(exc)
+        if "out of memory" not in text.lower() and "can't allocate memory" not in text:
+            raise
+        print("evalib: error: out of memory while training; use a smaller --batch-size, "
+              "--width or --subset", file=sys.stderr)  # fmt: skip
+        return 2
     except OSError as exc:  # I/O problems not foreseen above still get one line
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"evalib: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -112,6 +119,22 @@ def _rate(text: str) -> float:
 
 
 _count = _int_at_least(1)
+MAX_WIDTH = 16.0  # 16× ResNet-18 is already ~70 GB of weights per copy: a typo, not a plan
+
+
+def _width(text: str) -> float:
+    value = _positive(text)
+    if value > MAX_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"must be a width multiplier in (0, {MAX_WIDTH:g}], got {text}"
+        )
+    return value
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
 
 
 def _flagged(flag: str, fn, *args, **kwargs):
@@ -129,14 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="datasets known, where data is looked for, what is present")
-    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", help="train a surrogate and save its dynamics")
     _add_data_args(p)
     p.add_argument("--model", default="resnet18", help="network name (default resnet18)")
-    p.add_argument("--width", type=_positive, default=1.0, help="width multiplier (default 1.0)")
+    p.add_argument("--width", type=_width, default=1.0, help="width multiplier (default 1.0)")
     p.add_argument("--epochs", type=_count, default=200)
     p.add_argument("--iterations", type=_count, default=None,
                    help="optimiser steps instead of epochs")  # fmt: skip
@@ -152,17 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     p.add_argument("--threads", type=_count, default=None, help="torch CPU threads (≥ 1)")
-    p.add_argument("--checkpoint-dir", default=None,
+    p.add_argument("--checkpoint-dir", type=_path, default=None,
                    help="resume/save state every epoch here (a new, empty or evalib folder)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--out", required=True,
+    p.add_argument("--out", type=_path, required=True,
                    help="dynamics file (.npz) or folder (memory-mapped); never replaces a "
                    "file or folder that evalib did not write")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("score", help="score every training sample from saved dynamics")
     _add_method_args(p)
-    p.add_argument("--out", required=True, help="scores file (.csv or .npy)")
+    p.add_argument("--out", type=_path, required=True, help="scores file (.csv or .npy)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("select", help="choose coresets at one or more rates")
@@ -172,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--class-balanced", action="store_true", help="per-class quotas")
     p.add_argument("--rounding", choices=("ceil", "floor"), default="ceil", help="M = ⌈αN⌉ or ⌊αN⌋")
-    p.add_argument("--out-dir", required=True,
+    p.add_argument("--out-dir", type=_path, required=True,
                    help="writes <method>-<rate>.npy/.csv and scores (a new, empty or evalib "
                    "folder)")  # fmt: skip
     p.set_defaults(func=cmd_select)
@@ -182,11 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets", nargs="+", default=["organamnist"])
     p.add_argument("--what", nargs="+", default=["table1"],
                    choices=("table1", "variance", "dual", "grid", "cross"))  # fmt: skip
-    p.add_argument("--results-dir", default=None,
+    p.add_argument("--results-dir", type=_path, default=None,
                    help="job results: <dir>/<profile>/jobs (default: $EVALIB_RESULTS_DIR, "
                    "else the checkout's results/)")  # fmt: skip
-    p.add_argument("--scratch", default=None, help="dynamics and checkpoints ($EVALIB_CACHE)")
-    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument(
+        "--scratch", type=_path, default=None, help="dynamics and checkpoints ($EVALIB_CACHE)"
+    )
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
     p.add_argument("--executor", default="process", choices=("serial", "process", "ray"))
     p.add_argument("--workers", type=_count, default=2, help="parallel jobs (local executors)")
     p.add_argument("--threads", type=_count, default=1, help="torch threads per job")
@@ -196,9 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_grid)
 
     p = sub.add_parser("rerun", help="retrain a stored job from its config and compare")
-    p.add_argument("result", help="a results/<profile>/jobs/<key>.json file")
-    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
-    p.add_argument("--scratch", default=None,
+    p.add_argument("result", type=_path, help="a results/<profile>/jobs/<key>.json file")
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
+    p.add_argument("--scratch", type=_path, default=None,
                    help="folder in which a temporary folder for the rerun is made "
                    "(created if missing; default: the system's temp folder)")  # fmt: skip
     p.set_defaults(func=cmd_rerun)
@@ -209,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_method_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dynamics", required=True, help="file or folder written by evalib train")
+    p.add_argument(
+        "--dynamics", type=_path, required=True, help="file or folder written by evalib train"
+    )
     p.add_argument("--method", required=True, help="see `evalib methods`")
     p.add_argument(
         "-p",
@@ -220,7 +253,9 @@ def _add_method_args(p: argparse.ArgumentParser) -> None:
         help="method parameter, e.g. -p early=0,10 -p late=100,110 -p variant=official",
     )
     p.add_argument("--dataset", help="check the dynamics against this dataset's training split")
-    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
     p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
 
 
@@ -434,7 +469,9 @@ def cmd_select(args: argparse.Namespace) -> int:
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="MedMNIST flag, e.g. organamnist")
-    p.add_argument("--data-root", help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)")
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
     p.add_argument("--subset", type=_count, default=None, help="train on a stratified subset of N")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
     p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
@@ -560,6 +597,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = _flagged("--model", build_model, args.model, info.n_channels, info.n_classes,
                      width=args.width)  # fmt: skip
     ds, split, ids = load_training_data(args)
+    if args.subset is not None and args.subset > len(ds.train):
+        raise EvalibError(
+            f"--subset {args.subset} exceeds the {len(ds.train)} training images of {ds.info.flag}"
+        )
     for name, part in (("validation", ds.val), ("test", ds.test)):
         if len(part) == 0:
             raise EvalibError(f"the {name} split of {ds.path} is empty; evalib needs images there")

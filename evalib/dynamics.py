@@ -298,6 +298,10 @@ def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:
             }
             meta = json.loads((path / "meta.json").read_text())
         else:
+            if not zipfile.is_zipfile(path):
+                raise EvalibError(
+                    f"{path} is not a dynamics file: evalib writes an .npz archive or a folder"
+                )
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ARRAY_FIELDS if k in z.files}
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}

@@ -476,6 +476,17 @@ VALIDATION = {  # name: (argv, message); train cases get --data-root and --out a
     "batch zero": (TRAIN_OK + ["--batch-size", "0"], r"argument --batch-size: .*≥ 1, got 0"),
     "eval-every zero": (TRAIN_OK + ["--eval-every", "0"], r"argument --eval-every: .*≥ 1"),
     "subset zero": (TRAIN_OK + ["--subset", "0"], r"argument --subset: .*≥ 1"),
+    "subset too large": (TRAIN_OK + ["--subset", "41"], r"--subset 41 exceeds the 40 training"),
+    "width huge": (TRAIN_OK + ["--width", "1e9"], r"argument --width: .*in \(0, 16\], got 1e9"),
+    "out empty": (TRAIN_OK + ["--out", ""], r"argument --out: must be a path, got an empty"),
+    "rounds to zero": (
+        SELECT + ["--rate", "0.01", "--rounding", "floor"],
+        r"--rate 0\.01: rate 0\.01 of N = 40 samples rounds down to 0; .*--rounding ceil$",
+    ),
+    "dynamics not evalib's": (
+        ["score", "--method", "aum", "--dynamics", __file__, "--out", "s.csv"],
+        r"--dynamics: .*test_bad_input\.py is not a dynamics file",
+    ),
     "seed negative": (TRAIN_OK + ["--seed", "-1"], r"argument --seed: .*seed in \[0, 2\^63\)"),
     "device typo": (TRAIN_OK + ["--device", "cdua"], r"--device: device 'cdua' is not a device"),
     "device gpu": (TRAIN_OK + ["--device", "gpu"], r"--device: .*use auto, cpu, cuda, cuda:N"),
@@ -568,6 +579,8 @@ def _validation_args(argv, world):
         return argv + ["--data-root", world["root"], "--out", str(world["out"] / "dyn.npz")]
     if argv[0] == "select":
         return argv + ["--dynamics", world["dyn"], "--out-dir", str(world["out"])]
+    if argv[0] == "score":
+        return [str(world["out"] / a) if a == "s.csv" else a for a in argv]
     return argv + ["--results-dir", str(world["tmp"] / "res"), "--scratch", str(world["tmp"] / "s")]
 
 
