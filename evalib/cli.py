@@ -119,7 +119,7 @@ def _rate(text: str) -> float:
 
 
 _count = _int_at_least(1)
-MAX_WIDTH = 16.0  # 16× ResNet-18 is already ~70 GB of weights per copy: a typo, not a plan
+MAX_WIDTH = 16.0  # a 16× ResNet-18 has ~3 billion weights (11 GB in float32): a typo, not a plan
 
 
 def _width(text: str) -> float:

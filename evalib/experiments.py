@@ -346,7 +346,9 @@ class Cache:
 
     ``results/jobs/<key>.json``: one small checksummed file per job (commit these);
     ``scratch/surrogates/<key>/``: recorded dynamics (large; regenerated on demand);
-    ``scratch/checkpoints/``: per-epoch state of runs in progress.
+    ``scratch/checkpoints/``: per-epoch state of runs in progress. Both roots carry an
+    ``.evalib-output`` marker (or, written by an older evalib, only evalib's layout); any
+    other existing folder is refused (see :meth:`at`).
     """
 
     results: Path
