@@ -86,5 +86,5 @@ def test_grid_dry_run_counts_the_notebook_jobs(tmp_path, capsys):
     argv = ["grid", "--profile", "smoke", "--datasets", "breastmnist", "--what", "table1",
             "--results-dir", str(tmp_path), "--dry-run"]  # fmt: skip
     assert main(argv) == 0
-    # smoke: 1 seed × (full + 7 methods × 2 rates)
-    assert "15 jobs: 0 in" in capsys.readouterr().out
+    # smoke: 1 seed × (full + 7 arms × 2 rates + the same 7 arms under the floor budget at 5 %)
+    assert "22 jobs: 0 in" in capsys.readouterr().out
