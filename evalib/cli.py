@@ -147,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file) with the profile's model, recipe and seeds; report the clean (test, final "
         "epoch) and the paper's (validation, best epoch) protocols beside Random of the same "
         "size and the committed Table 1 rows at that size.",
-        epilog="example: evalib evaluate --dataset organamnist --indices coresets/el2n-0.05.npy "
-        "--profile cpu",
+        epilog=EPILOGS["evaluate"],
     )
     _choices(p.add_argument("--dataset", required=True, help="MedMNIST flag (case-insensitive)"),
              _dataset_names)  # fmt: skip
@@ -271,6 +270,9 @@ An interrupted download resumes from <flag>.npz.part on the next run.""",
   evalib grid --profile cpu --dataset organamnist bloodmnist --what table1 --dry-run
   OMP_NUM_THREADS=1 evalib grid --profile cpu --dataset organsmnist \\
       --what tuning table1 ablation --executor process --workers 2""",
+    "evaluate": """examples:
+  evalib select --dynamics dyn.npz --method el2n --rate 0.05 --out-dir coresets/
+  evalib evaluate --dataset organamnist --indices coresets/el2n-0.05.npy --profile cpu""",
     "rerun": """examples:
   evalib rerun results/cpu/jobs/0123456789abcdef.json""",
     "methods": """examples:

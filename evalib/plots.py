@@ -31,6 +31,8 @@ METHOD_COLORS: dict[str, str] = {
     "ccs": "#0072B2",
     "eva": "#D55E00",
     "eva_paper": "#D55E00",  # the same score as EVA under another name
+    "eva_tuned": "#D55E00",  # EVA with windows tuned on validation: EVA's own colour
+    "eva_published": "#FF0000",  # EVA with the published windows
     "eva_official": "#FB9A99",
     "exp_s": "#B2DF8A",
     "var_s": "#332288",
@@ -41,6 +43,8 @@ METHOD_COLORS: dict[str, str] = {
     "dad": "#A0522D",
     "pie": "#FFD92F",
 }
+#: Names that share another method's colour on purpose (the same score).
+ALIASES = {"eva_paper": "eva", "eva_tuned": "eva"}
 _SPARE = ("#6699CC", "#117733", "#882255", "#BBBBBB", "#44AA99", "#661100")
 
 

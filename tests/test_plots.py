@@ -28,8 +28,9 @@ def _lab(color) -> np.ndarray:
 
 
 def test_every_method_has_a_distinct_colour() -> None:
-    names = [m for m in plots.METHOD_COLORS if m != "eva_paper"]  # an alias of eva
-    assert set(METHOD_LABELS) - {"full"} <= set(names) | {"full"}
+    names = [m for m in plots.METHOD_COLORS if m not in plots.ALIASES]  # aliases share a colour
+    assert all(plots.METHOD_COLORS[a] == plots.METHOD_COLORS[b] for a, b in plots.ALIASES.items())
+    assert set(METHOD_LABELS) - {"full"} <= set(names) | set(plots.ALIASES) | {"full"}
     worst = min(
         (float(np.linalg.norm(_lab(plots.METHOD_COLORS[a]) - _lab(plots.METHOD_COLORS[b]))), a, b)
         for a, b in itertools.combinations(names, 2)
