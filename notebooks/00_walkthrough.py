@@ -60,8 +60,8 @@ dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
 results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
-seeds: Optional[list[int]] = None  # None: the profile's, or (0, 1) in class mode; -y "seeds: [0, 1]"
-rates: Optional[list[float]] = None  # None: the profile's, or 2 %, 10 % in class mode; -y "rates: [0.05]"
+seeds: Optional[list[int]] = None  # None: profile's; class: 0, 1; -y "seeds: [0, 1]"
+rates: Optional[list[float]] = None  # None: profile's; class: 2 %, 10 %; -y "rates: [0.05]"
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
@@ -200,7 +200,8 @@ if CLASS:
     os.makedirs(out, exist_ok=True)
     table.to_csv(os.path.join(out, "walkthrough.csv"), index=False)
     summary = table.assign(accuracy=100 * table["test_acc"]).pivot_table(
-        index="method", columns="rate", values="accuracy", aggfunc="mean", sort=False)
+        index="method", columns="rate", values="accuracy", aggfunc="mean", sort=False
+    )
     summary.columns = [f"{r:.0%} of training images" for r in summary.columns]
     display(Markdown("Test accuracy (%), mean over seeds:"))
     display(summary.round(1))
