@@ -184,7 +184,7 @@ def test_dense_models_cached_and_pie_runs(tmp_path):
 def test_verdicts_by_hand():
     import pandas as pd
 
-    from evalib.claims import FAILS, HOLDS
+    from evalib.claims import CONTRADICTED, HOLDS
 
     pruning = pd.DataFrame(
         [{"seed": k, "sparsity": 0.0, "accuracy": 90.0 + k, "worst_class_accuracy": 80.0}
@@ -207,6 +207,6 @@ def test_verdicts_by_hand():
     hooker, overall, worst, core = pie.verdicts(pruning, emphasis, coreset)
     # worst-class drop − overall drop at sparsity 0.9: (20 + k) − (5 + k) = 15 for each k
     assert hooker["parts"] == {"sparsity 0.9": HOLDS} and "+15.00" in hooker["ours"]
-    assert overall["verdict"] == FAILS  # −1 point for every seed
+    assert overall["verdict"] == CONTRADICTED  # −1 point for every seed
     assert worst["verdict"] == HOLDS  # +5.0, +5.1, +5.2
-    assert core["parts"] == {"5%": FAILS}
+    assert core["parts"] == {"5%": CONTRADICTED}
