@@ -10,6 +10,7 @@ torn or corrupt entry is recomputed, never read.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -670,19 +671,108 @@ def load_selection(cache: Cache, dataset: str, digest: str) -> np.ndarray:
 # ----------------------------------------------------------------------------- jobs
 
 
+def selection_key(job: Job) -> str:
+    """What a job's coreset depends on: the surrogate, the selection spec, the seed and the
+    data (not the budget or the coreset model's recipe, which only change the training)."""
+    payload = {"surrogate": job.surrogate.key() if job.surrogate is not None else None,
+               "selection": asdict(job.selection) if job.selection is not None else None,
+               "seed": job.seed, "data": asdict(job.data)}  # fmt: skip
+    return payload_key(payload)
+
+
+def selection_index_path(cache: Cache, dataset: str) -> Path:
+    """``selections/<dataset>/index.json``: selection key -> digest of the stored coreset."""
+    return cache.results / "selections" / dataset / "index.json"
+
+
+def read_selection_index(cache: Cache, dataset: str) -> dict[str, str]:
+    path = selection_index_path(cache, dataset)
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise EvalibError(f"selection index {path} is unreadable: {exc}") from None
+    if not isinstance(index, dict):
+        raise EvalibError(f"selection index {path} is not a JSON object")
+    return index
+
+
+@contextlib.contextmanager
+def _index_lock(path: Path):
+    """Hold an exclusive lock beside ``path`` (processes of one machine share the index).
+    Without ``fcntl`` (Windows) there is no lock; run one writer at a time there."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remember_selections(cache: Cache, dataset: str, entries: Mapping[str, str]) -> None:
+    """Add selection key -> digest ``entries`` to the dataset's index (atomic, locked)."""
+    path = selection_index_path(cache, dataset)
+    with _index_lock(path):
+        index = read_selection_index(cache, dataset)
+        new = {k: v for k, v in entries.items() if index.get(k) != v}
+        if not new:
+            return
+        index.update(new)
+        with atomic_file(path, "w") as fh:
+            fh.write(json.dumps(index, indent=0, sort_keys=True))
+
+
+def _selection_stored(job: Job, cache: Cache, index: Mapping[str, str]) -> bool:
+    digest = index.get(selection_key(job))
+    return digest is not None and selection_path(cache, job.data.dataset, digest).exists()
+
+
+def stored_selection(job: Job, cache: Cache) -> np.ndarray | None:
+    """Sorted sample ids of ``job``'s coreset if a run stored it (with the results, so
+    it outlives the surrogate's dynamics in the scratch folder), else None."""
+    index = read_selection_index(cache, job.data.dataset)
+    if not _selection_stored(job, cache, index):
+        return None
+    return load_selection(cache, job.data.dataset, index[selection_key(job)])
+
+
+def store_selection(job: Job, cache: Cache, chosen_ids: np.ndarray, n_total: int) -> str:
+    """Store ``job``'s coreset and index it by :func:`selection_key`; returns its digest."""
+    digest = save_selection(cache, job.data.dataset, chosen_ids, n_total)
+    remember_selections(cache, job.data.dataset, {selection_key(job): digest})
+    return digest
+
+
 def _load_for_job(job: Job, cache: Cache, data_root, progress, device, threads,
                   checkpoint_every_s=None):  # fmt: skip
-    """(dataset, train split, train ids, val, test, coreset positions) of ``job``."""
+    """(dataset, train split, train ids, val, test, coreset positions) of ``job``.
+
+    A coreset stored by an earlier run (:func:`stored_selection`) is reused, so the
+    surrogate is retrained only for selections nobody has made yet.
+    """
     needs_dynamics = job.selection is not None and job.selection.method not in ("random", "given")
+    if needs_dynamics and job.surrogate is None:
+        raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
+    stored = stored_selection(job, cache) if needs_dynamics else None
     dynamics = None
-    if needs_dynamics:
-        if job.surrogate is None:
-            raise EvalibError(f"method {job.method!r} needs a surrogate run; none was given")
+    if needs_dynamics and stored is None:
         dynamics = run_surrogate(
             job.surrogate, cache, data_root, progress, device, threads, checkpoint_every_s
         )
     ds, train_split, ids, val, test = load_data(job.data, data_root)
-    positions = select_for_job(job, dynamics, ids, train_split.labels.numpy(), cache)
+    if stored is not None:
+        positions = positions_of(stored, ids)
+    else:
+        positions = select_for_job(job, dynamics, ids, train_split.labels.numpy(), cache)
+        if needs_dynamics:
+            store_selection(job, cache, ids[positions], ds.info.n_samples[0])
     return ds, train_split, ids, val, test, positions
 
 
@@ -857,8 +947,11 @@ def run_jobs(
         executor = make_executor(executor)
     unique = list(dict.fromkeys(jobs))
     todo = [j for j in unique if cache.job_result(j) is None]
-    surrogates = list(dict.fromkeys(
-        j.surrogate for j in todo if j.surrogate is not None and j.method != "random"
+    stored = {d: read_selection_index(cache, d) for d in {j.data.dataset for j in todo}}
+    surrogates = list(dict.fromkeys(  # only for coresets no earlier run has stored
+        j.surrogate for j in todo
+        if j.surrogate is not None and j.method not in ("random", "given")
+        and not _selection_stored(j, cache, stored[j.data.dataset])
     ))  # fmt: skip
     root = None if data_root is None else str(data_root)
     if not isinstance(executor, SerialExecutor):  # record them in parallel on the workers

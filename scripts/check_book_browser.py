@@ -204,6 +204,26 @@ def broken_header_link(href: str, page: Path, html_dir: Path) -> str:
     return ""
 
 
+META_REFRESH = re.compile(
+    r"<meta[^>]+http-equiv=[\"']?refresh[\"']?[^>]+content=[\"']?\s*\d+\s*;\s*url=([^\"'>]+)",
+    re.IGNORECASE,
+)
+
+
+def redirect_target(static_html: str, page: Path) -> Path:
+    """The file a meta-refresh page sends the browser to (``page`` itself when none).
+
+    Jupyter Book's root ``index.html`` only redirects to the first page, so the links in the
+    DOM Chromium dumps are relative to that page, not to ``index.html``.
+    """
+    match = META_REFRESH.search(static_html)
+    if not match:
+        return page
+    rel = urllib.parse.unquote(urllib.parse.urlsplit(html.unescape(match.group(1).strip())).path)
+    target = (page.parent / rel).resolve()
+    return target if target.is_file() else page
+
+
 def is_remote(url: str) -> bool:
     parsed = urllib.parse.urlsplit(html.unescape(url.strip()))
     if parsed.scheme in ("", "data", "blob", "about", "chrome", "file", "javascript"):
@@ -349,6 +369,9 @@ def check_page(
         return [f"{spec.path} does not exist in {html_dir}"], ""
     static = file.read_text(errors="replace")
     n_math = len(STATIC_MATH.findall(static))
+    shown_file = redirect_target(
+        static, file
+    )  # the page Chromium ends on (root index.html redirects)
     url = server.url(spec.path)
     try:
         with urllib.request.urlopen(url, timeout=30) as resp:
@@ -399,7 +422,7 @@ def check_page(
     # Every link of the header buttons works: local ones resolve to built files, remote
     # ones are well-formed URLs (not fetched: the check runs offline).
     for href in scan.header_links:
-        reason = broken_header_link(href, file, html_dir)
+        reason = broken_header_link(href, shown_file, html_dir)
         if reason:
             fails.append(f"header link broken: {reason}")
 

@@ -15,23 +15,14 @@ Run: ``python scripts/commit_selections.py [--profile cpu] [--results-dir result
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from evalib import experiments as ex  # noqa: E402
 from evalib import grids  # noqa: E402
-
-
-def selection_key(job: ex.Job) -> str:
-    """What a job's coreset depends on: the surrogate, the selection spec and the seed."""
-    payload = {"surrogate": job.surrogate.key(), "selection": asdict(job.selection),
-               "seed": job.seed, "data": asdict(job.data)}  # fmt: skip
-    return ex.payload_key(payload)
 
 
 def candidate_jobs(profile: ex.Profile, dataset: str, seed: int) -> list[ex.Job]:
@@ -68,28 +59,26 @@ def main() -> None:
     profile = ex.get_profile(args.profile)
     cache = ex.Cache.at(Path(args.results_dir) / profile.name)
     for dataset in ("organamnist", "bloodmnist"):
-        index_path = cache.results / "selections" / dataset / "index.json"
-        index = json.loads(index_path.read_text()) if index_path.exists() else {}
         for seed in grids.surrogate_seeds(profile):
             cfg = profile.surrogate_config(dataset, seed)
             if not (cache.surrogate_dir(cfg) / "meta.json").exists():
                 print(f"{dataset} seed {seed}: no surrogate in {cache.scratch}, skipped")
                 continue
             dyn = ex.run_surrogate(cfg, cache, args.data_root, progress=False)
-            _, train_split, ids, _, _ = ex.load_data(cfg.data, args.data_root)
+            ds, train_split, ids, _, _ = ex.load_data(cfg.data, args.data_root)
             labels = train_split.labels.numpy()
-            n_total = len(ids)
-            done = 0
+            index = ex.read_selection_index(cache, dataset)
+            entries = {}
             for job in candidate_jobs(profile, dataset, seed):
-                key = selection_key(job)
-                if key in index:
+                key = ex.selection_key(job)
+                if key in index and ex.selection_path(cache, dataset, index[key]).exists():
                     continue
                 positions = ex.select_for_job(job, dyn, ids, labels, cache)
-                index[key] = ex.save_selection(cache, dataset, ids[positions], n_total)
-                done += 1
-            print(f"{dataset} seed {seed}: {done} selections stored", flush=True)
-            index_path.parent.mkdir(parents=True, exist_ok=True)
-            index_path.write_text(json.dumps(index, indent=0, sort_keys=True))
+                entries[key] = ex.save_selection(
+                    cache, dataset, ids[positions], ds.info.n_samples[0]
+                )
+            ex.remember_selections(cache, dataset, entries)
+            print(f"{dataset} seed {seed}: {len(entries)} selections stored", flush=True)
 
 
 if __name__ == "__main__":

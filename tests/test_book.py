@@ -148,3 +148,23 @@ def test_header_links_are_collected_and_checked(tmp_path: Path) -> None:
     assert "not built" in broken[1]
     assert "malformed" in checker.broken_header_link("https://exa mple", page, tmp_path)
     assert "empty" in checker.broken_header_link("#", page, tmp_path)
+
+
+def test_links_on_a_redirect_page_resolve_from_its_target(tmp_path: Path) -> None:
+    # Jupyter Book's root index.html only redirects; Chromium's DOM is the target's.
+    checker = _load_checker()
+    (tmp_path / "_sources" / "book").mkdir(parents=True)
+    (tmp_path / "_sources" / "book" / "intro.md").write_text("")
+    (tmp_path / "book").mkdir()
+    intro = tmp_path / "book" / "intro.html"
+    intro.write_text("")
+    index = tmp_path / "index.html"
+    redirect = '<meta http-equiv="Refresh" content="0; url=book/intro.html" />'
+    assert checker.redirect_target(redirect, index) == intro.resolve()
+    assert checker.redirect_target("<html><body></body></html>", index) == index
+    assert checker.redirect_target(redirect.replace("intro", "gone"), index) == index
+    link = "../_sources/book/intro.md"
+    assert checker.broken_header_link(link, index, tmp_path)  # from index.html: outside
+    assert (
+        checker.broken_header_link(link, checker.redirect_target(redirect, index), tmp_path) == ""
+    )

@@ -215,3 +215,32 @@ def test_estimate_seconds_scales_by_images_and_epochs():
     other = Job(DataSpec("bloodmnist"), None, None, ModelSpec("vgg", 0.125), Recipe(epochs=20))
     assert math.isnan(estimate_seconds(done, [job, other]))
     assert estimate_seconds(done, []) == 0.0
+
+
+def test_a_stored_selection_outlives_the_surrogate(cache, shared_data, monkeypatch):
+    job = _jobs()[1]  # eva
+    row = ex.run_job(job, cache, shared_data)
+    assert ex.selection_key(job) in ex.read_selection_index(cache, "breastmnist")
+    assert ex.selection_key(job) == ex.selection_key(replace(job, min_steps=40))
+    assert ex.selection_key(job) != ex.selection_key(replace(job, seed=1))
+    ex._rmtree(cache.surrogate_dir(job.surrogate))  # the scratch folder is gone
+    called = []
+    monkeypatch.setattr(ex, "run_surrogate", lambda *a, **k: called.append(1))
+    floor = replace(job, min_steps=40)  # another budget: a new job, the same coreset
+    assert floor.key() != job.key()
+    again = ex.run_jobs([floor], cache, shared_data, progress=False).iloc[0]
+    assert not called
+    assert again["indices_sha256"] == row["indices_sha256"]
+    assert again["n_train"] == row["n_train"]
+
+
+def test_selection_index_merges_writers_and_rejects_garbage(cache):
+    ex.remember_selections(cache, "organamnist", {"a": "1"})
+    ex.remember_selections(cache, "organamnist", {"b": "2"})
+    assert ex.read_selection_index(cache, "organamnist") == {"a": "1", "b": "2"}
+    ex.selection_index_path(cache, "organamnist").write_text("[1, 2]")
+    with pytest.raises(EvalibError, match="not a JSON object"):
+        ex.read_selection_index(cache, "organamnist")
+    ex.selection_index_path(cache, "organamnist").write_text("{oops")
+    with pytest.raises(EvalibError, match="unreadable"):
+        ex.read_selection_index(cache, "organamnist")
