@@ -286,6 +286,68 @@ def labelled_results(planned: Sequence[Planned], cache: ex.Cache) -> tuple[pd.Da
     return pd.DataFrame(rows), missing
 
 
+# ----------------------------------------------------------------------------- pages
+
+
+def jobs(planned: Sequence[Planned]) -> list[ex.Job]:
+    """The jobs of ``planned``, each once, in order."""
+    return list(dict.fromkeys(p.job for p in planned))
+
+
+def _references(profile: ex.Profile, dataset: str, seeds: Sequence[int] | None,
+                rates: Sequence[float], arms: Sequence[str]) -> list[Planned]:  # fmt: skip
+    """Table 1's runs of ``arms`` (e.g. Random, the full set) at ``rates`` on ``seeds``."""
+    return [p for p in table1(profile, dataset, None, seeds, rates) if p.arm in arms]
+
+
+def ablation_page(profile: ex.Profile, dataset: str, cache: ex.Cache,
+                  seeds: Sequence[int] | None = None) -> list[Planned]:  # fmt: skip
+    """The variance ablation and dual-window pages: the four tuned arms (:func:`ablation`),
+    with Random at the same rates and budgets and the full set (Table 1's runs) as
+    references. Empty arms until the tuning stage is done."""
+    refs = _references(profile, dataset, seeds, profile.tune_rates, ("random", "full"))
+    return ablation(profile, dataset, cache, seeds) + refs
+
+
+def cross_page(profile: ex.Profile, dataset: str, cache: ex.Cache,
+               rates: Sequence[float] = (0.05, 0.30)) -> list[Planned]:  # fmt: skip
+    """The cross-architecture page: :func:`cross`, and the same arms on the surrogate's own
+    network (Table 1's runs on the cross seeds) with its full-set runs."""
+    if tuned_params(profile, dataset, cache) is None:
+        return []
+    own = [p for p in table1(profile, dataset, cache, profile.cross_seeds, rates)
+           if p.arm in ("random", "eva_tuned", "full") and p.budget == "epochs"]  # fmt: skip
+    return own + cross(profile, dataset, cache, rates)
+
+
+def page_table(planned: Sequence[Planned], cache: ex.Cache) -> tuple[pd.DataFrame, int]:
+    """:func:`labelled_results` for a page: ``method`` is the arm (so tuned and published
+    EVA, or VAR-D and EVA, stay apart), ``windows`` the window text ("" without windows),
+    and how many planned jobs are missing."""
+    table, missing = labelled_results(planned, cache)
+    if table.empty:
+        return table, missing
+    table = table.assign(method=table["arm"])
+    table["windows"] = [
+        window_label(p) if isinstance(p, Mapping) and ({"window"} <= p.keys() or
+                                                      {"early", "late"} <= p.keys()) else ""
+        for p in table["params"]
+    ]  # fmt: skip
+    return table, missing
+
+
+def chosen_windows(profile: ex.Profile, dataset: str, cache: ex.Cache) -> pd.DataFrame:
+    """Per tuned arm and tuning rate, the windows chosen on validation (empty until the
+    tuning stage is done)."""
+    tuned = tuned_params(profile, dataset, cache)
+    if tuned is None:
+        return pd.DataFrame(columns=["arm", "rate", "windows"])
+    rows = [{"arm": "var_d" if arm == "eva" else arm, "rate": rate,
+             "windows": window_label(tuned[(arm, float(rate))])}
+            for rate in profile.tune_rates for arm in TUNED_ARMS]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------- your own coreset
 
 

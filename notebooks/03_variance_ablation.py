@@ -19,10 +19,15 @@
 # (on OrganSMNIST the paper reports VAR-S at least 20 points above EXP-S). The figure's
 # values are not published as numbers, so only this claim is compared here.
 #
-# The single window is the profile's default early window and the pair is the default
-# early + late pair (the only windows the official code publishes, scaled to the
-# profile's epochs). Both protocols come from the same runs: **paper** (best validation
-# accuracy over the periodic evaluations) and **clean** (test accuracy of the final model).
+# Each arm runs with **its own windows, chosen on validation**: on a seed that is not
+# reported (the profile's tuning seed), every window of the grid (EXP-S, VAR-S) and
+# every ordered pair (EXP-D, VAR-D) is trained at the tuning rates, and per arm and rate
+# the windows whose model ends with the best *validation* accuracy are kept (the window
+# grid page shows that stage). The reported seeds then train the chosen arms, each with
+# its own surrogate, under two budgets: the paper's (the full run's epochs) and a floor
+# of optimiser steps that keeps small coresets from being starved. Both protocols come
+# from the same runs: **paper** (best validation accuracy over the periodic
+# evaluations) and **clean** (test accuracy of the final model).
 
 # %% tags=["remove-cell"]
 # Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
@@ -66,53 +71,69 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import plots
+from evalib import grids, plots
 
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
                       executor, workers, ray_address)  # fmt: skip
 P = S.profile
-W = P.eva_windows()
 display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-        f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
-        f"{list(S.seeds)}, rates {[f'{r:.0%}' for r in S.rates]}. Single window (EXP-S, VAR-S): "
-        f"early {ab.fmt_window(W['early'])}; pair (EXP-D, VAR-D): "
-        f"{ab.fmt_pair(W['early'], W['late'])} (epochs, half-open, scaled from [0, 10) and "
-        f"[100, 110) of 200)."
+        f"model `{ab.model_label(P.model.name, P.model.width)}`; surrogate {P.surrogate_epochs} "
+        f"epochs, coreset models {P.epochs} epochs (budget `epochs`) or at least "
+        f"{P.min_steps} steps (budget `floor`); reported seeds {list(S.seeds)}, each with its "
+        f"own surrogate; windows tuned on seed {P.tuning_seed} at rates "
+        f"{[f'{r:.0%}' for r in P.tune_rates]} (windows of {P.window_len} epochs)."
     )
 )
 
 # %% [markdown]
-# ## Run (or read) every job
+# ## Windows chosen on validation
+# Per arm (column) and rate (row), the windows (epochs, half-open) whose model reached the
+# best final validation accuracy on the tuning seed. Training the tuning runs is part of
+# this page when they are missing.
 
 # %%
-jobs = ab.variance_ablation_jobs(P, S.dataset, S.rates, S.seeds)
-table = ab.annotate(S.run(jobs), W)
-print(f"{len(table)} jobs; {table['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+S.run(grids.jobs(grids.tuning(P, S.dataset)))
+chosen = grids.chosen_windows(P, S.dataset, S.cache)
+chosen.to_csv(S.out_dir() / "ablation_windows.csv", index=False)
+display(chosen.assign(arm=chosen["arm"].map(ab.ARM_NAMES), rate=chosen["rate"].map("{:.0%}".format))
+        .pivot(index="rate", columns="arm", values="windows"))  # fmt: skip
+
+# %% [markdown]
+# ## Run (or read) every job
+# The four arms on the reported seeds, with Random at the same rates and budgets and the
+# full set (the Table 1 page's runs) as references.
+
+# %%
+planned = grids.ablation_page(P, S.dataset, S.cache, S.seeds)
+S.run(grids.jobs(planned))
+runs = grids.page_table(planned, S.cache)[0]
+runs["arm"] = runs["method"].map(lambda m: ab.ARM_NAMES.get(m, m))
+arms = runs.query("method not in ('random', 'full')")
+table = arms.query("budget == 'epochs'")
+print(f"{len(runs)} jobs; {runs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
 
 # %% [markdown]
 # ## Accuracy per method and rate, both protocols
-# Mean, std, number of seeds and 95 % t-interval half-width (accuracy in %); written to
-# `variance_ablation.csv`.
+# Mean, std, number of seeds and 95 % t-interval half-width (accuracy in %), under the
+# paper's budget; written, with the floor budget's rows, to `variance_ablation.csv`.
 
 # %%
-summary = ab.summarize_protocols(table, by=("method", "arm", "windows", "rate"))
+summary = ab.summarize_protocols(arms, by=("budget", "method", "arm", "rate"))
 summary.to_csv(S.out_dir() / "variance_ablation.csv", index=False)
-display(ab.wide(summary.query("method != 'full'"), ["protocol", "rate"], "arm"))
+display(ab.wide(summary.query("budget == 'epochs'"), ["protocol", "rate"], "arm"))
 
 # %%
-long = ab.long_by_protocol(table.query("method != 'full'"))
-order = list(dict.fromkeys(long.sort_values("method", key=lambda m: m.map(ab.method_rank))["arm"]))
-# Random at the same rates and seeds (Table 1's runs: read from the cache, or trained)
-random_runs = S.run(ex.benchmark_jobs(P, S.dataset, [("random", {})], S.rates, S.seeds,
-                                      include_full=False))  # fmt: skip
-full = table.query("method == 'full'")
+long = ab.long_by_protocol(table)
+order = [ab.ARM_NAMES[m] for m in ("exp_s", "var_s", "exp_d", "var_d")]
+reference = runs.query("budget == 'epochs'")
+full = reference.query("method == 'full'")
 fig = plots.ablation_bars(
     long, ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows"),
-    order=order, random=ab.long_by_protocol(random_runs),
+    order=order, random=ab.long_by_protocol(reference.query("method == 'random'")),
     full={ab.PROTOCOL_LABELS[p]: 100 * full[m].mean() for p, m in ab.PROTOCOLS.items()}
     if len(full) else None,
     protocols=list(ab.PROTOCOL_LABELS.values()),
@@ -121,30 +142,37 @@ plt.show()
 
 # %% [markdown]
 # Accuracy (%) of a model trained on the coreset, per selection rate (%), for the window
-# mean (EXP) and the window variance (VAR), on the early window alone (-S) and on the
-# early + late pair (-D); each score has its colour in every figure of the book. Left:
-# the paper's protocol (best validation accuracy over training); right: the clean
-# protocol (test accuracy of the final model). Bars are means over seeds, error bars one
-# standard deviation (none with a single seed). The black dash across each rate is
-# Random at that rate (mean over the same seeds), the reference a selection method must
-# beat; the dotted line is the same network trained on the full training set.
+# mean (EXP) and the window variance (VAR), on one window (-S) and on a pair of windows
+# (-D), each with the windows chosen for it on validation, under the paper's budget; each
+# score has its colour in every figure of the book. Left: the paper's protocol (best
+# validation accuracy over training); right: the clean protocol (test accuracy of the
+# final model). Bars are means over seeds, error bars one standard deviation. The black
+# dash across each rate is Random at that rate (mean over the same seeds), the reference
+# a selection method must beat; the dotted line is the same network trained on the full
+# training set.
 
 # %% [markdown]
-# ## VAR − EXP, per rate
-# Differences are paired by seed (same seed, same rate), in accuracy points; `ci95` is the
-# 95 % t-interval half-width of the mean difference (NaN with one seed). Written to
-# `variance_minus_expectation.csv`. Claim 3 expects positive differences, largest at the
-# lowest rates.
+# ## VAR − EXP, per rate and budget
+# Differences are paired by seed (same seed, same rate, same budget), in accuracy points;
+# `ci95` is the 95 % t-interval half-width of the mean difference (NaN with one seed).
+# Written to `variance_minus_expectation.csv`. Claim 3 expects positive differences,
+# largest at the lowest rates.
 
 # %%
 comparisons = {
     "VAR-S − EXP-S": ({"method": "var_s"}, {"method": "exp_s"}),
     "VAR-D − EXP-D": ({"method": "var_d"}, {"method": "exp_d"}),
 }
-diff = pd.concat([ab.paired_difference(table, a, b, name=n) for n, (a, b) in comparisons.items()],
-                 ignore_index=True)  # fmt: skip
+diff = pd.concat([ab.paired_difference(arms, a, b, by=("budget", "rate"), name=n)
+                  for n, (a, b) in comparisons.items()], ignore_index=True)  # fmt: skip
 diff.to_csv(S.out_dir() / "variance_minus_expectation.csv", index=False)
-display(diff)
+display(ab.wide(diff, ["protocol", "budget", "rate"], "comparison", values="diff"))
+display(
+    Markdown(
+        "Clean protocol (test split, final epoch), mean ± 95 % CI half-width, accuracy "
+        "points:\n\n" + ab.describe_differences(diff, by=("budget", "rate"))
+    )
+)
 
 # %%
 per_seed = pd.concat([ab.paired_rows(table, a, b, name=n) for n, (a, b) in comparisons.items()],
@@ -164,7 +192,7 @@ plt.show()
 
 # %% [markdown]
 # Seed-paired difference in accuracy points between the variance score and the
-# expectation score on the same windows, per selection rate (%), for a single window and
+# expectation score (each on its own tuned windows), per selection rate (%), paper's budget, for a single window and
 # for the pair; left the paper protocol, right the clean one. Bars are the mean over
 # seeds, error bars a 95 % bootstrap interval over seeds (none with a single seed). Bars
 # above zero favour variance.
