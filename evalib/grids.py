@@ -320,6 +320,11 @@ def cross_page(profile: ex.Profile, dataset: str, cache: ex.Cache,
     return own + cross(profile, dataset, cache, rates)
 
 
+def _windows_text(job: ex.Job) -> str:
+    params = job.selection.param_dict() if job.selection is not None else {}
+    return window_label(params) if "window" in params or {"early", "late"} <= params.keys() else ""
+
+
 def page_table(planned: Sequence[Planned], cache: ex.Cache) -> tuple[pd.DataFrame, int]:
     """:func:`labelled_results` for a page: ``method`` is the arm (so tuned and published
     EVA, or VAR-D and EVA, stay apart), ``windows`` the window text ("" without windows),
@@ -327,13 +332,34 @@ def page_table(planned: Sequence[Planned], cache: ex.Cache) -> tuple[pd.DataFram
     table, missing = labelled_results(planned, cache)
     if table.empty:
         return table, missing
-    table = table.assign(method=table["arm"])
-    table["windows"] = [
-        window_label(p) if isinstance(p, Mapping) and ({"window"} <= p.keys() or
-                                                      {"early", "late"} <= p.keys()) else ""
-        for p in table["params"]
-    ]  # fmt: skip
+    windows = {p.job.key(): _windows_text(p.job) for p in planned}
+    table = table.assign(method=table["arm"], windows=table["key"].map(windows))
     return table, missing
+
+
+def coreset_jaccard(table: pd.DataFrame, cache: ex.Cache, a: str, b: str,
+                    by: Sequence[str] = ("budget", "rate", "seed")) -> pd.DataFrame:  # fmt: skip
+    """Jaccard index of the coresets that arms ``a`` and ``b`` trained on, per ``by`` cell
+    of a :func:`page_table` (read from the stored selections; columns ``*by, jaccard``)."""
+    ids: dict[str, Any] = {}
+
+    def chosen(dataset: str, digest: str):
+        if digest not in ids:
+            ids[digest] = set(ex.load_selection(cache, dataset, digest).tolist())
+        return ids[digest]
+
+    rows = []
+    cells = table[table["method"].isin((a, b))].groupby(list(by), sort=True)
+    for key, cell in cells:
+        digests = cell.drop_duplicates("method").set_index("method")
+        if not {a, b} <= set(digests.index):
+            continue
+        sa = chosen(str(digests.at[a, "dataset"]), str(digests.at[a, "indices_sha256"]))
+        sb = chosen(str(digests.at[b, "dataset"]), str(digests.at[b, "indices_sha256"]))
+        keys = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, keys, strict=True)),
+                     "jaccard": len(sa & sb) / max(1, len(sa | sb))})  # fmt: skip
+    return pd.DataFrame(rows, columns=[*by, "jaccard"])
 
 
 def chosen_windows(profile: ex.Profile, dataset: str, cache: ex.Cache) -> pd.DataFrame:

@@ -300,3 +300,30 @@ def trajectories_with_window_stats(
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
+                protocols: Sequence[str] = ("paper", "clean")) -> plt.Figure:  # fmt: skip
+    """Seed-paired differences A − B (accuracy points) per selection rate, one bar per
+    comparison, one panel per protocol, with a zero line.
+
+    per_seed: rows of ``ablations.paired_rows`` (columns ``comparison``, ``rate``,
+    ``protocol``, ``diff``). Bars are the mean over seeds, error bars a 95 % bootstrap
+    interval over seeds (none with one seed).
+    """
+    import seaborn as sns
+
+    data = per_seed.assign(rate_pct=(100 * per_seed["rate"].astype(float)).map("{:g}".format))
+    g = sns.catplot(data=data, kind="bar", x="rate_pct", y="diff", hue="comparison",
+                    col="protocol", col_order=list(protocols), errorbar=("ci", 95), capsize=0.1,
+                    height=3.6, aspect=1.2, palette="colorblind")  # fmt: skip
+    for ax in g.axes.flat:
+        ax.axhline(0, color="k", lw=0.8, gid="zero-line")
+        ax.set(xlabel="selection rate (% of training set)", ylabel=ylabel)
+    g.set_titles("{col_name} protocol")
+    n = per_seed["comparison"].nunique()
+    sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=max(1, n), title=None,
+                    frameon=False)  # fmt: skip
+    g.figure.suptitle(title)
+    g.figure.tight_layout()
+    return g.figure

@@ -66,7 +66,6 @@ ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
@@ -177,17 +176,9 @@ display(
 # %%
 per_seed = pd.concat([ab.paired_rows(table, a, b, name=n) for n, (a, b) in comparisons.items()],
                      ignore_index=True)  # fmt: skip
-per_seed["rate (%)"] = (100 * per_seed["rate"]).map("{:g}".format)
-g = sns.catplot(data=per_seed, kind="bar", x="rate (%)", y="diff", hue="comparison",
-                col="protocol", col_order=list(ab.PROTOCOLS), errorbar=("ci", 95), capsize=0.1,
-                height=3.6, aspect=1.2, palette="colorblind")  # fmt: skip
-for ax in g.axes.flat:
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel="selection rate (% of training set)", ylabel="VAR − EXP (accuracy points)")
-g.set_titles("{col_name} protocol")
-sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=2, title=None, frameon=False)
-g.figure.suptitle(ab.figure_title(S.dataset, P.name, "variance minus expectation, paired by seed"))
-g.figure.tight_layout()
+fig = plots.paired_bars(per_seed,
+                        ab.figure_title(S.dataset, P.name, "variance minus expectation, paired by seed"),
+                        "VAR − EXP (accuracy points)")  # fmt: skip
 plt.show()
 
 # %% [markdown]

@@ -90,3 +90,43 @@ def test_labelled_results_carry_arm_and_budget(cache):
 def test_unknown_study_is_a_one_line_error(cache):
     with pytest.raises(ex.EvalibError, match="unknown study 'tables'"):
         grids.study("tables", SMOKE, "organamnist", cache)
+
+
+def test_page_views_label_arms_windows_and_chosen_windows(cache):
+    p = SMOKE
+    assert grids.cross_page(p, "organamnist", cache) == []  # nothing before tuning
+    assert list(grids.chosen_windows(p, "organamnist", cache).columns) == ["arm", "rate", "windows"]
+    planned = grids.tuning(p, "organamnist")
+    for x in planned:
+        _fake_result(cache, x.job, 0.5, 0.5)
+    chosen = grids.chosen_windows(p, "organamnist", cache)
+    assert set(chosen["arm"]) == {"exp_s", "var_s", "exp_d", "var_d"}
+    first = grids.window_label(grids._params("eva", grids.grid_pairs(p.grid_windows())[0]))
+    assert chosen.set_index("arm").at["var_d", "windows"] == first  # ties: the first pair
+    page = grids.ablation_page(p, "organamnist", cache)
+    assert {x.arm for x in page} == {"exp_s", "var_s", "exp_d", "var_d", "random", "full"}
+    assert {x.job.rate for x in page if x.arm == "random"} == set(p.tune_rates)
+    for x in page:
+        _fake_result(cache, x.job, 0.6, 0.6)
+    table, missing = grids.page_table(page, cache)
+    assert missing == 0 and len(table) == len(page)
+    assert set(table["method"]) == {x.arm for x in page}  # the arm, not the score method
+    assert (table.loc[table["method"] == "var_d", "windows"] == first).all()
+    assert (table.loc[table["method"] == "random", "windows"] == "").all()
+    cross = grids.cross_page(p, "organamnist", cache)
+    assert {x.job.model for x in cross} == {p.model, *p.cross_models}
+
+
+def test_coreset_jaccard_reads_the_stored_selections(cache):
+    d1 = ex.save_selection(cache, "organamnist", [0, 1, 2, 3], 10)
+    d2 = ex.save_selection(cache, "organamnist", [2, 3, 4, 5], 10)
+    table = pd.DataFrame({
+        "method": ["a", "b", "a", "b", "a"], "dataset": "organamnist", "budget": "epochs",
+        "rate": [0.4, 0.4, 0.4, 0.4, 0.2], "seed": [0, 0, 1, 1, 0],
+        "indices_sha256": [d1, d2, d1, d1, d1],
+    })  # fmt: skip
+    out = grids.coreset_jaccard(table, cache, "a", "b")
+    assert out.to_dict("records") == [
+        {"budget": "epochs", "rate": 0.4, "seed": 0, "jaccard": 2 / 6},
+        {"budget": "epochs", "rate": 0.4, "seed": 1, "jaccard": 1.0},
+    ]  # the 20 % cell has no "b": left out

@@ -108,3 +108,22 @@ def test_representative_samples_and_their_figure() -> None:
                       for a, b in windows.values())  # fmt: skip
     assert heights == pytest.approx(expected)
     plt.close(fig)
+
+
+def test_paired_bars_draws_one_bar_per_comparison_and_rate_with_a_zero_line() -> None:
+    rows = [
+        {"comparison": c, "rate": r, "seed": s, "protocol": p, "diff": d + s}
+        for c, d in (("VAR-S − EXP-S", 3.0), ("VAR-D − EXP-D", -2.0))
+        for r in (0.02, 0.05)
+        for s in (0, 1)
+        for p in ("paper", "clean")
+    ]
+    fig = plots.paired_bars(pd.DataFrame(rows), "title", "VAR − EXP (points)")
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["paper protocol", "clean protocol"]
+    for ax in axes:
+        heights = sorted(round(b.get_height(), 6) for b in ax.patches if b.get_width() > 0)
+        assert heights == [-1.5, -1.5, 3.5, 3.5]  # mean over seeds 0 and 1
+        assert [ln for ln in ax.lines if ln.get_gid() == "zero-line"]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5"]
+    plt.close(fig)
