@@ -56,8 +56,18 @@ ARM_NAMES: dict[str, str] = {
     "full": "Full data",
 }
 #: display order of methods in tables and figures (others follow, alphabetically)
-METHOD_ORDER = ("full", "random", "ccs", "eva", "eva_tuned", "eva_published", "exp_s", "var_s",
-                "exp_d", "var_d")
+METHOD_ORDER = (
+    "full",
+    "random",
+    "ccs",
+    "eva",
+    "eva_tuned",
+    "eva_published",
+    "exp_s",
+    "var_s",
+    "exp_d",
+    "var_d",
+)
 SINGLE = ("exp_s", "var_s")
 DUAL = ("exp_d", "var_d", "eva", "eva_paper", "eva_official")
 

@@ -236,6 +236,8 @@ def ablation_values(results: Path, datasets) -> dict[str, str]:
             out[key], out[f"ablation_low_rate_{flag}"] = MISSING, MISSING
             continue
         clean = abl[(abl["protocol"] == "clean") & (abl["method"] != "full")]
+        if "budget" in clean:  # the paper's budget (the floor budget has its own rows)
+            clean = clean[clean["budget"] == "epochs"]
         low = float(clean["rate"].min())
         rnd = t1[(t1["method"] == "random") & (t1["rate"] == low)]["ours_mean"]
         rows = clean[clean["rate"] == low]

@@ -180,3 +180,21 @@ def test_every_substitution_in_the_book_is_defined() -> None:
         used |= set(re.findall(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", page.read_text()))
     assert used, "no page uses a generated value"
     assert used <= set(booktext.substitutions(ROOT))
+
+
+def test_ablation_values_read_the_papers_budget_only(tmp_path) -> None:
+    flag = tmp_path / "organamnist"
+    flag.mkdir()
+    pd.DataFrame({
+        "budget": ["epochs", "epochs", "floor", "epochs"],
+        "method": ["exp_s", "var_s", "var_s", "var_s"], "arm": ["EXP-S", "VAR-S", "VAR-S", "VAR-S"],
+        "rate": [0.02, 0.02, 0.02, 0.05], "protocol": "clean", "mean": [10.0, 40.0, 20.0, 50.0],
+    }).to_csv(flag / "variance_ablation.csv", index=False)  # fmt: skip
+    pd.DataFrame({"method": ["random"], "rate": [0.02], "ours_mean": [30.0]}).to_csv(
+        flag / "table1_clean.csv", index=False
+    )
+    out = booktext.ablation_values(tmp_path, ["organamnist"])
+    # the floor budget's VAR-S (20 < 30) does not count; the paper's budget's EXP-S does
+    assert "EXP-S" in out["ablation_below_random_organamnist"]
+    assert "VAR-S" not in out["ablation_below_random_organamnist"]
+    assert out["ablation_low_rate_organamnist"] == "2 %"
