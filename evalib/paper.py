@@ -61,3 +61,19 @@ def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
     order = {m: i for i, m in enumerate(("full", *METHOD_ORDER, "eva_published", "eva_tuned"))}
     out = out.assign(_o=out["method"].map(order).fillna(99)).sort_values(["_o", "rate"])
     return out[cols].reset_index(drop=True)
+
+
+def eva_gaps(table: pd.DataFrame) -> pd.DataFrame:
+    """Per rate of a :func:`side_by_side` table: EVA − Random and EVA − the best other
+    method (our means, points). EVA is the tuned arm where there is one, else the
+    published-window arm. Columns rate, eva_arm, eva_minus_random, best_other,
+    eva_minus_best_other."""
+    wide = table.query("method != 'full'").pivot_table(
+        index="rate", columns="method", values="ours_mean"
+    )
+    eva = "eva_tuned" if "eva_tuned" in wide else "eva_published"
+    out = pd.DataFrame({"eva_arm": eva, "eva_minus_random": wide[eva] - wide["random"]})
+    others = [m for m in wide.columns if not str(m).startswith("eva")]
+    out["best_other"] = wide[others].idxmax(axis=1)
+    out["eva_minus_best_other"] = wide[eva] - wide[others].max(axis=1)
+    return out.reset_index()

@@ -147,19 +147,7 @@ fig = plots.accuracy_vs_rate(
 
 
 # %%
-def gaps(t: pd.DataFrame) -> pd.DataFrame:
-    wide = t.query("method != 'full'").pivot_table(
-        index="rate", columns="method", values="ours_mean"
-    )
-    eva = "eva_tuned" if "eva_tuned" in wide else "eva_published"
-    out = pd.DataFrame({"eva_arm": eva, "eva_minus_random": wide[eva] - wide["random"]})
-    others = [m for m in wide.columns if not m.startswith("eva") and m != "full"]
-    out["best_other"] = wide[others].idxmax(axis=1)
-    out["eva_minus_best_other"] = wide[eva] - wide[others].max(axis=1)
-    return out.reset_index()
-
-
-gap = {name: gaps(t) for name, t in tables.items() if name in ("clean", "paper")}
+gap = {name: paper.eva_gaps(t) for name, t in tables.items() if name in ("clean", "paper")}
 for name, g in gap.items():
     g.to_csv(S.out_dir() / f"table1_gaps_{name}.csv", index=False)
 display(gap["clean"])

@@ -53,3 +53,16 @@ def test_split_and_fit_wide_tables() -> None:
     assert len(tables.fit_width(tall, keys=["rate"], max_columns=4)) == len(parts)
     small = wide.iloc[:, :3]
     assert tables.fit_width(small, max_columns=4)[0] is small
+
+
+def test_eva_gaps_prefers_the_tuned_arm_and_names_the_best_other() -> None:
+    from evalib import paper
+
+    rows = [("random", 0.02, 50.0), ("el2n", 0.02, 55.0), ("ccs", 0.02, 52.0),
+            ("eva_published", 0.02, 40.0), ("eva_tuned", 0.02, 60.0), ("full", 1.0, 90.0)]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["method", "rate", "ours_mean"])
+    out = paper.eva_gaps(table).iloc[0]
+    assert out["eva_arm"] == "eva_tuned" and out["eva_minus_random"] == 10.0
+    assert out["best_other"] == "el2n" and out["eva_minus_best_other"] == 5.0
+    without = paper.eva_gaps(table[table["method"] != "eva_tuned"]).iloc[0]
+    assert without["eva_arm"] == "eva_published" and without["eva_minus_random"] == -10.0
