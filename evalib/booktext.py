@@ -292,12 +292,14 @@ def findings_page(name: str, results: Path) -> str:
     p = _profile(name)
     scale, windows, about = "", "", f"the `{name}` profile"
     if p is not None:
-        from evalib.ablations import fmt_window, model_label
+        from evalib.ablations import model_label
 
-        w = p.eva_windows()
-        scale = f"`{name}` scale ({model_label(p.model.name, p.model.width)}, {p.epochs} epochs)"
-        windows = (f"untuned default windows {fmt_window(w['early'])} and "
-                   f"{fmt_window(w['late'])} of {p.epochs} epochs")  # fmt: skip
+        rates = ", ".join(f"{100 * r:g} %" for r in p.tune_rates)
+        scale = (f"`{name}` scale ({model_label(p.model.name, p.model.width)}, {p.epochs} "
+                 f"epochs; surrogate {p.surrogate_epochs} epochs)")  # fmt: skip
+        windows = (f"the windows were chosen on validation runs of seed {p.tuning_seed} at "
+                   f"{rates} (other rates take the nearest tuned rate's windows), so they "
+                   "are as good as this grid of windows allows, not the paper's own")  # fmt: skip
         about = f"the `{name}` profile ({p.description})"
     items = findings.findings(verdicts, comps, windows_note=windows, scale_note=scale,
                               title=dataset_title, order=_datasets())  # fmt: skip
@@ -310,8 +312,8 @@ def findings_page(name: str, results: Path) -> str:
         "the differences behind them are in accuracy points, the paper's in parentheses "
         "where its Table 1 gives them. Each line ends with the caveat that matters most "
         "for it: a single seed, a verdict that the paper's protocol (validation split, best "
-        "epoch) would change, or the window choice, which the paper tuned and this profile "
-        "does not."
+        "epoch) would change, or the window choice (tuned on validation runs of a seed that "
+        "is not reported, as the paper tuned its windows, but on a coarser grid)."
     )
     return findings.findings_markdown(items, intro)
 

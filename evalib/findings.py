@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
+from evalib import claims as _claims
+
 HOLDS, CONTRADICTED, INCONCLUSIVE, UNTESTED, OTHER = (
     "holds",
     "contradicted",
@@ -50,17 +52,10 @@ SYNONYMS: dict[str, str] = {
     "no results": UNTESTED,
 }
 
-#: the paper's claims as the book numbers them (intro page, claims page)
-CLAIMS: dict[int, str] = {
-    1: "EVA beats Random at 2 % and 5 %",
-    2: "score-based baselines fall below Random at low rates, and none beats Random at 5 %",
-    3: "variance beats expectation, with one window and with two",
-    4: "two windows beat one",
-    5: "on OrganAMNIST, EVA at 30 % matches or beats the full training set",
-    6: "coresets chosen on the surrogate transfer to other networks (EVA ≥ Random)",
-}
+#: the paper's claims as the book numbers them (intro page, claims page): evalib.claims
+CLAIMS: dict[str, str] = {c.claim: c.text for c in _claims.CLAIMS}
 #: claims whose selection depends on the window choice
-WINDOWED = frozenset({1, 3, 4, 5, 6})
+WINDOWED = frozenset({"1", "1p", "3", "4", "5", "6"})
 KEYS = ("dataset", "protocol", "claim")
 PRIMARY = "clean"  # the protocol the findings report; the other one is a caveat
 
@@ -74,10 +69,19 @@ def category(word: object) -> str:
 
 def claim_text(claim: object) -> str:
     """The claim's short statement, or ``"claim N"`` for a number this module lacks."""
-    try:
-        return CLAIMS[int(claim)]  # type: ignore[arg-type]
-    except (KeyError, TypeError, ValueError):
-        return f"claim {claim}"
+    return CLAIMS.get(_claim_id(claim), f"claim {claim}")
+
+
+def _claim_id(claim: object) -> str:
+    """"1" for 1, 1.0 and "1"; other ids ("1p", "2a") as they are."""
+    number = _num(claim)
+    return str(int(number)) if math.isfinite(number) and number == int(number) else str(claim)
+
+
+def _claim_rank(claim: object) -> tuple[int, str]:
+    order = list(CLAIMS)
+    cid = _claim_id(claim)
+    return (order.index(cid) if cid in order else len(order), cid)
 
 
 def _num(value: object) -> float:
@@ -179,11 +183,7 @@ def main_caveat(
             f"under the paper's protocol (validation split, best epoch) it reads "
             f"*{other_verdict}* instead"
         )
-    try:
-        windowed = int(claim) in WINDOWED  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        windowed = False
-    if windowed and windows_note:
+    if _claim_id(claim) in WINDOWED and windows_note:
         return windows_note
     return scale_note or "a reduced profile tests the direction of the claim, not its numbers"
 
@@ -233,7 +233,7 @@ def findings(
             "caveat": main_caveat(r["claim"], rows, other_word, windows_note, scale_note),
         })  # fmt: skip
     rank = {d: i for i, d in enumerate(order)}
-    out.sort(key=lambda f: (_num(f["claim"]), rank.get(str(f["dataset"]), len(rank)),
+    out.sort(key=lambda f: (_claim_rank(f["claim"]), rank.get(str(f["dataset"]), len(rank)),
                             str(f["label"])))  # fmt: skip
     return out
 
