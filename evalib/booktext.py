@@ -299,7 +299,7 @@ def findings_page(name: str, results: Path) -> str:
                  f"epochs; surrogate {p.surrogate_epochs} epochs)")  # fmt: skip
         windows = (f"the windows were chosen on validation runs of seed {p.tuning_seed} at "
                    f"{rates} (other rates take the nearest tuned rate's windows), so they "
-                   "are as good as this grid of windows allows, not the paper's own")  # fmt: skip
+                   "are the best of this profile's grid, not the paper's own")  # fmt: skip
         about = f"the `{name}` profile ({p.description})"
     items = findings.findings(verdicts, comps, windows_note=windows, scale_note=scale,
                               title=dataset_title, order=_datasets())  # fmt: skip
@@ -313,7 +313,7 @@ def findings_page(name: str, results: Path) -> str:
         "where its Table 1 gives them. Each line ends with the caveat that matters most "
         "for it: a single seed, a verdict that the paper's protocol (validation split, best "
         "epoch) would change, or the window choice (tuned on validation runs of a seed that "
-        "is not reported, as the paper tuned its windows, but on a coarser grid)."
+        "is not reported, over this profile's grid of windows)."
     )
     return findings.findings_markdown(items, intro)
 
