@@ -59,7 +59,7 @@ def table() -> list[dict]:
                      "augment": r["augment"], "test %": 100 * last["test_acc"],
                      "val %": 100 * last["val_acc"], "train %": 100 * last["train_acc"],
                      "wall s/epoch": r["seconds"] / r["epochs"],
-                     "CPU s/epoch": r.get("cpu_seconds", float("nan")) / r["epochs"]})  # fmt: skip
+                     "CPU s/epoch": (r.get("cpu_seconds") or float("nan")) / r["epochs"]})  # fmt: skip
     return rows
 
 
@@ -67,7 +67,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("candidates", nargs="*", help="name:width:epochs:augment")
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--table", action="store_true", help="only print the committed results")
     args = ap.parse_args()
+    if args.table:
+        args.candidates = []
     for spec in args.candidates:
         name, width, epochs, augment = spec.split(":")
         result = run(name, float(width), int(epochs), augment, args.data_root)

@@ -116,6 +116,13 @@ def profile_values(name: str) -> dict[str, str]:
         "profile_window_note": note,
         "profile_val_subset": f"{val:,}" if val else "all",
         "profile_description": p.description,
+        "profile_surrogate_epochs": str(p.surrogate_epochs),
+        "profile_tuning_seed": str(p.tuning_seed),
+        "profile_tune_rates": ", ".join(f"{100 * r:g} %" for r in p.tune_rates),
+        "profile_min_steps": str(p.min_steps),
+        "profile_floor_rates": ", ".join(f"{100 * r:g} %" for r in p.floor_rates),
+        "profile_grid_windows": str(len(p.grid_windows())),
+        "profile_grid_pairs": str(len(p.grid_windows()) * (len(p.grid_windows()) - 1) // 2),
     }
 
 
@@ -329,6 +336,57 @@ def substitutions(root: Path = ROOT, profile: str | None = None) -> dict[str, st
             **class_dynamics_values(root)}  # fmt: skip
 
 
+#: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at
+TARGET_TEST_ACC = 0.91
+
+
+def candidates_table(results: Path, profile_model: tuple[str, float] | None = None) -> str:
+    """Markdown table of the candidate networks of ``benchmarks/bench_candidates.py``
+    (full OrganAMNIST, seed 0): final test and validation accuracy, CPU seconds per
+    epoch where recorded, the machine's CPU capability; then one sentence comparing the
+    profile's network (``(name, width)``) with the cheapest candidate that reaches
+    :data:`TARGET_TEST_ACC`."""
+    rows = []
+    for path in sorted((results / "candidates").glob("*.json")):
+        r = json.loads(path.read_text())
+        last = r["history"][-1]
+        cpu = r.get("cpu_seconds")
+        rows.append({
+            "network": f"{r['model']} ×{r['width']:g}", "epochs": r["epochs"],
+            "augmentation": r["augment"], "test %": f"{100 * last['test_acc']:.1f}",
+            "validation %": f"{100 * last['val_acc']:.1f}",
+            "CPU s / epoch": f"{cpu / r['epochs']:.0f}" if cpu else "not recorded",
+            "CPU": (r.get("provenance") or {}).get("cpu_capability", "?"),
+            "_key": (r["model"], float(r["width"])), "_test": float(last["test_acc"]),
+            "_cost": cpu / r["epochs"] if cpu else math.nan,
+        })  # fmt: skip
+    if not rows:
+        return "*No candidate network has been measured yet (`benchmarks/bench_candidates.py`).*\n"
+    frame = pd.DataFrame(rows)
+    shown = frame[[c for c in frame.columns if not c.startswith("_")]]
+    head = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns) + "\n"
+    body = "".join("| " + " | ".join(str(v) for v in row) + " |\n"
+                   for row in shown.itertuples(index=False))  # fmt: skip
+    text = head + body
+    timed = frame[frame["_cost"].notna() & (frame["augmentation"] == "none")]
+    mine = timed[timed["_key"] == profile_model] if profile_model else timed.iloc[0:0]
+    good = timed[timed["_test"] >= TARGET_TEST_ACC].sort_values("_cost")
+    if len(mine) and len(good):
+        m, g = mine.iloc[0], good.iloc[0]
+        text += (
+            f"\nThe profile's network ({m['network']}) reaches {100 * m['_test']:.1f} % test "
+            f"accuracy at {m['_cost']:.0f} CPU-s per epoch; the cheapest candidate at or above "
+            f"{100 * TARGET_TEST_ACC:g} % is {g['network']} ({100 * g['_test']:.1f} %), at "
+            f"{g['_cost'] / m['_cost']:.1f}× the cost per epoch.\n"
+        )
+    return text
+
+
+def _cpu_model() -> tuple[str, float]:
+    m = _profile("cpu").model
+    return (m.name, float(m.width))
+
+
 def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
     """Generated include files: name (under ``book/_generated/``) → Markdown."""
     name = book_profile(root, profile)
@@ -336,6 +394,7 @@ def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
     return {
         "findings.md": findings_page(name, results),
         "protocol_gap.md": gap_table(full_data_gaps(name, results, _datasets())),
+        "candidates.md": candidates_table(root / "results" / "cpu", _cpu_model()),
     }
 
 

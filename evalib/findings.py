@@ -73,7 +73,7 @@ def claim_text(claim: object) -> str:
 
 
 def _claim_id(claim: object) -> str:
-    """"1" for 1, 1.0 and "1"; other ids ("1p", "2a") as they are."""
+    """ "1" for 1, 1.0 and "1"; other ids ("1p", "2a") as they are."""
     number = _num(claim)
     return str(int(number)) if math.isfinite(number) and number == int(number) else str(claim)
 

@@ -198,3 +198,19 @@ def test_ablation_values_read_the_papers_budget_only(tmp_path) -> None:
     assert "EXP-S" in out["ablation_below_random_organamnist"]
     assert "VAR-S" not in out["ablation_below_random_organamnist"]
     assert out["ablation_low_rate_organamnist"] == "2 %"
+
+
+def test_candidates_table_compares_the_profile_network_with_the_cheapest_good_one(tmp_path) -> None:
+    out = tmp_path / "candidates"
+    out.mkdir()
+    for width, test, cpu in ((0.25, 0.889, 240.0), (0.5, 0.912, 600.0), (1.0, 0.93, 1500.0)):
+        (out / f"convnet-{width}.json").write_text(json.dumps({
+            "model": "convnet", "width": width, "epochs": 20, "augment": "none",
+            "cpu_seconds": cpu, "history": [{"test_acc": test, "val_acc": 0.97}],
+            "provenance": {"cpu_capability": "AVX512"},
+        }))  # fmt: skip
+    text = booktext.candidates_table(tmp_path, ("convnet", 0.25))
+    assert text.count("\n| convnet") == 3 and "| 88.9 |" in text
+    assert "reaches 88.9 % test accuracy at 12 CPU-s per epoch" in text
+    assert "cheapest candidate at or above 91 % is convnet ×0.5 (91.2 %), at 2.5×" in text
+    assert "No candidate" in booktext.candidates_table(tmp_path / "none")
