@@ -41,6 +41,8 @@ from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
 ENV_CACHE = "EVALIB_CACHE"
+#: "0": notebooks show the cached results of their jobs and train nothing (Setup.run)
+ENV_TRAIN_MISSING = "EVALIB_TRAIN_MISSING"
 
 #: Version of the key encoding. Bump it only when a config's meaning changes in a way
 #: the encoding cannot express, and run :func:`migrate` on every results folder.
@@ -1096,9 +1098,20 @@ class Setup:
     seeds: tuple[int, ...]
     rates: tuple[float, ...]
     executor: Executor
+    train_missing: bool = True
 
     def run(self, jobs: Sequence[Job], progress: bool = True) -> pd.DataFrame:
-        return run_jobs(jobs, self.cache, self.data_root, self.executor, progress=progress)
+        """Results of ``jobs``, training those not in the cache; with ``train_missing``
+        off (``EVALIB_TRAIN_MISSING=0``), only the cached ones, and a line saying how many
+        are missing."""
+        if self.train_missing:
+            return run_jobs(jobs, self.cache, self.data_root, self.executor, progress=progress)
+        table, missing = collect(jobs, self.cache)
+        if missing:
+            n = len(set(jobs))
+            print(f"{len(missing)} of {n} jobs are not in {self.cache.results} yet; shown: the "
+                  f"{n - len(missing)} that are (EVALIB_TRAIN_MISSING=0: nothing is trained)")  # fmt: skip
+        return table
 
     def surrogate(self, model: ModelSpec | None = None, seed: int | None = None) -> SurrogateConfig:
         p = self.profile
@@ -1171,6 +1184,9 @@ def notebook_setup(
     info = dataset_info(dataset)
     cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
     log_job_progress()  # one line per finished job: papermill --log-output shows them
+    train_missing = os.environ.get(ENV_TRAIN_MISSING, "1").strip()
+    if train_missing not in ("0", "1"):
+        raise EvalibError(f"{ENV_TRAIN_MISSING} must be 0 or 1, got {train_missing!r}")
     return Setup(
         profile=prof,
         dataset=info.flag,
@@ -1179,6 +1195,7 @@ def notebook_setup(
         seeds=tuple(seeds) if seeds else prof.seeds,
         rates=tuple(float(r) for r in rates) if rates else prof.rates,
         executor=make_executor(executor, workers, address=ray_address),
+        train_missing=train_missing == "1",
     )
 
 

@@ -295,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
         epilog="""examples:
   python -m evalib.reproduce --profile smoke --only 02_benchmark
+  python -m evalib.reproduce --profile cpu --no-train   pages from the committed results only
   python -m evalib.reproduce --profile cpu --dataset organsmnist     OrganSMNIST pages
   make reproduce PROFILE=paper DATASETS="organsmnist organamnist"     then builds the book""",
     )
@@ -314,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help='Ray cluster for --executor ray ("auto", "host:6379"); default: one per notebook',
     )
+    parser.add_argument("--no-train", action="store_true",
+                        help="show only the results already in results/ (each page says how "
+                        "many of its jobs are missing); train nothing")  # fmt: skip
     return parser
 
 
@@ -333,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
               "pip install 'evalib[notebooks]' (or make setup)", file=sys.stderr)  # fmt: skip
         return 2
     os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
+    if args.no_train:
+        os.environ["EVALIB_TRAIN_MISSING"] = "0"  # the kernels inherit it (Setup.run)
     names = list(dict.fromkeys(r.name for r in runs))
     for run in runs:
         i = names.index(run.name) + 1

@@ -244,3 +244,21 @@ def test_selection_index_merges_writers_and_rejects_garbage(cache):
     ex.selection_index_path(cache, "organamnist").write_text("{oops")
     with pytest.raises(EvalibError, match="unreadable"):
         ex.read_selection_index(cache, "organamnist")
+
+
+def test_notebooks_can_show_cached_results_without_training(cache, shared_data, monkeypatch,
+                                                            capsys, tmp_path):  # fmt: skip
+    jobs = _jobs()
+    ex.run_jobs(jobs[:1], cache, shared_data, progress=False)  # the full run only
+    monkeypatch.setenv(ex.ENV_TRAIN_MISSING, "0")
+    S = ex.notebook_setup("smoke", "breastmnist", tmp_path / "results", str(shared_data),
+                          str(tmp_path / "scratch"))  # fmt: skip
+    S = replace(S, cache=cache)
+    called = []
+    monkeypatch.setattr(ex, "run_jobs", lambda *a, **k: called.append(1))
+    table = S.run(jobs)
+    assert not called and list(table["method"]) == ["full"]
+    assert "2 of 3 jobs are not in" in capsys.readouterr().out
+    monkeypatch.setenv(ex.ENV_TRAIN_MISSING, "yes")
+    with pytest.raises(EvalibError, match="EVALIB_TRAIN_MISSING must be 0 or 1"):
+        ex.notebook_setup("smoke", "breastmnist", tmp_path / "results")

@@ -4,6 +4,7 @@ parameters cells, and the one-line-per-job progress that papermill runs show."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -220,3 +221,15 @@ def test_reproduce_echoes_kernel_lines(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize(("seconds", "text"), [(5, "5s"), (75, "1m15s"), (5400, "1h30m")])
 def test_duration(seconds, text):
     assert duration(seconds) == text
+
+
+def test_no_train_reaches_the_kernels_through_the_environment(monkeypatch):
+    seen = []
+    monkeypatch.setattr(
+        rp, "execute", lambda *a, **k: seen.append(os.environ.get("EVALIB_TRAIN_MISSING"))
+    )
+    monkeypatch.setattr(rp, "missing_modules", lambda: [])
+    monkeypatch.setenv("EVALIB_TRAIN_MISSING", "1")  # restored after the test
+    monkeypatch.setenv("EVALIB_PROGRESS", "1")
+    assert rp.main(["--profile", "smoke", "--only", "05_window_grid", "--no-train"]) == 0
+    assert seen and set(seen) == {"0"}
