@@ -193,11 +193,12 @@ def hide_parameters(path: Path) -> None:
 
 def fold_code(path: Path) -> None:
     """Tag every other code cell ``hide-input``: the book shows results first and the
-    code behind a "show code" toggle."""
+    code behind a "show code" toggle. Cells tagged ``remove-input`` (the generated "What
+    this shows") keep showing their output only."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
-    keep = {"parameters", "injected-parameters", "remove-cell"}
+    keep = {"parameters", "injected-parameters", "remove-cell", "remove-input"}
     for cell in nb.cells:
         if cell.cell_type == "code" and not keep & set(cell.metadata.get("tags", [])):
             _tag(cell, "hide-input")

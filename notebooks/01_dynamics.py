@@ -153,6 +153,8 @@ print("Spearman rank correlation:", round(frame.corr(method="spearman").iloc[0, 
 
 # %% [markdown]
 # ## What this shows
-# Whether samples differ in how much their error fluctuates — the premise of EVA — can
-# be read off the trajectories and the scatter above; the benchmark page tests whether
-# selecting by it helps.
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.dynamics(pd.DataFrame(stats_rows), frame, windows)))

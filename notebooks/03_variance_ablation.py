@@ -190,10 +190,8 @@ plt.show()
 
 # %% [markdown]
 # ## What this shows
-# The tables above are the evidence for claim 3 at this profile: whether the window
-# variance selects better coresets than the window mean on the same windows, whether
-# that holds for one window and for two, and whether the advantage grows as the rate
-# falls. Both protocols are shown because the paper's number (best validation accuracy)
-# is optimistic; the clean protocol is the one to trust. The claims page reads
-# `variance_ablation.csv` and `variance_minus_expectation.csv`. At the smoke profile
-# (a few hundred images, four epochs) the numbers only show that the pipeline runs.
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.ablation(table, diff, random_runs, P.tune_rates)))

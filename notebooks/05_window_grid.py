@@ -220,12 +220,8 @@ plt.show()
 
 # %% [markdown]
 # ## What this shows
-# The heatmaps show how much the choice of windows matters at this profile and rate, and
-# whether pairs beat single windows across the grid or only for some windows. The
-# selection table contrasts the paper's practice (tune and report on the same split) with
-# the clean one (tune on validation, report test): a large `optimism` means a single
-# number from a grid search overstates what the method delivers. The overlap matrix shows
-# whether different windows pick nearly the same samples (then the window hardly matters)
-# or different ones. The claims page reads `window_grid.csv` and `window_grid_best.csv`.
-# At the smoke profile the grid is tiny and the numbers only show that the
-# pipeline runs.
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.window_grid(choice, fresh, summary, DEFAULT, P.tuning_seed)))

@@ -184,11 +184,8 @@ display(Markdown("Clean protocol (test split, final epoch), mean ± 95 % CI half
 
 # %% [markdown]
 # ## What this shows
-# Claim 6 says the ranking of samples learnt by one network is useful to others. The
-# tables above show, per trained network and rate, whether EVA's coreset still beats
-# Random and CCS when the network that trains on it is not the one that chose it, and how
-# close each network gets to its own full-data accuracy. At profiles below `paper` the
-# networks are narrow stand-ins (first table), so the test is of transfer between these
-# architectures, not between the paper's. The claims page reads
-# `cross_architecture.csv` and `cross_architecture_gaps.csv`. At the smoke profile the
-# numbers only show that the pipeline runs.
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.cross_architecture(gaps, arch)))

@@ -329,20 +329,6 @@ fig.suptitle(title("full-data training with HTL emphasis"))
 fig.tight_layout()
 
 # %% [markdown]
-# ## What this shows
-# The first figure shows how much overall, balanced and worst-class accuracy one-shot
-# global magnitude pruning costs at each sparsity, and how many samples become PIEs;
-# the per-class table shows whether pruning's losses concentrate in the classes where
-# HTL samples concentrate. The coreset comparison tells whether keeping only
-# pruning-identified hard samples is a useful selection rule at low rates (like the
-# other difficulty scores, it keeps hard samples only) or not, against Random and
-# EVA. The emphasis tables test Jaiswal et al.'s claim in this classification setting:
-# a positive `*_vs_uniform` column means up-weighting or oversampling HTL samples helped
-# that measure, negative that it hurt. At the smoke profile (a few hundred images, a
-# few epochs, two dense networks) these numbers only show that the pipeline runs; the
-# CSV files in the results folder hold the values for the claims page.
-
-# %% [markdown]
 # ## Compute
 # CPU time of the runs behind this page as they were computed (cached runs keep their
 # original time), also written to the results folder for the compute table of the
@@ -382,3 +368,11 @@ verdict_rows = pie.verdicts(pruning, emph, coreset_pct)
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "pie_verdicts.csv", index=False)
 display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.pruning_identified(core, verdict_rows, pruned_table)))

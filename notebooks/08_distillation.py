@@ -263,20 +263,6 @@ fig.suptitle(title("random-subset accuracy as a predictor"))
 fig.tight_layout()
 
 # %% [markdown]
-# ## What this shows
-# The accuracy figure and table compare, at equal images per class and with one
-# trainer, synthetic DM images with random and EVA-selected real images, per dataset;
-# the dotted line is what the same trainer reaches with the whole training split. The
-# predictor section gives the correlations, across datasets × budgets, that Li et al.'s
-# claim predicts to be strongly positive for random versus distilled accuracy; the gain
-# row says whether random accuracy also predicts where distillation beats random
-# selection. The settings table lists the full GPU setting next to the CPU one used for
-# committed results: fewer DM iterations, narrower networks and shorter evaluation than
-# DM's published protocol, so absolute accuracies of distilled sets are lower than DM
-# would reach. At the smoke profile (tiny subsets, a few DM iterations) the numbers
-# only show that the pipeline runs.
-
-# %% [markdown]
 # ## Compute
 # CPU time of the runs behind this page as they were computed (cached runs keep their
 # original time), also written to the results folder for the compute table of the
@@ -301,3 +287,11 @@ verdict_rows = distill.verdicts(results, corr)
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "distill_verdicts.csv", index=False)
 display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.distillation(results, verdict_rows)))

@@ -213,18 +213,6 @@ display(cls_summary)
 
 
 # %% [markdown]
-# ## What this shows
-# The scatter shows how far DAD and the pixel-averaged EL2N agree on which mosaics are
-# hard. The pruning table and figure test DAD's claim on a dense-label task: if
-# gradient-norm scores fail for dense labels, the EL2N row lies below Random (negative
-# `minus_random`), while at least one DAD rule stays at or above it. The task is
-# simple (each patch's pixels share one label, so segmentation here is patch
-# classification with spatial output), and the U-Net is small; a positive or negative
-# result here is evidence about this controlled setting, not about multi-centre
-# clinical segmentation. At the smoke profile (a hundred-odd mosaics, a few epochs)
-# the numbers only show that the pipeline runs.
-
-# %% [markdown]
 # ## Compute
 # CPU time of the runs behind this page as they were computed (cached runs keep their
 # original time), also written to the results folder for the compute table of the
@@ -256,3 +244,11 @@ verdict_rows = seg.verdicts(runs) + [
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "seg_verdicts.csv", index=False)
 display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.dad(runs, verdict_rows, cls_table, rho)))

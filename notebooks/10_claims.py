@@ -218,6 +218,8 @@ display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for
 
 # %% [markdown]
 # ## What this shows
-# The verdict tables are computed, not written: they change when the results change.
-# A verdict at a reduced profile says whether the *direction* of a claim survives on a
-# smaller network and budget; it does not test the paper's exact numbers.
+
+# %% tags=["remove-input"]
+from evalib import lessons
+
+display(Markdown(lessons.claims_summary(verdicts, results, pd.DataFrame(coverage))))
