@@ -183,8 +183,8 @@ plt.show()
 
 # %% [markdown]
 # Seed-paired difference in accuracy points between the variance score and the
-# expectation score (each on its own tuned windows), per selection rate (%), paper's budget, for a single window and
-# for the pair; left the paper protocol, right the clean one. Bars are the mean over
+# expectation score (each on its own tuned windows), per selection rate (%), under the
+# paper's budget, for a single window and for the pair; left the paper protocol, right the clean one. Bars are the mean over
 # seeds, error bars a 95 % bootstrap interval over seeds (none with a single seed). Bars
 # above zero favour variance.
 
@@ -194,4 +194,5 @@ plt.show()
 # %% tags=["remove-input"]
 from evalib import lessons
 
-display(Markdown(lessons.ablation(table, diff, random_runs, P.tune_rates)))
+display(Markdown(lessons.ablation(table, diff.query("budget == 'epochs'"),
+                                  reference.query("method == 'random'"), P.tune_rates)))

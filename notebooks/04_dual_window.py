@@ -282,4 +282,5 @@ plt.show()
 # %% tags=["remove-input"]
 from evalib import lessons
 
-display(Markdown(lessons.dual_window(diff, overlap, table, share, missing, P.tune_rates)))
+display(Markdown(lessons.dual_window(diff.query("budget == 'epochs'"), overlap, variants_runs,
+                                     share, missing, P.tune_rates)))

@@ -161,7 +161,7 @@ plt.show()
 # that network trained on the full training set.
 
 # %% [markdown]
-# ## EVA − Random per network
+# ## EVA − Random per network (EVA with its tuned windows)
 # Seed-paired differences in accuracy points (`ci95`: 95 % t-interval half-width, NaN with
 # one seed). The claim holds for a network when EVA's advantage on the surrogate's own
 # architecture carries over to it. Written to `cross_architecture_gaps.csv`.
@@ -169,7 +169,7 @@ plt.show()
 # %%
 gaps = pd.concat([
     ab.paired_difference(table, {"method": "eva_tuned"}, {"method": other},
-                         by=("model_label", "rate"), name=f"EVA (tuned) − {ab.ARM_NAMES[other]}")
+                         by=("model_label", "rate"), name=f"EVA − {ab.ARM_NAMES[other]}")
     for other in ("random",)
 ], ignore_index=True)  # fmt: skip
 gaps = pd.concat([ab.order_rows(g, ("model_label", "rate"), {"model_label": order})
