@@ -298,9 +298,12 @@ def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:
             }
             meta = json.loads((path / "meta.json").read_text())
         else:
-            if not zipfile.is_zipfile(path):
+            with open(path, "rb") as fh:  # a permission problem is raised here, not hidden
+                is_zip = zipfile.is_zipfile(fh)
+            if not is_zip:
                 raise EvalibError(
-                    f"{path} is not a dynamics file: evalib writes an .npz archive or a folder"
+                    f"cannot read dynamics from {path}: {path.name} is not a dynamics file "
+                    "(evalib writes an .npz archive or a folder)"
                 )
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ARRAY_FIELDS if k in z.files}

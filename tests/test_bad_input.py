@@ -504,7 +504,7 @@ VALIDATION = {  # name: (argv, message); train cases get --data-root and --out a
     "grid profile": (["grid", "--profile", "huge", "--dry-run"], r"--profile: unknown profile"),
     "grid dataset": (
         ["grid", "--datasets", "chestmnist", "--dry-run"],
-        r"--datasets: .*multi-label",
+        r"--dataset: .*multi-label",
     ),
     "grid device": (["grid", "--device", "cdua", "--dry-run"], r"--device: device 'cdua'"),
     "rate twice": (SELECT + ["--rate", "0.1", "0.1"], r"--rate 0\.1 is given twice"),
