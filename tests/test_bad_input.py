@@ -229,6 +229,12 @@ def user(world):
     return mine
 
 
+def _indices_file(world) -> Path:
+    path = world["tmp"] / "indices.txt"
+    path.write_text("0\n1\n2\n")
+    return path
+
+
 def _evalib_dyn_dir(world) -> Path:
     target = world["tmp"] / "dyn_dir"
     dm.save(dm.load(world["dyn"]), target)
@@ -335,6 +341,24 @@ OUTPUT_CASES = {  # name: (argv from (world, user), message)
             "--dry-run",
         ],
         r"--scratch .*mine already holds files that evalib did not write",
+    ),  # fmt: skip
+    "evaluate --results-dir user folder": (
+        lambda w, u: [
+            "evaluate",
+            "--dataset",
+            "breastmnist",
+            "--indices",
+            _indices_file(w),
+            "--profile",
+            "smoke",
+            "--results-dir",
+            u,
+            "--scratch",
+            w["tmp"] / "scratch",
+            "--data-root",
+            w["root"],
+        ],
+        r"--results-dir .*mine/smoke already holds files that evalib did not write",
     ),  # fmt: skip
 }
 
@@ -458,6 +482,20 @@ def test_committed_results_folders_are_accepted_untouched(tmp_path):
     for name in NOTEBOOKS:
         if (notebook_dir() / f"{name}.ipynb").exists():
             assert is_executed_notebook(notebook_dir() / f"{name}.ipynb"), name
+
+
+def test_results_layout_of_later_studies_is_recognised(tmp_path):
+    """Folders main's studies add to results/<profile>/ (committed selections, candidate
+    networks) keep a results folder evalib's own, and nothing is added to it."""
+    from evalib.io import MARKER
+
+    folder = tmp_path / "cpu"
+    for sub in ("jobs", "surrogates", "selections/organamnist", "candidates", "organamnist"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "claims_verdicts.csv").write_text("a\n")
+    before = snapshot(folder)
+    assert ex.Cache.at(folder, tmp_path / "scratch").results == folder
+    assert snapshot(folder) == before and not (folder / MARKER).exists()
 
 
 # ============================================================================ 2. checked up front
