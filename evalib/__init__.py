@@ -1,6 +1,11 @@
 """evalib: data pruning on MedMNIST, built around recorded training dynamics."""
 
+import os
+import sys
 from importlib.metadata import PackageNotFoundError, version
+
+if sys.platform == "darwin":  # MPS: run an operation it lacks on the CPU instead of failing
+    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")  # read when torch is imported
 
 try:
     __version__ = version("evalib")

@@ -10,6 +10,7 @@ is made (see :func:`to_float`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import os
@@ -181,11 +182,29 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex MD5 of the file at ``path``; unreadable files raise a one-line EvalibError."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                digest.update(block)
+    except OSError as exc:
+        raise _read_error(path, exc) from exc
     return digest.hexdigest()
+
+
+def _read_error(path: Path, exc: OSError) -> EvalibError:
+    """An I/O problem that says nothing about the file's content (no advice to delete it)."""
+    if isinstance(exc, PermissionError):
+        return EvalibError(
+            f"cannot read {path}: permission denied; the file may be fine, "
+            "give your user read access to it (and its folder)"
+        )
+    if isinstance(exc, FileNotFoundError):
+        return EvalibError(f"{path} disappeared while it was read")
+    if isinstance(exc, IsADirectoryError):
+        return EvalibError(f"{path} is a folder, not a MedMNIST .npz file")
+    return EvalibError(f"cannot read {path}: {exc.strerror or exc}")
 
 
 def download(
@@ -212,8 +231,15 @@ def download(
     source = url or info.url
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
     except OSError as exc:
-        raise EvalibError(f"cannot create data root {folder}: {exc.strerror}") from exc
+        raise EvalibError(
+            f"{info.flag}.npz is not in {folder} and cannot be downloaded there "
+            f"({exc.strerror or exc}); choose a writable data root",
+            cli=f"{info.flag}.npz is not in {folder} and cannot be downloaded there "
+            f"({exc.strerror or exc}); choose a writable --data-root",
+        ) from exc
     part = folder / f"{info.flag}.npz.part"
     with _locked(folder):
         if target.is_file() and md5sum(target) == info.md5:
@@ -304,9 +330,20 @@ def _locked(folder: Path) -> Iterator[None]:
 def locate(flag: str, root: str | os.PathLike | None = None, allow_download: bool = True) -> Path:
     """Path of ``<flag>.npz`` in the data root, downloading it when missing and allowed."""
     info = dataset_info(flag)
-    path = data_root(root) / f"{info.flag}.npz"
-    if path.is_file():
-        return path
+    folder = data_root(root)
+    path = folder / f"{info.flag}.npz"
+    try:
+        if path.is_file():
+            return path
+        if path.exists():
+            raise EvalibError(f"{path} is not a file; move it away or choose another data root")
+        if folder.exists() and not folder.is_dir():
+            raise EvalibError(f"data root {folder} is a file, not a folder")
+    except PermissionError as exc:
+        raise EvalibError(
+            f"cannot look into data root {folder}: permission denied; "
+            "give your user access to it or choose another data root"
+        ) from exc
     if not allow_download:
         raise EvalibError(
             f"{info.flag}.npz not found in {path.parent}; download it from {info.url} "
@@ -334,29 +371,43 @@ def load(
     info = dataset_info(flag)
     path = locate(info.flag, root, allow_download)
     if check_md5 and (got := md5sum(path)) != info.md5:
-        raise EvalibError(
-            f"{path} has MD5 {got} but the official {info.flag}.npz has {info.md5}; "
-            "delete it to download again, or pass check_md5=False for a file you made"
+        msg = (
+            f"{path} is not the official {info.flag}.npz (MD5 {got}, official {info.md5}): "
+            "if it was downloaded, it is damaged, so delete it and it is downloaded again; "
+            "if you made it, "
         )
-    arrays = _read_npz(path)
+        raise EvalibError(msg + "pass check_md5=False", cli=msg + "add --skip-md5")
+    arrays = _read_npz(path, info)
     splits = {s: _to_split(info, path, s, arrays, size) for s in SPLITS}
     return MedMNIST(info=info, path=path, **splits)
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def _read_npz(path: Path, info: DatasetInfo | None = None) -> dict[str, np.ndarray]:
+    """The six arrays of a MedMNIST file. Only a file that is both unreadable and not the
+    official one (its MD5 differs) is called damaged; other failures say what they are."""
     keys = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels")]
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in keys if k not in z.files]
             if missing:
-                raise EvalibError(f"{path} lacks the keys {', '.join(missing)}")
+                raise EvalibError(
+                    f"{path} is not a MedMNIST file: it lacks the arrays {', '.join(missing)}"
+                )
             return {k: z[k] for k in keys}
     except EvalibError:
         raise
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
-        raise EvalibError(
-            f"{path} is corrupt or truncated ({type(exc).__name__}); delete it and download again"
-        ) from exc
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as exc:
+        what = f"not a valid .npz archive: {type(exc).__name__}"
+        if info is not None and md5sum(path) != info.md5:
+            raise EvalibError(
+                f"{path} is damaged or truncated ({what}) and is not the official "
+                f"{info.flag}.npz (its MD5 differs); delete it and it is downloaded again"
+            ) from exc
+        raise EvalibError(f"cannot read {path} as a MedMNIST .npz file ({what})") from exc
+    except MemoryError as exc:
+        raise EvalibError(f"not enough memory to load {path}") from exc
+    except OSError as exc:
+        raise _read_error(path, exc) from exc
 
 
 def _to_split(info: DatasetInfo, path: Path, split: str, arrays: dict, size: int) -> Split:
@@ -364,6 +415,8 @@ def _to_split(info: DatasetInfo, path: Path, split: str, arrays: dict, size: int
     where = f"{path.name}:{split}"
     if images.dtype != np.uint8:
         raise EvalibError(f"{where} images must be uint8, got {images.dtype}")
+    if len(images) == 0 or len(labels) == 0:
+        raise EvalibError(f"{where} is empty; every split needs at least one image")
     if info.n_channels == 1 and images.ndim == 3:
         images = images[:, None]
     elif info.n_channels == 3 and images.ndim == 4 and images.shape[-1] == 3:
@@ -424,4 +477,12 @@ def stratified_subset(labels: torch.Tensor | np.ndarray, n: int, seed: int) -> n
 def present(root: str | os.PathLike | None = None) -> dict[str, Path | None]:
     """Which known datasets have a file in the data root (flag → path or None)."""
     folder = data_root(root)
-    return {f: (folder / f"{f}.npz") if (folder / f"{f}.npz").is_file() else None for f in DATASETS}
+
+    def found(flag: str) -> Path | None:
+        path = folder / f"{flag}.npz"
+        try:
+            return path if path.is_file() else None
+        except OSError:  # an unreadable data root: nothing can be used from it
+            return None
+
+    return {f: found(f) for f in DATASETS}

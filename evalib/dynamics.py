@@ -10,9 +10,11 @@ float16 is 152 MB).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from evalib.errors import EvalibError
-from evalib.io import atomic_dir, atomic_file
+from evalib.io import atomic_dir, atomic_file, check_output_dir, check_output_file
 
 ARRAY_FIELDS = ("log_probs", "labels", "seen", "sample_ids", "eval_log_probs", "eval_epochs")
 
@@ -77,8 +79,8 @@ class Dynamics:
         """[N, C] log-softmax of the last eval-mode pass; raises if none was recorded."""
         if self.eval_log_probs is None or len(self.eval_log_probs) == 0:
             raise EvalibError(
-                "these dynamics have no eval-mode pass; train with eval passes "
-                "(evalib train --eval-epochs last) to compute Entropy"
+                "these dynamics have no eval-mode pass; Entropy needs one (evalib train "
+                "records it unless --no-eval-pass is given)"
             )
         return self.eval_log_probs[int(np.argmax(self.eval_epochs))]
 
@@ -86,9 +88,20 @@ class Dynamics:
         return replace(self, meta={**self.meta, **updates})
 
 
+def _kind(arr: Any, name: str, kinds: str, what: str) -> None:
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in kinds:
+        got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
+        raise EvalibError(f"{name} must be {what}, got {got}")
+
+
 def validate(dyn: Dynamics) -> None:
-    """Raise EvalibError if arrays are inconsistent in shape or dtype."""
+    """Raise EvalibError if arrays are inconsistent in shape or dtype, or meta is no dict."""
     lp = dyn.log_probs
+    _kind(lp, "log_probs", "f", "a float array")
+    _kind(dyn.labels, "labels", "iu", "an integer array")
+    _kind(dyn.sample_ids, "sample_ids", "iu", "an integer array")
+    if not isinstance(dyn.meta, dict):
+        raise EvalibError(f"meta must be a dict (JSON object), got {type(dyn.meta).__name__}")
     if lp.ndim != 3:
         raise EvalibError(f"log_probs must be [T, N, C], got shape {lp.shape}")
     t, n, c = lp.shape
@@ -103,6 +116,10 @@ def validate(dyn: Dynamics) -> None:
     if (dyn.eval_log_probs is None) != (dyn.eval_epochs is None):
         raise EvalibError("eval_log_probs and eval_epochs must be given together")
     if dyn.eval_log_probs is not None:
+        _kind(dyn.eval_log_probs, "eval_log_probs", "f", "a float array")
+        _kind(dyn.eval_epochs, "eval_epochs", "iu", "an integer array")
+        if dyn.eval_epochs.ndim != 1:
+            raise EvalibError(f"eval_epochs must be [E], got shape {dyn.eval_epochs.shape}")
         e = len(dyn.eval_epochs)
         if dyn.eval_log_probs.shape != (e, n, c):
             raise EvalibError(
@@ -134,6 +151,41 @@ def check_matches(dyn: Dynamics, train_labels: np.ndarray, dataset: str = "the d
         )
 
 
+def check_scorable(dyn: Dynamics, source: str = "these dynamics") -> None:
+    """Raise EvalibError unless every score can be computed from ``dyn``: at least one
+    epoch, sample and class, no NaN or +inf log-probability at a seen entry (−inf, a
+    probability that underflowed float16, is allowed), and every sample seen in at least
+    one epoch. Reads the arrays once in epoch chunks (memory-mapped folders stay cheap)."""
+    t, n, c = dyn.shape
+    if t == 0 or n == 0 or c == 0:
+        raise EvalibError(f"{source} are empty (T, N, C = {t}, {n}, {c})")
+    seen = np.asarray(dyn.seen)
+    never = np.flatnonzero(~seen.any(axis=0))
+    if never.size:
+        ids = np.asarray(dyn.sample_ids)[never[:3]].tolist()
+        raise EvalibError(
+            f"{source}: {never.size} of {n} samples were never seen in any epoch "
+            f"(sample ids {ids}{' …' if never.size > 3 else ''}); no score can rank them"
+        )
+    step = max(1, (1 << 22) // max(1, n * c))
+    bad = 0
+    first = None
+    for t0 in range(0, t, step):
+        lp = np.asarray(dyn.log_probs[t0 : t0 + step], dtype=np.float32)
+        broken = (np.isnan(lp) | (lp == np.inf)).any(axis=2) & seen[t0 : t0 + step]
+        if broken.any():
+            bad += int(broken.sum())
+            if first is None:
+                e, i = np.argwhere(broken)[0]
+                first = (t0 + int(e), int(np.asarray(dyn.sample_ids)[i]))
+    if bad:
+        raise EvalibError(
+            f"{source} hold NaN or +inf log-probabilities at {bad} of {int(seen.sum())} seen "
+            f"(epoch, sample) entries, first at epoch {first[0]}, sample id {first[1]}; "
+            "the training run diverged or the file is damaged"
+        )
+
+
 def from_arrays(
     log_probs: np.ndarray,
     labels: np.ndarray,
@@ -162,19 +214,66 @@ def from_arrays(
 # ----------------------------------------------------------------------------- storage
 
 
+_REQUIRED = ("log_probs", "labels", "seen", "sample_ids")
+_FOLDER_FILES = {f"{k}.npy" for k in ARRAY_FIELDS} | {"meta.json"}
+
+
+def is_dynamics_npz(path: str | os.PathLike) -> bool:
+    """True when ``path`` is an ``.npz`` written by :func:`save` (judged by its members)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return {f"{k}.npy" for k in (*_REQUIRED, "meta")} <= names
+
+
+def is_dynamics_dir(path: str | os.PathLike) -> bool:
+    """True when the folder ``path`` holds only what :func:`save` writes (before markers
+    existed): ``meta.json`` and ``<array>.npy`` files, at least the required ones."""
+    try:
+        names = {n for n in os.listdir(path) if not n.startswith(".")}
+    except OSError:
+        return False
+    need = {f"{k}.npy" for k in _REQUIRED} | {"meta.json"}
+    return need <= names <= _FOLDER_FILES
+
+
+def check_output(path: str | os.PathLike, what: str | None = None) -> None:
+    """Raise EvalibError unless :func:`save` may write ``path``: absent, or evalib dynamics
+    (an ``.npz`` file or a folder) that may be replaced. Creates nothing; call it before
+    training so that a bad ``--out`` costs no work."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        check_output_file(path, "dynamics", is_dynamics_npz, what=what)
+        return
+    from evalib.io import is_cwd_or_above
+
+    if is_cwd_or_above(path):
+        raise EvalibError(
+            f"{what + ' ' if what else ''}{path} is the working folder or one of its parents; "
+            "name a new folder or a .npz file"
+        )
+    check_output_dir(path, "dynamics", legacy=is_dynamics_dir, what=what,
+                     hint="choose a new or empty folder, or a .npz file")  # fmt: skip
+
+
 def save(dyn: Dynamics, path: str | os.PathLike) -> Path:
     """Write dynamics atomically: ``*.npz`` → one file, anything else → a folder of .npy.
 
     The target appears only once complete (written to a temporary sibling, then renamed).
+    An existing target is replaced only if it is evalib dynamics (see :func:`check_output`);
+    anything else is refused before writing.
     """
     path = Path(path)
+    check_output(path)
     arrays = {k: getattr(dyn, k) for k in ARRAY_FIELDS if getattr(dyn, k) is not None}
     meta_json = json.dumps(dyn.meta, sort_keys=True, default=str)
     if path.suffix == ".npz":
         with atomic_file(path) as fh:
             np.savez(fh, meta=np.array(meta_json), **arrays)
         return path
-    with atomic_dir(path) as tmp_dir:
+    with atomic_dir(path, "dynamics", legacy=is_dynamics_dir) as tmp_dir:
         try:
             for name, arr in arrays.items():
                 np.save(tmp_dir / f"{name}.npy", np.ascontiguousarray(arr))
@@ -187,9 +286,9 @@ def save(dyn: Dynamics, path: str | os.PathLike) -> Path:
 def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:
     """Read dynamics written by :func:`save` (folders are memory-mapped when ``mmap``)."""
     path = Path(path)
-    if not path.exists():
-        raise EvalibError(f"dynamics file not found: {path}")
     try:
+        if not path.exists():
+            raise EvalibError(f"dynamics file not found: {path}")
         if path.is_dir():
             mode = "r" if mmap else None
             arrays = {
@@ -199,20 +298,96 @@ def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:
             }
             meta = json.loads((path / "meta.json").read_text())
         else:
+            with open(path, "rb") as fh:  # a permission problem is raised here, not hidden
+                is_zip = zipfile.is_zipfile(fh)
+            if not is_zip:
+                raise EvalibError(
+                    f"cannot read dynamics from {path}: {path.name} is not a dynamics file "
+                    "(evalib writes an .npz archive or a folder)"
+                )
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ARRAY_FIELDS if k in z.files}
                 meta = json.loads(str(z["meta"])) if "meta" in z.files else {}
     except EvalibError:
         raise
+    except PermissionError as exc:
+        raise EvalibError(f"cannot read dynamics from {path}: permission denied") from exc
+    except FileNotFoundError as exc:
+        missing = Path(exc.filename or path).name
+        raise EvalibError(f"{path} is not a dynamics folder ({missing} is missing)") from exc
     except Exception as exc:  # zip/npy/json errors all mean the same to a user
         raise EvalibError(f"cannot read dynamics from {path}: {type(exc).__name__}: {exc}") from exc
-    missing = [k for k in ("log_probs", "labels", "seen", "sample_ids") if k not in arrays]
+    missing = [k for k in _REQUIRED if k not in arrays]
     if missing:
         raise EvalibError(f"{path} is not a dynamics file (missing {', '.join(missing)})")
-    return Dynamics(meta=meta, **arrays)
+    if not isinstance(meta, dict):
+        raise EvalibError(
+            f"{path}: its metadata must be a JSON object, got {type(meta).__name__}; "
+            "the file was not written by evalib or is damaged"
+        )
+    try:
+        return Dynamics(meta=meta, **arrays)
+    except EvalibError as exc:
+        raise EvalibError(f"{path} holds inconsistent dynamics: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- importers
+
+
+def _load_storage(data: bytes) -> Any:
+    """A torch storage inside a pickled tensor, read with torch's own safe loader."""
+    import torch
+
+    return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+
+
+# The only names an official dynamics pickle refers to: containers and scalars, numpy
+# arrays (module name differs between numpy 1 and 2) and torch tensors.
+_PICKLE_NAMES = frozenset(
+    [("builtins", n) for n in ("dict", "list", "tuple", "set", "frozenset", "int", "float",
+                                "complex", "str", "bytes", "bytearray", "bool")]
+    + [("collections", "OrderedDict"), ("numpy", "ndarray"), ("numpy", "dtype")]
+    + [(m, n) for m in ("numpy.core.multiarray", "numpy._core.multiarray")
+       for n in ("_reconstruct", "scalar")]
+    + [("torch._utils", "_rebuild_tensor_v2"), ("torch.storage", "_load_from_bytes")]
+)  # fmt: skip
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Builds only lists, dicts, tuples, Python scalars, numpy arrays and dtypes, and torch
+    tensors (whose storage torch reads with ``weights_only=True``); any other class or
+    function named in the file is refused, so reading it cannot run foreign code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_NAMES:
+            raise pickle.UnpicklingError(
+                f"it names {module}.{name}, which the official dynamics format never holds"
+            )
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _load_storage  # torch's own would unpickle the storage unrestricted
+        if module.startswith("torch"):
+            import torch  # noqa: F401 - makes torch._utils importable
+
+        return super().find_class(module, name)
+
+
+def _read_pickle(path: Path) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return _RestrictedUnpickler(fh).load()
+    except PermissionError as exc:
+        raise EvalibError(f"cannot read {path}: permission denied") from exc
+    except FileNotFoundError as exc:
+        raise EvalibError(f"dynamics pickle not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise EvalibError(f"{path} is a folder, not a pickle file") from exc
+    except pickle.UnpicklingError as exc:
+        raise EvalibError(f"{path} refused: {exc} (only official-format pickles are read)") from exc
+    except (EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+            KeyError, RuntimeError, OSError, MemoryError) as exc:  # fmt: skip
+        raise EvalibError(
+            f"cannot read {path} as a dynamics pickle ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def import_official_pickle(
@@ -223,32 +398,45 @@ def import_official_pickle(
     """Read the training-dynamics pickle written by the official EVA/CCS code.
 
     That file is a list of per-batch dicts with keys ``epoch``, ``iteration``, ``idx``
-    ([B] training-set indices) and ``output`` ([B, C] float16 log-softmax). Samples that
-    a drop-last loader skipped in an epoch are marked unseen rather than zero.
+    ([B] training-set indices) and ``output`` ([B, C] float16 log-softmax), possibly
+    wrapped in ``{"data-name": ..., "training_dynamics": [...]}``. Samples that a
+    drop-last loader skipped in an epoch are marked unseen rather than zero.
+
+    Only read files you trust, even so: pickle is a format that can name any Python
+    object. This importer uses a restricted unpickler that builds only what that format
+    holds (lists, dicts, tuples, Python scalars, numpy arrays and dtypes, torch tensors,
+    whose storage is read with ``torch.load(weights_only=True)``) and refuses a file that
+    names anything else, with a one-line EvalibError.
 
     Args:
         labels: [N] labels of the full training split (the pickle does not store them).
         num_epochs: T; defaults to 1 + the largest epoch in the file.
     """
-    with open(path, "rb") as fh:
-        records = pickle.load(fh)  # noqa: S301 - the user's own file, by design
+    path = Path(path)
+    records = _read_pickle(path)
     if isinstance(records, dict) and "training_dynamics" in records:
         records = records["training_dynamics"]
     if not isinstance(records, list) or not records:
         raise EvalibError(f"{path}: expected a non-empty list of per-batch records")
     labels = np.asarray(labels, np.int64).reshape(-1)
     n = len(labels)
-    c = int(np.asarray(records[0]["output"]).shape[-1])
-    t = num_epochs if num_epochs is not None else 1 + max(int(r["epoch"]) for r in records)
-    log_probs = np.zeros((t, n, c), np.float16)
-    seen = np.zeros((t, n), bool)
-    for r in records:
-        ep = int(r["epoch"])
-        if ep >= t:
-            continue
-        idx = np.asarray(_to_numpy(r["idx"]), np.int64).reshape(-1)
-        log_probs[ep, idx] = np.asarray(_to_numpy(r["output"]), np.float16)
-        seen[ep, idx] = True
+    try:
+        c = int(np.asarray(_to_numpy(records[0]["output"])).shape[-1])
+        t = num_epochs if num_epochs is not None else 1 + max(int(r["epoch"]) for r in records)
+        log_probs = np.zeros((t, n, c), np.float16)
+        seen = np.zeros((t, n), bool)
+        for r in records:
+            ep = int(r["epoch"])
+            if ep >= t:
+                continue
+            idx = np.asarray(_to_numpy(r["idx"]), np.int64).reshape(-1)
+            log_probs[ep, idx] = np.asarray(_to_numpy(r["output"]), np.float16)
+            seen[ep, idx] = True
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise EvalibError(
+            f"{path}: a record is not an official per-batch dict of epoch, idx and output "
+            f"({type(exc).__name__}: {exc}); or its indices exceed the {n} labels given"
+        ) from exc
     return Dynamics(
         log_probs=log_probs,
         labels=labels,

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,13 +34,14 @@ from evalib.executors import (  # noqa: F401  (re-exported: notebooks and tests 
     _init_worker,
     make_executor,
 )
-from evalib.io import atomic_file
+from evalib.io import atomic_file, check_output_dir, claim_dir, warn
 from evalib.packing import JobSize
 from evalib.progress import JobProgress, duration, log_job_line, log_job_progress
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
 ENV_CACHE = "EVALIB_CACHE"
+ENV_RESULTS = "EVALIB_RESULTS_DIR"
 #: "0": notebooks show the cached results of their jobs and train nothing (Setup.run)
 ENV_TRAIN_MISSING = "EVALIB_TRAIN_MISSING"
 
@@ -351,6 +352,58 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(ENV_CACHE) or "~/.cache/evalib").expanduser()
 
 
+def default_results_dir() -> Path:
+    """Where notebooks and ``evalib grid`` keep job results unless told: $EVALIB_RESULTS_DIR,
+    else the ``results/`` folder of the source checkout evalib runs from (the committed
+    cache, whatever the working directory), else ``~/.cache/evalib/results``."""
+    env = os.environ.get(ENV_RESULTS)
+    if env:
+        return Path(env).expanduser()
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "pyproject.toml").is_file() and (repo / "notebooks").is_dir():
+        return repo / "results"
+    return default_cache_dir() / "results"
+
+
+_RESULT_DIRS = frozenset(
+    {"jobs", "surrogates", "selections", "candidates", "pie", "distill", "segmentation"}
+)
+_SCRATCH_DIRS = frozenset(
+    {"surrogates", "checkpoints", "results", "pie", "distill", "segmentation"}
+)
+
+
+def _entries(path: Path) -> list[os.DirEntry] | None:
+    try:
+        return [e for e in os.scandir(path) if not e.name.startswith(".")]
+    except OSError:
+        return None
+
+
+def is_results_dir(path: Path) -> bool:
+    """True when ``path`` holds only what evalib writes into ``<results>/<profile>/`` (the
+    layout of the committed ``results/`` folders, written before markers existed): the
+    folders jobs, surrogates, selections, candidates, pie, distill, segmentation and one per
+    dataset, and CSV or JSON files."""
+    from evalib.data import DATASETS
+
+    entries = _entries(path)
+    if entries is None:
+        return False
+    return all(
+        e.name in _RESULT_DIRS or e.name in DATASETS
+        if e.is_dir()
+        else e.name.endswith((".csv", ".json"))
+        for e in entries
+    )
+
+
+def is_scratch_dir(path: Path) -> bool:
+    """True when ``path`` holds only evalib's scratch folders (surrogates, checkpoints, ...)."""
+    entries = _entries(path)
+    return entries is not None and all(e.is_dir() and e.name in _SCRATCH_DIRS for e in entries)
+
+
 def atomic_write_json(path: Path, payload: Mapping[str, Any]) -> None:
     """Write ``payload`` with a sha256 of its body; the file appears only when complete."""
     body = json.dumps(payload, sort_keys=True, default=_json_default)
@@ -387,7 +440,9 @@ class Cache:
 
     ``results/jobs/<key>.json``: one small checksummed file per job (commit these);
     ``scratch/surrogates/<key>/``: recorded dynamics (large; regenerated on demand);
-    ``scratch/checkpoints/``: per-epoch state of runs in progress.
+    ``scratch/checkpoints/``: per-epoch state of runs in progress. Both roots carry an
+    ``.evalib-output`` marker (or, written by an older evalib, only evalib's layout); any
+    other existing folder is refused (see :meth:`at`).
     """
 
     results: Path
@@ -395,17 +450,26 @@ class Cache:
 
     @staticmethod
     def at(
-        results: str | os.PathLike | None = None, scratch: str | os.PathLike | None = None
+        results: str | os.PathLike | None = None,
+        scratch: str | os.PathLike | None = None,
+        *,
+        what: tuple[str | None, str | None] = (None, None),
     ) -> Cache:
+        """The cache in ``results`` and ``scratch`` (defaults under $EVALIB_CACHE), created
+        and marked as evalib's. A folder that holds anything else is refused before any
+        work (one-line EvalibError); ``what`` names the two options in messages."""
         res = Path(results).expanduser() if results is not None else default_cache_dir() / "results"
         scr = Path(scratch).expanduser() if scratch is not None else default_cache_dir()
-        for path in (res, scr):
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise EvalibError(f"cannot create folder {path}: {exc.strerror}") from exc
-            if not os.access(path, os.W_OK):
-                raise EvalibError(f"folder {path} is not writable")
+        parts = [(res, "results", is_results_dir, what[0])]
+        if res.resolve() != scr.resolve():  # scratch first: the default results sit inside it
+            parts.insert(0, (scr, "scratch", is_scratch_dir, what[1]))
+        for path, kind, legacy, label in parts:  # both checked before either is created
+            check_output_dir(path, kind, legacy=legacy, what=label)
+        for path, kind, legacy, label in parts:
+            claim_dir(path, kind, legacy=legacy, what=label)
+        for path, label in ((res, what[0]), (scr, what[1])):
+            if not os.access(path, os.W_OK | os.X_OK):
+                raise EvalibError(f"{label + ' ' if label else ''}folder {path} is not writable")
         return Cache(res, scr)
 
     def job_path(self, job: Job) -> Path:
@@ -1089,7 +1153,8 @@ def summarize(
 
 @dataclass(frozen=True)
 class Setup:
-    """What a notebook's parameters resolve to."""
+    """What a notebook's parameters resolve to. ``device``: as given (None = auto); the
+    runs pick and check it with :func:`evalib.train.pick_device`."""
 
     profile: Profile
     dataset: str
@@ -1098,6 +1163,7 @@ class Setup:
     seeds: tuple[int, ...]
     rates: tuple[float, ...]
     executor: Executor
+    device: str | None = None
     train_missing: bool = True
 
     def run(self, jobs: Sequence[Job], progress: bool = True) -> pd.DataFrame:
@@ -1105,7 +1171,8 @@ class Setup:
         off (``EVALIB_TRAIN_MISSING=0``), only the cached ones, and a line saying how many
         are missing."""
         if self.train_missing:
-            return run_jobs(jobs, self.cache, self.data_root, self.executor, progress=progress)
+            return run_jobs(jobs, self.cache, self.data_root, self.executor, self.device,
+                            progress=progress)  # fmt: skip
         table, missing = collect(jobs, self.cache)
         if missing:
             n = len(set(jobs))
@@ -1118,7 +1185,8 @@ class Setup:
         return p.surrogate_config(self.dataset, p.seeds[0] if seed is None else seed, model)
 
     def dynamics(self, model: ModelSpec | None = None, seed: int | None = None, progress=True):
-        return run_surrogate(self.surrogate(model, seed), self.cache, self.data_root, progress)
+        return run_surrogate(self.surrogate(model, seed), self.cache, self.data_root, progress,
+                             self.device)  # fmt: skip
 
     def out_dir(self) -> Path:
         """Folder for this notebook's summary tables: results/<profile>/<dataset>/."""
@@ -1147,10 +1215,142 @@ def _tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
     return t if isinstance(t, tuple) else (t,)
 
 
+def _number_list(name: str, value: Any, what: str, ok: Callable[[float], bool], kind=float):
+    """``value`` as a tuple: None stays None; else a non-empty list of unique numbers."""
+    if value is None:
+        return None
+    _expect(name, value, (list, tuple), f"a non-empty list of {what} or None")
+    if not value:
+        raise EvalibError(f"parameter {name} must be a non-empty list of {what} or None, got []")
+    types = (int,) if kind is int else (int, float)
+    for v in value:
+        _expect(name, v, types, f"a list of {what}")
+        if not ok(v):
+            raise EvalibError(f"parameter {name} must be a list of {what}, got {v!r}")
+    if len(set(value)) != len(value):
+        twice = next(v for v in value if list(value).count(v) > 1)
+        raise EvalibError(f"parameter {name} lists {twice!r} twice; give each value once")
+    return tuple(kind(v) for v in value)
+
+
+def _fraction(v: float) -> bool:
+    return math.isfinite(v) and 0 < v <= 1
+
+
+def _seed(v: int) -> bool:
+    return 0 <= v < 2**63
+
+
+def _check_extra(name: str, value: Any) -> None:
+    """Checks of the parameters some notebooks add to the common ones (see NOTEBOOK_EXTRAS)."""
+    from evalib.data import dataset_info
+
+    if name not in NOTEBOOK_EXTRAS:
+        return
+    if name == "mode":
+        if value not in ("class", "profile"):
+            raise EvalibError(f"parameter mode must be 'class' or 'profile', got {value!r}")
+    elif name == "rate":
+        _expect(name, value, (int, float), "a fraction in (0, 1]")
+        if not _fraction(value):
+            raise EvalibError(f"parameter rate must be a fraction in (0, 1], got {value!r}")
+    elif name == "grid_rates":
+        _number_list(name, value, "fractions in (0, 1]", _fraction)
+    elif name == "grid_seeds":
+        _number_list(name, value, "integers ≥ 0 (seeds)", _seed, int)
+    elif name == "sparsities":
+        _number_list(name, value, "fractions in (0, 1)", lambda v: 0 < v < 1)
+    elif name == "lams":
+        _number_list(name, value, "finite numbers > 0", lambda v: math.isfinite(v) and v > 0)
+    elif name == "ipcs":
+        _number_list(name, value, "image counts (integers ≥ 1)", lambda v: v >= 1, int)
+    elif name == "datasets" and value is not None:
+        _expect(name, value, (list, tuple), "a non-empty list of MedMNIST flags or None")
+        if not value:
+            raise EvalibError("parameter datasets must be a non-empty list of MedMNIST flags")
+        for flag in value:
+            _expect(name, flag, str, "a list of MedMNIST flags")
+            dataset_info(flag)
+
+
+NOTEBOOK_PARAMETERS = (
+    "profile", "dataset", "results_dir", "data_root", "scratch_dir", "seeds", "rates",
+    "executor", "workers", "ray_address", "device",
+)  # fmt: skip
+NOTEBOOK_EXTRAS = {  # parameters of single notebooks that notebook_setup checks for them
+    "mode": "the walkthrough's mode, 'class' or 'profile'",
+    "rate": "the walkthrough's coreset rate, a fraction in (0, 1]",
+    "grid_rates": "a list of fractions in (0, 1], or None",
+    "grid_seeds": "a list of seeds, or None",
+    "sparsities": "a list of fractions in (0, 1), or None",
+    "lams": "a list of numbers > 0, or None",
+    "ipcs": "a list of image counts ≥ 1, or None",
+    "datasets": "a list of MedMNIST flags, or None",
+}
+EXECUTORS = ("serial", "process", "ray")
+
+
+def injected_parameters() -> list[str] | None:
+    """Names that papermill injected into the running notebook, or None outside a kernel.
+
+    papermill writes its values into a cell that starts with ``# Parameters``; its source is
+    in the kernel's input history (``In``), which this reads and parses."""
+    import ast
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return None
+    history = shell.user_ns.get("In") or []
+    for source in reversed(history):
+        if isinstance(source, str) and source.lstrip().startswith("# Parameters"):
+            try:
+                tree = ast.parse(source)
+            except SyntaxError:
+                return None
+            return [t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]  # fmt: skip
+    return []
+
+
+def check_parameter_names(names: Iterable[str], known: Iterable[str]) -> None:
+    """One-line EvalibError for the first name not in ``known`` (papermill's own
+    ``PAPERMILL_*`` paths are allowed), suggesting the closest known one."""
+    import difflib
+
+    known = list(known)
+    for name in names:
+        if name in known or name.startswith("PAPERMILL_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise EvalibError(
+            f"unknown notebook parameter {name!r}; {hint}this notebook takes {', '.join(known)}"
+        )
+
+
+def paper_cpu_warning(profile: Profile, dataset: str) -> str:
+    """The one-line warning for a ``paper``-profile run on the CPU, with its estimated cost."""
+    from evalib.data import dataset_info
+    from evalib.train import cpu_hours
+
+    spec = profile.data_spec(dataset)
+    n = spec.train_subset or dataset_info(dataset).n_samples[0]
+    hours = cpu_hours(profile.model.name, profile.model.width, n, profile.epochs)
+    cost = (
+        f"one {profile.model.name} run of {profile.epochs} epochs on {n} images takes about "
+        f"{hours:.0f} CPU-core-hours (estimate) and a notebook runs dozens"
+        if hours is not None
+        else "its runs take days to weeks"
+    )
+    return f"the paper profile is running on the CPU: {cost}; use a GPU, or the cpu profile"
+
+
 def notebook_setup(
     profile: str,
     dataset: str,
-    results_dir: str | os.PathLike,
+    results_dir: str | os.PathLike | None = None,
     data_root: str | None = None,
     scratch_dir: str | None = None,
     seeds: Sequence[int] | None = None,
@@ -1158,31 +1358,62 @@ def notebook_setup(
     executor: str = "serial",
     workers: int = 2,
     ray_address: str | None = None,
+    device: str | None = None,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> Setup:
-    """Validate a notebook's (papermill) parameters and resolve them; one-line errors."""
-    from evalib.data import dataset_info
+    """Validate a notebook's (papermill) parameters and resolve them; one-line errors.
 
+    Every parameter is checked before any work: a wrong type or value, and a parameter
+    name that papermill injected but the notebook does not take (``extra``: the names and
+    values of the notebook's own parameters beyond these), is an EvalibError.
+    ``results_dir`` None: :func:`default_results_dir` (the checkout's ``results/``, whatever
+    the working directory). ``device`` None: CUDA, else MPS, else the CPU; the ``paper``
+    profile on the CPU prints a one-line warning with its cost.
+    """
+    from evalib.data import dataset_info
+    from evalib.train import device_warning, pick_device
+
+    extra = dict(extra or {})
+    injected = injected_parameters()
+    if injected:
+        check_parameter_names(injected, (*NOTEBOOK_PARAMETERS, *extra))
     _expect("profile", profile, str, "a profile name (smoke, cpu, paper)")
     _expect("dataset", dataset, str, "a MedMNIST flag")
-    _expect("results_dir", results_dir, (str, os.PathLike), "a folder path")
+    if results_dir is not None:
+        _expect("results_dir", results_dir, (str, os.PathLike), "a folder path or None")
     if data_root is not None:
         _expect("data_root", data_root, (str, os.PathLike), "a folder path or None")
-    if seeds is not None:
-        _expect("seeds", seeds, (list, tuple), "a list of integers or None")
-        for s in seeds:
-            _expect("seeds", s, int, "a list of integers")
-    if rates is not None:
-        _expect("rates", rates, (list, tuple), "a list of fractions or None")
-        for r in rates:
-            _expect("rates", r, (int, float), "a list of fractions in (0, 1]")
-            if not 0 < r <= 1:
-                raise EvalibError(f"parameter rates must lie in (0, 1], got {r}")
-    _expect("workers", workers, int, "an integer")
+        root = Path(data_root).expanduser()
+        if root.exists() and not root.is_dir():
+            raise EvalibError(f"parameter data_root must be a folder, got the file {root}")
+    if scratch_dir is not None:
+        _expect("scratch_dir", scratch_dir, (str, os.PathLike), "a folder path or None")
+    seeds = _number_list("seeds", seeds, "integers ≥ 0 (seeds)", _seed, int)
+    rates = _number_list("rates", rates, "fractions in (0, 1]", _fraction)
+    _expect("executor", executor, str, f"one of {', '.join(EXECUTORS)}")
+    if executor not in EXECUTORS:
+        raise EvalibError(f"parameter executor must be one of {', '.join(EXECUTORS)}, "
+                          f"got {executor!r}")  # fmt: skip
+    _expect("workers", workers, int, "an integer ≥ 1")
+    if workers < 1:
+        raise EvalibError(f"parameter workers must be an integer ≥ 1, got {workers}")
     if ray_address is not None:
         _expect("ray_address", ray_address, str, 'a Ray address ("auto", "ray://…") or None')
+    if device is not None:
+        _expect("device", device, str, 'a device name ("cpu", "cuda", "cuda:1", "mps") or None')
+    for name, value in extra.items():
+        _check_extra(name, value)
     prof = get_profile(profile)
     info = dataset_info(dataset)
-    cache = Cache.at(Path(results_dir) / prof.name, scratch_dir)
+    dev = pick_device(device)
+    if (note := device_warning(device, dev)) is not None:
+        warn(note)
+    if prof.name == "paper" and dev.type == "cpu":
+        warn(paper_cpu_warning(prof, info.flag))
+    root = default_results_dir() if results_dir is None else Path(results_dir).expanduser()
+    what = ("parameter results_dir", "parameter scratch_dir" if scratch_dir else None)
+    cache = Cache.at(root / prof.name, scratch_dir, what=what)
     log_job_progress()  # one line per finished job: papermill --log-output shows them
     train_missing = os.environ.get(ENV_TRAIN_MISSING, "1").strip()
     if train_missing not in ("0", "1"):
@@ -1192,9 +1423,10 @@ def notebook_setup(
         dataset=info.flag,
         cache=cache,
         data_root=None if data_root is None else str(data_root),
-        seeds=tuple(seeds) if seeds else prof.seeds,
-        rates=tuple(float(r) for r in rates) if rates else prof.rates,
+        seeds=seeds or prof.seeds,
+        rates=rates or prof.rates,
         executor=make_executor(executor, workers, address=ray_address),
+        device=device,
         train_missing=train_missing == "1",
     )
 
@@ -1238,19 +1470,39 @@ def job_from_dict(d: Mapping[str, Any]) -> Job:
 REPRODUCED_FIELDS = ("paper_val_acc", "clean_test_acc", "final_val_acc", "steps", "indices_sha256")
 
 
-def _stored_job(result_path: str | os.PathLike) -> tuple[dict[str, Any], Job]:
-    stored = read_json_checked(Path(result_path))
+def stored_job(result_path: str | os.PathLike) -> tuple[Job, dict[str, Any]]:
+    """(job, stored result) of a ``results/<profile>/jobs/<key>.json`` file, checked to be a
+    complete job record whose config rebuilds its key; one-line EvalibError otherwise."""
+    path = Path(result_path)
+    if path.is_dir() or not path.exists():
+        raise EvalibError(
+            f"{path} is not a job result file ({'a folder' if path.exists() else 'not found'})"
+        )
+    stored = read_json_checked(path)
     if stored is None:
-        raise EvalibError(f"{result_path} is not a valid job result (missing or corrupt)")
-    if not isinstance(stored.get("config"), dict):
-        raise EvalibError(f"{result_path} holds no job config; it cannot be rerun")
-    job = job_from_dict(stored["config"])
+        raise EvalibError(f"{path} is not a valid job result (unreadable, corrupt or not evalib's)")
+    config = stored.get("config")
+    needed = {"data", "selection", "surrogate", "model", "recipe", "seed"}
+    if not isinstance(config, dict) or not needed <= set(config) or "key" not in stored:
+        raise EvalibError(
+            f"{path} holds no job config (it is not a results/<profile>/jobs/<key>.json "
+            "record; surrogate and other records cannot be rerun)"
+        )
+    missing = [f for f in REPRODUCED_FIELDS if f not in stored]
+    if missing:
+        raise EvalibError(f"{path} lacks the stored fields {', '.join(missing)}")
+    try:
+        job = job_from_dict(config)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EvalibError(
+            f"{path}: its job config cannot be read ({type(exc).__name__}: {exc})"
+        ) from exc
     if job.key() != stored["key"]:
         raise EvalibError(
-            f"{result_path} was written under another cache schema or config "
-            f"(key {stored['key']}, rebuilt {job.key()}); run `evalib migrate` on its folder"
+            f"{path} was written under another cache schema or config "
+            f"(key {stored['key']}, rebuilt {job.key()}); re-key its folder with evalib.experiments.migrate"
         )
-    return stored, job
+    return job, stored
 
 
 def rerun(
@@ -1273,8 +1525,10 @@ def rerun(
 
     if stage not in ("training", "selection"):
         raise EvalibError(f"stage must be 'training' or 'selection', got {stage!r}")
-    stored, job = _stored_job(result_path)
-    torch.set_num_threads(int(stored.get("torch_threads", 1)))
+    job, stored = stored_job(result_path)
+    threads = stored.get("torch_threads", 1)
+    threads = threads if isinstance(threads, int) and not isinstance(threads, bool) else 1
+    torch.set_num_threads(max(1, threads))
     home = Cache(Path(result_path).resolve().parent.parent, default_cache_dir())
     fresh = Cache.at(Path(scratch) / "results", Path(scratch) / "scratch")
     digest = stored.get("indices_sha256")

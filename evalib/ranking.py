@@ -37,9 +37,8 @@ def budget(n: int, rate: float, rounding: str = "ceil") -> int:
         x = float(round(x))
     m = math.ceil(x) if rounding == "ceil" else math.floor(x)
     if m < 1:
-        raise EvalibError(
-            f"rate {rate} of N = {n} samples rounds down to 0; use a larger rate or rounding='ceil'"
-        )
+        msg = f"rate {rate} of N = {n} samples rounds down to 0; use a larger rate or "
+        raise EvalibError(msg + "rounding='ceil'", cli=msg + "--rounding ceil")
     return min(m, n)
 
 

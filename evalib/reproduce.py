@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalib.errors import EvalibError
+
 NOTEBOOKS = (
     "00_walkthrough",
     "01_dynamics",
@@ -63,6 +65,31 @@ def notebook_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "notebooks"
 
 
+def is_executed_notebook(path: str | os.PathLike) -> bool:
+    """True when ``path`` is a notebook that :func:`execute` (or papermill, or jupytext's
+    pairing with a ``notebooks/*.py`` source) wrote: such a file may be replaced."""
+    import json
+
+    path = Path(path)
+    if path.suffix != ".ipynb":
+        return False
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return False
+    if not isinstance(meta, dict):
+        return False
+    formats = str((meta.get("jupytext") or {}).get("formats", ""))
+    return "evalib" in meta or "papermill" in meta or "py:percent" in formats
+
+
+def declared_parameters(source: Path) -> list[str]:
+    """Names assigned in the ``parameters`` cell of the notebook at ``source``."""
+    import papermill
+
+    return list(papermill.inspect_notebook(str(source)))
+
+
 def execute(
     name: str,
     parameters: dict,
@@ -76,31 +103,50 @@ def execute(
     Before the run, the repository URL of ``_config.yml`` is written into the notebook's
     install cell (:data:`INSTALL_PLACEHOLDER`); after it, the parameter cells are folded
     away, the code of results pages is folded (:func:`fold_code`), and pages run for
-    several datasets get the dataset in their title (:func:`title_with_dataset`)."""
+    several datasets get the dataset in their title (:func:`title_with_dataset`).
+
+    Checked before the kernel starts: the notebook exists, every parameter name is one its
+    ``parameters`` cell declares, and ``output`` is absent or a notebook evalib executed
+    before (any other file is never replaced). The output is replaced atomically, and only
+    when the run succeeded; a failed run leaves the previous notebook as it was.
+    """
     import tempfile
 
     import jupytext
+    import nbformat
     import papermill
 
+    from evalib.experiments import check_parameter_names
+    from evalib.io import atomic_file, check_output_file
+
     folder = cwd or notebook_dir()
+    script = folder / f"{name}.py"
+    if not script.is_file():
+        raise EvalibError(f"no notebook {name!r} in {folder}; known: {', '.join(NOTEBOOKS)}")
     out = Path(output) if output is not None else folder / f"{name}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(out, "executed notebook", is_executed_notebook, what="output")
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
-        nb = jupytext.read(folder / f"{name}.py")
+        nb = jupytext.read(script)
         fill_repository_url(nb, repository_url())
         jupytext.write(nb, source)
+        check_parameter_names(parameters, declared_parameters(source))
+        done = Path(tmp) / "executed.ipynb"
         lines = Path(tmp) / "progress.log"
         with _echo_lines(lines if progress else None):
             papermill.execute_notebook(
-                str(source), str(out), parameters=parameters, cwd=str(folder),
+                str(source), str(done), parameters=parameters, cwd=str(folder),
                 kernel_name="python3", progress_bar=progress, log_output=False,
             )  # fmt: skip
-    hide_parameters(out)
-    if name not in SHOW_CODE:
-        fold_code(out)
-    if name in DATASETS and parameters.get("dataset"):
-        title_with_dataset(out, str(parameters["dataset"]))
+        hide_parameters(done)
+        if name not in SHOW_CODE:
+            fold_code(done)
+        if name in DATASETS and parameters.get("dataset"):
+            title_with_dataset(done, str(parameters["dataset"]))
+        nb = nbformat.read(done, as_version=4)
+        nb.metadata["evalib"] = {"kind": "executed notebook", "notebook": name}
+        with atomic_file(out, "w") as fh:
+            nbformat.write(nb, fh)
     return out
 
 
@@ -323,14 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from evalib.errors import EvalibError
-
     args = build_parser().parse_args(argv)
     try:
         runs = plan(args.profile, args.only, args.datasets, args.data_root, args.executor,
                     args.ray_address)  # fmt: skip
     except EvalibError as exc:
-        print(f"evalib.reproduce: error: {exc}", file=sys.stderr)
+        print(f"evalib.reproduce: error: {exc.cli_message}", file=sys.stderr)
         return 2
     missing = missing_modules()
     if missing:
@@ -340,13 +384,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["EVALIB_PROGRESS"] = "0"  # committed notebooks show results, not bars
     if args.no_train:
         os.environ["EVALIB_TRAIN_MISSING"] = "0"  # the kernels inherit it (Setup.run)
+    from papermill.exceptions import PapermillExecutionError
+
     names = list(dict.fromkeys(r.name for r in runs))
     for run in runs:
         i = names.index(run.name) + 1
         t0 = time.perf_counter()
-        print(f"[{i}/{len(names)}] {run.name} · {run.parameters['dataset']} · "
-              f"profile {args.profile}", flush=True)  # fmt: skip
-        execute(run.name, run.parameters, run.output)
+        dataset = run.parameters["dataset"]
+        print(f"[{i}/{len(names)}] {run.name} · {dataset} · profile {args.profile}", flush=True)
+        try:
+            execute(run.name, run.parameters, run.output)
+        except EvalibError as exc:
+            print(f"evalib.reproduce: error: {exc.cli_message}", file=sys.stderr)
+            return 2
+        except PapermillExecutionError as exc:  # a cell failed: name it in one line
+            print(f"evalib.reproduce: error: {run.name} ({dataset}) failed: {exc.ename}: "
+                  f"{exc.evalue}", file=sys.stderr)  # fmt: skip
+            return 1
         print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 

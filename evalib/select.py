@@ -321,3 +321,67 @@ def read_selection(path: str | os.PathLike) -> np.ndarray:
         return np.load(path).astype(np.int64)
     data = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype=np.float64)
     return data[:, 2].astype(np.int64)
+
+
+# --------------------------------------------------------------------------- ownership
+
+_SCORES_HEADER = "position,sample_id,score"
+_SELECTION_HEADER = "rank,position,sample_id,score"
+
+
+def _first_line(path: Path) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _npy_is(path: Path, dtype: Any) -> bool:
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return False
+    return arr.ndim == 1 and arr.dtype == np.dtype(dtype)
+
+
+def is_scores_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` looks like a file :func:`save_scores` wrote (CSV header, or a
+    1-D float64 ``.npy``): such a file may be replaced."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return _first_line(path) == _SCORES_HEADER
+    return path.suffix == ".npy" and _npy_is(path, np.float64)
+
+
+def is_selection_file(path: str | os.PathLike) -> bool:
+    """True when ``path`` looks like a file :func:`save_selection` wrote."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        return _first_line(path) == _SELECTION_HEADER
+    return path.suffix == ".npy" and _npy_is(path, np.int64)
+
+
+def is_coresets_dir(path: str | os.PathLike) -> bool:
+    """True when the folder holds only files that ``evalib select`` writes (written before
+    output folders were marked): ``<method>-scores.csv`` and ``<method>-<rate>.npy/.csv``."""
+    try:
+        names = [n for n in os.listdir(path) if not n.startswith(".")]
+    except OSError:
+        return False
+    return all(
+        (Path(path) / n).is_file()
+        and (
+            (n.endswith("-scores.csv") and is_scores_file(Path(path) / n))
+            or is_selection_file(Path(path) / n)
+        )
+        for n in names
+    )
+
+
+def check_output_name(path: str | os.PathLike, what: str | None = None) -> None:
+    """Raise EvalibError unless ``path`` ends in ``.npy`` or ``.csv`` (before any work)."""
+    path = Path(path)
+    if path.suffix not in (".npy", ".csv"):
+        label = f"{what} {path}" if what else str(path)
+        raise EvalibError(f"{label}: write .npy or .csv, not {path.suffix or 'no suffix'!r}")

@@ -28,7 +28,7 @@ from torch import nn
 from evalib.data import Split, to_float
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
-from evalib.io import atomic_file, progress_bar
+from evalib.io import atomic_file, claim_dir, progress_bar
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
@@ -111,11 +111,108 @@ class TrainResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+# Rough CPU speed of a width-1 ResNet-18 on 28×28 images (forward + backward + step),
+# measured on this project's 2-core machines; used only to size the warning below.
+RESNET18_IMAGES_PER_CORE_SECOND = 20.0
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def cuda_problem() -> str:
+    """Why CUDA cannot be used on this machine, in words (for one-line messages)."""
+    if torch.version.cuda is None:
+        return "this torch build has no CUDA support (a CPU-only build); install a CUDA build"
+    return (
+        f"torch is built for CUDA {torch.version.cuda} but cannot use a GPU "
+        "(torch.cuda.is_available() is False): no GPU, or a driver too old for that "
+        "CUDA version; check nvidia-smi"
+    )
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The torch device to train on, checked to exist.
+
+    ``None`` or ``"auto"``: CUDA when usable, else an Apple-silicon GPU (MPS), else the CPU.
+    Otherwise ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; a typo or a device this
+    machine lacks is a one-line EvalibError. On MPS, operations it lacks fall back to
+    the CPU when ``PYTORCH_ENABLE_MPS_FALLBACK=1`` was set before torch was imported
+    (``import evalib`` sets it on macOS)."""
+    if device is None or str(device).strip().lower() in ("", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    text = str(device).strip()
+    try:
+        dev = torch.device(text.lower())
+    except (RuntimeError, ValueError, TypeError):
+        raise EvalibError(f"device {text!r} is not a device name; use {DEVICES}") from None
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise EvalibError(f"device {text!r} is not available: {cuda_problem()}")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise EvalibError(
+                f"device {text!r} does not exist: this machine has {count} CUDA device(s), "
+                f"cuda:0 to cuda:{count - 1}"
+            )
+        return dev
+    if dev.type == "mps":
+        if not _mps_available():
+            raise EvalibError(
+                f"device {text!r} is not available: no Apple-silicon GPU is usable here "
+                "(torch.backends.mps.is_available() is False)"
+            )
+        return dev
+    raise EvalibError(f"device {text!r} is not supported; use {DEVICES}")
+
+
+def device_warning(requested: str | torch.device | None, dev: torch.device) -> str | None:
+    """A one-line warning when a GPU was expected but ``dev`` is the CPU, else None: a torch
+    built for CUDA that cannot reach a GPU (often a driver that does not match the build)."""
+    auto = requested is None or str(requested).strip().lower() in ("", "auto")
+    if dev.type == "cpu" and auto and torch.version.cuda is not None:
+        return f"{cuda_problem()}; training runs on the CPU"
+    if dev.type == "mps" and os.environ.get("PYTORCH_ENABLE_MPS_FALLBACK") != "1":
+        return (
+            "training on MPS without PYTORCH_ENABLE_MPS_FALLBACK=1: an operation MPS lacks "
+            "will fail; set it before Python starts to run such operations on the CPU"
+        )
+    return None
+
+
+def cpu_hours(model: str, width: float, images: int, epochs: int) -> float | None:
+    """Estimated CPU-core-hours of training ``model`` (ResNet-18 family only, else None) on
+    ``images`` 28×28 images for ``epochs`` epochs; cost grows with width² (FLOPs)."""
+    if model != "resnet18":
+        return None
+    per_second = RESNET18_IMAGES_PER_CORE_SECOND / max(width, 1e-3) ** 2
+    return images * epochs / per_second / 3600
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int ≥ ``minimum``; a one-line EvalibError naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise EvalibError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    if value < minimum:
+        raise EvalibError(f"{name} must be an integer ≥ {minimum}, got {value}")
+    return int(value)
+
+
+def check_lr(lr: Any, name: str = "lr") -> float:
+    """A learning rate: a finite number > 0."""
+    if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer):
+        raise EvalibError(f"{name} must be a finite number > 0, got {lr!r}")
+    if not math.isfinite(lr) or lr <= 0:
+        raise EvalibError(f"{name} must be a finite number > 0, got {lr}")
+    return float(lr)
 
 
 def seed_everything(seed: int) -> None:
@@ -179,12 +276,16 @@ def train(
             Neither CUDA speed-up has been measured by this project (it had no GPU);
             both are off on the CPU, where results are bitwise reproducible.
     """
-    dev = pick_device(str(device) if device is not None else None)
-    if threads:
-        torch.set_num_threads(int(threads))
+    dev = pick_device(device)
+    check_lr(recipe.lr, "recipe.lr")
+    if threads is not None:
+        torch.set_num_threads(check_positive_int("threads", threads))
     n = len(train_split)
     if n == 0:
         raise EvalibError("the training set is empty")
+    for name, split in (("validation", val), ("test", test)):
+        if split is not None and len(split) == 0:
+            raise EvalibError(f"the {name} split is empty; it needs at least one image")
     total_steps = recipe.total_steps(n)
     num_epochs = recipe.num_epochs(n)
     per_epoch = recipe.steps_per_epoch(n)
@@ -367,6 +468,8 @@ def evaluate(
     memory_format: torch.memory_format | None = None,
 ) -> float:
     """Top-1 accuracy (fraction) of ``model`` in eval mode on every sample of ``split``."""
+    if len(split) == 0:
+        raise EvalibError("cannot evaluate on an empty split")
     dev = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -379,7 +482,7 @@ def evaluate(
             logits = model(x.contiguous(memory_format=fmt))
         correct += (logits.argmax(1) == y).sum()
     model.train(was_training)
-    return float(correct) / max(1, len(split))
+    return float(correct) / len(split)
 
 
 @torch.no_grad()
@@ -452,7 +555,10 @@ def _autocast(dev: torch.device, amp: str):
     if amp == "none":
         return torch.autocast(dev.type, enabled=False)
     if amp == "fp16" and dev.type != "cuda":
-        raise EvalibError("amp='fp16' needs a CUDA device; use 'bf16' on the CPU")
+        raise EvalibError(
+            "amp='fp16' needs a CUDA device; use 'bf16' on the CPU",
+            cli="--amp fp16 needs a CUDA device; use --amp bf16 on the CPU",
+        )
     return torch.autocast(dev.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
@@ -545,10 +651,7 @@ class _Store:
         dtypes = {"log_probs": np.float16, "seen": np.bool_, "eval": np.float16}
         self.arrays: dict[str, np.ndarray] = {}
         if self.folder is not None:
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise EvalibError(f"cannot create checkpoint folder {self.folder}: {exc}") from exc
+            claim_dir(self.folder, "checkpoint", legacy=is_checkpoint_dir, what="checkpoint folder")
             for stale in self.folder.glob(".state.*.tmp"):  # left by a kill during a save
                 stale.unlink(missing_ok=True)
             if (self.folder / "state.pt").exists():
@@ -663,6 +766,18 @@ class _Store:
             eval_epochs=np.asarray(eval_epochs, np.int64) if has_eval else None,
             meta=meta,
         )
+
+
+CHECKPOINT_FILES = frozenset({"log_probs.npy", "seen.npy", "eval.npy", "state.pt"})
+
+
+def is_checkpoint_dir(path: str | os.PathLike) -> bool:
+    """True when the folder holds only what a checkpoint store writes (before markers)."""
+    try:
+        names = {n for n in os.listdir(path) if not n.startswith(".")}
+    except OSError:
+        return False
+    return names <= CHECKPOINT_FILES
 
 
 def _flat(config: dict) -> dict:

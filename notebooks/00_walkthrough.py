@@ -58,13 +58,14 @@ mode: str = "class"  # class: committed small dynamics, minutes on a laptop | pr
 profile: str = "smoke"  # smoke | cpu | paper (mode "profile")
 dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir: Optional[str] = None  # None: $EVALIB_RESULTS_DIR, else the checkout's results/
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds: Optional[list[int]] = None  # None: profile's; class: 0, 1; -y "seeds: [0, 1]"
 rates: Optional[list[float]] = None  # None: profile's; class: 2 %, 10 %; -y "rates: [0.05]"
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 rate: float = 0.05  # the coreset whose make-up section 4 shows
 
 # %%
@@ -82,7 +83,8 @@ from evalib.errors import EvalibError
 
 plots.setup_style()
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device,
+                      extra={"mode": mode, "rate": rate})  # fmt: skip
 P = S.profile
 if mode not in ("class", "profile"):
     raise EvalibError(f"parameter mode must be 'class' or 'profile', got {mode!r}")
@@ -196,7 +198,7 @@ if CLASS:
     )  # fmt: skip
     table = classroom.run_class(dyn, ds, plan)
     gaps = classroom.against_random(table)
-    out = os.path.join(results_dir, "class")
+    out = S.cache.results.parent / "class"  # beside the profiles' results
     os.makedirs(out, exist_ok=True)
     table.to_csv(os.path.join(out, "walkthrough.csv"), index=False)
     summary = table.assign(accuracy=100 * table["test_acc"]).pivot_table(
@@ -270,7 +272,7 @@ display(Markdown(
 if CLASS:
     import json
 
-    with open(os.path.join(results_dir, "class", "walkthrough_run.json"), "w") as fh:
+    with open(out / "walkthrough_run.json", "w") as fh:
         json.dump({"seconds": seconds, "cpu_seconds": cpu_seconds, "load_1min": load,
                    "cpus": cpus, "mode": mode}, fh)  # fmt: skip
 

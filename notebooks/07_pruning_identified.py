@@ -56,13 +56,14 @@ from typing import Optional  # papermill reads the types: --help-notebook
 profile: str = "smoke"  # smoke | cpu | paper
 dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir: Optional[str] = None  # None: $EVALIB_RESULTS_DIR, else the checkout's results/
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
 rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 sparsities: Optional[list[float]] = None  # None: the profile's (0.3 … 0.9); -y "sparsities: [0.5]"
 lams: Optional[list[float]] = None  # emphasis strengths λ; None: the profile's; -y "lams: [1.0]"
 
@@ -81,7 +82,8 @@ from evalib.select import select
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device,
+                      extra={"sparsities": sparsities, "lams": lams})  # fmt: skip
 P = S.profile
 cfg = pie.settings_for(P.name)
 SPARSITIES = tuple(float(s) for s in (sparsities or cfg.sparsities))
@@ -123,7 +125,7 @@ def title(what: str) -> str:
 dense_cfgs = [ex.SurrogateConfig(P.data_spec(S.dataset), P.model, P.recipe, seed)
               for seed in range(K)]  # fmt: skip
 res = pie.run_pie(dense_cfgs, S.cache, train_split, test_split, SPARSITIES,
-                  cfg.fine_tune_steps, cfg.fine_tune_lr)  # fmt: skip
+                  cfg.fine_tune_steps, cfg.fine_tune_lr, device=S.device)  # fmt: skip
 
 
 def mean_report(preds: np.ndarray) -> dict:
@@ -234,7 +236,8 @@ for rate in CORESET_RATES:
         for method, pos in chosen.items():
             tag = f"coreset-{method}-{rate}"
             row = pie.run_training(tag, S.cache, S.dataset, P.model, P.recipe, seed,
-                                   train_split, test_split, positions=pos)  # fmt: skip
+                                   train_split, test_split, positions=pos,
+                                   device=S.device)  # fmt: skip
             core_rows.append({"method": method, "rate": rate, **row})
 core = pd.DataFrame(core_rows)
 core_summary = (
@@ -284,7 +287,7 @@ for lam in LAMS:
     for variant, how in variants.items():
         for k in range(K):
             row = pie.run_training(variant, S.cache, S.dataset, P.model, P.recipe, k,
-                                   train_split, test_split, **how)  # fmt: skip
+                                   train_split, test_split, **how, device=S.device)  # fmt: skip
             emph_rows.append({"variant": variant, **row})
 emph = pd.DataFrame(emph_rows)
 metrics = ["accuracy", "balanced_accuracy", "worst_class_accuracy"]

@@ -61,13 +61,14 @@ from typing import Optional  # papermill reads the types: --help-notebook
 profile: str = "smoke"  # smoke | cpu | paper
 dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir: Optional[str] = None  # None: $EVALIB_RESULTS_DIR, else the checkout's results/
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
 rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 datasets: Optional[list[str]] = None  # None: four MedMNIST sets; -y "datasets: [bloodmnist]"
 ipcs: Optional[list[int]] = None  # images per class; None: the profile's; -y "ipcs: [1, 10]"
 
@@ -87,7 +88,8 @@ from evalib.scores import compute_scores
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device,
+                      extra={"datasets": datasets, "ipcs": ipcs})  # fmt: skip
 P = S.profile
 cfg = distill.settings_for(P.name)
 DATASETS = tuple(datasets or cfg.datasets)
@@ -132,12 +134,12 @@ display(settings)
 tables, sets, sizes = [], {}, []
 for flag in DATASETS:
     ds, train, ids, _, test = ex.load_data(P.data_spec(flag), S.data_root)
-    dyn = ex.run_surrogate(ab.surrogate_config(P, flag), S.cache, S.data_root)
+    dyn = ex.run_surrogate(ab.surrogate_config(P, flag), S.cache, S.data_root, device=S.device)
     if not np.array_equal(np.asarray(dyn.sample_ids), ids):
         raise RuntimeError(f"{flag}: the surrogate's dynamics cover other samples")
     eva = compute_scores("eva", dyn, **P.eva_windows())
     table, dm_sets = distill.run_comparison(S.cache, flag, train, test, ds.info.n_classes, cfg,
-                                            eva, IPCS)  # fmt: skip
+                                            eva, IPCS, device=S.device)  # fmt: skip
     tables.append(table)
     sets[flag] = (dm_sets, list(ds.info.class_names))
     smallest = int(np.bincount(train.labels.numpy()).min())

@@ -56,13 +56,14 @@ from typing import Optional  # papermill reads the types: --help-notebook
 profile: str = "smoke"  # smoke | cpu | paper
 dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir: Optional[str] = None  # None: $EVALIB_RESULTS_DIR, else the checkout's results/
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
 rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
 executor: str = "serial"  # serial | process | ray
 workers: int = 2
 ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; "auto"; "host:6379"
+device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 
 # %%
 import matplotlib.pyplot as plt
@@ -78,7 +79,7 @@ from evalib.data import load
 plots.setup_style()
 pd.options.display.float_format = "{:.3f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device)  # fmt: skip
 P = S.profile
 cfg = seg.settings_for(P.name)
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
@@ -125,7 +126,7 @@ fig.tight_layout()
 # `<results>/segmentation/`.)
 
 # %%
-dice, el2n, full = seg.scoring_run(S.cache, train, test, cfg, seed=0)
+dice, el2n, full = seg.scoring_run(S.cache, train, test, cfg, seed=0, device=S.device)
 hist = pd.DataFrame(full["history"])
 display(
     Markdown(
@@ -161,7 +162,9 @@ fig.tight_layout()
 # as in the EVA recipe). Mean test Dice (argmax), mean ± std over seeds.
 
 # %%
-runs = seg.run_pruning(S.cache, train, test, cfg, dad, gn, seg.METHODS, RATES, SEEDS)
+runs = seg.run_pruning(
+    S.cache, train, test, cfg, dad, gn, seg.METHODS, RATES, SEEDS, device=S.device
+)
 runs.to_csv(S.out_dir() / "seg_pruning_runs.csv", index=False)
 summary = runs.groupby(["method", "rate"])["test_dice"].agg(["mean", "std", "count"]).reset_index()
 rand = summary[summary["method"] == "random"].set_index("rate")["mean"]

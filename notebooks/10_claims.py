@@ -59,13 +59,14 @@ from typing import Optional  # papermill reads the types: --help-notebook
 profile: str = "smoke"  # smoke | cpu | paper
 dataset: str = "organamnist"
 data_root: Optional[str] = None  # folder with <flag>.npz; None: $EVALIB_DATA_ROOT or ~/.medmnist
-results_dir: str = "../results"  # job results: <results_dir>/<profile>/jobs/*.json (committed)
+results_dir: Optional[str] = None  # None: $EVALIB_RESULTS_DIR, else the checkout's results/
 scratch_dir: Optional[str] = None  # dynamics and checkpoints; None: ~/.cache/evalib
 seeds: Optional[list[int]] = None  # None: the profile's; -y "seeds: [0, 1]"
 rates: Optional[list[float]] = None  # None: the profile's; -y "rates: [0.05, 0.1]"
 executor: str = "serial"  # serial | process
 workers: int = 2
 ray_address: Optional[str] = None  # Ray cluster for the ray executor; None: a local instance
+device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 datasets: list[str] = ["organamnist", "bloodmnist"]  # a list: -y "datasets: [organsmnist]"
 
 # %%
@@ -76,7 +77,7 @@ from evalib import claims, grids
 from evalib import experiments as ex
 
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address)  # fmt: skip
+                      executor, workers, ray_address, device, extra={"datasets": datasets})  # fmt: skip
 P = S.profile
 pd.options.display.float_format = "{:.2f}".format
 rows, coverage = [], []

@@ -53,11 +53,12 @@ def candidate_jobs(profile: ex.Profile, dataset: str, seed: int) -> list[ex.Job]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="cpu")
-    ap.add_argument("--results-dir", default="results")
+    ap.add_argument("--results-dir", default=None, help="default: the checkout's results/")
     ap.add_argument("--data-root", default=None)
     args = ap.parse_args()
     profile = ex.get_profile(args.profile)
-    cache = ex.Cache.at(Path(args.results_dir) / profile.name)
+    root = ex.default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    cache = ex.Cache.at(root / profile.name)
     for dataset in ("organamnist", "bloodmnist"):
         for seed in grids.surrogate_seeds(profile):
             cfg = profile.surrogate_config(dataset, seed)

@@ -88,3 +88,45 @@ def test_grid_dry_run_counts_the_notebook_jobs(tmp_path, capsys):
     assert main(argv) == 0
     # smoke: 1 seed × (full + 7 arms × 2 rates + the same 7 arms under the floor budget at 5 %)
     assert "22 jobs: 0 in" in capsys.readouterr().out
+
+
+def test_grid_finds_the_committed_results_from_any_folder(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from evalib import experiments as ex
+    from evalib import grids
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv(ex.ENV_RESULTS, raising=False)
+    monkeypatch.chdir(tmp_path)
+    argv = ["grid", "--profile", "smoke", "--datasets", "organamnist", "--what", "table1",
+            "--scratch", str(tmp_path / "scratch"), "--dry-run"]  # fmt: skip
+    assert main(argv) == 0
+    profile = ex.get_profile("smoke")
+    cache = ex.Cache(repo / "results" / "smoke", tmp_path / "scratch")
+    jobs = [p.job for p in grids.study("table1", profile, "organamnist", cache)]
+    done, missing = ex.collect(jobs, cache)
+    out = capsys.readouterr().out
+    assert f"{len(done)} in {repo / 'results' / 'smoke'}, {len(missing)} to run" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["select", "-h"]])
+def test_help_exits_zero(argv, capsys):
+    assert main(argv) == 0
+    assert "usage: evalib" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["trian"], "invalid choice: 'trian'"),
+        (["train", "--dataset", "organamnist"], "the following arguments are required: --out"),
+        (["select", "--rounding", "round"], "argument --rounding: invalid choice: 'round'"),
+    ],
+)
+def test_usage_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalib: error: ") and "\n" not in err and message in err, err

@@ -54,6 +54,10 @@ def random_scores(dynamics: Dynamics | int, seed: int = 0) -> np.ndarray:
     """Uniform [0, 1) scores from ``numpy.random.default_rng(seed)``, [N]; top-M = a random
     M-subset."""
     n = dynamics if isinstance(dynamics, int) else dynamics.num_samples
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63
+    ):
+        raise EvalibError(f"random seed must be an integer in [0, 2^63), got {seed!r}")
     return np.random.default_rng(seed).random(n)
 
 

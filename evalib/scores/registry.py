@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import math
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -46,6 +49,14 @@ class MethodInfo:
                 f"(accepts: {', '.join(allowed) or 'none'})"
             )
         return {**self.defaults, **overrides, **self.fixed}
+
+    def param_types(self) -> dict[str, Any]:
+        """The declared type of every parameter this method accepts (from the annotations
+        of its score function): ``int``, ``float``, ``str``, ``tuple[int, int]`` (a window),
+        possibly ``| None``."""
+        hints = typing.get_type_hints(self.fn)
+        names = [p for p in list(inspect.signature(self.fn).parameters)[1:] if p not in self.fixed]
+        return {name: hints.get(name, Any) for name in names}
 
     def resolve_direction(self, params: Mapping[str, Any] | None = None) -> str:
         if self.direction_param is None:
@@ -175,6 +186,55 @@ _ALL = [
 ]
 
 METHODS: Mapping[str, MethodInfo] = MappingProxyType({m.name: m for m in _ALL})
+
+
+def parse_param(name: str, text: str, declared: Any, flag: str = "-p") -> Any:
+    """``text`` (as typed after ``name=``) converted to the ``declared`` type; a one-line
+    EvalibError naming ``flag``, the parameter, the value and the type expected otherwise.
+    ``None`` or ``none`` gives None where the type allows it."""
+    text = text.strip()
+    args = typing.get_args(declared)
+    if typing.get_origin(declared) in (typing.Union, types.UnionType) and type(None) in args:
+        if text.lower() == "none":
+            return None
+        declared = next(a for a in args if a is not type(None))
+    where = f"{flag} {name}={text}"
+    if declared is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise EvalibError(f"{where}: {name} must be an integer") from None
+    if declared is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise EvalibError(f"{where}: {name} must be a number") from None
+        if not math.isfinite(value):
+            raise EvalibError(f"{where}: {name} must be a finite number")
+        return value
+    if typing.get_origin(declared) is tuple and typing.get_args(declared) == (int, int):
+        parts = text.split(",")
+        try:
+            a, b = (int(x) for x in parts)
+        except ValueError:
+            raise EvalibError(
+                f"{where}: {name} must be an epoch window START,END (two integers, "
+                "half-open), e.g. 0,10"
+            ) from None
+        return a, b
+    if declared is str:
+        return text
+    parts = [_scalar(v) for v in text.split(",")]  # undeclared: best guess
+    return tuple(parts) if len(parts) > 1 else parts[0]
+
+
+def _scalar(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.strip()
 
 
 def get_method(name: str) -> MethodInfo:
