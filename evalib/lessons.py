@@ -582,7 +582,7 @@ def dual_window(
     rates claim 4 is judged at (every rate when None)."""
     out = [
         "**Two windows against one** (clean protocol, accuracy points, paired by seed, "
-        "± 95 % t-interval; claim 4 expects VAR-D above both VAR-S arms):",
+        "± 95 % t-interval; claim 4 expects VAR-D above VAR-S, each on its tuned windows):",
         "",
     ]
     if _has(diff, ("comparison", "rate", "diff", "ci95", "count")):
