@@ -125,6 +125,23 @@ def run_class(
     return pd.DataFrame(rows)
 
 
+def save_table(table: pd.DataFrame, folder: str | Path) -> Path:
+    """Write the class run's ``table`` to ``folder/walkthrough.csv`` (atomically). The
+    folder must be new, empty, or one evalib wrote (a one-line EvalibError otherwise);
+    returns the file's path."""
+    from evalib.io import atomic_file, claim_dir
+
+    def written_by_an_older_walkthrough(path: Path) -> bool:
+        return {p.name for p in path.iterdir()} <= {"walkthrough.csv"}
+
+    out = claim_dir(folder, "class", legacy=written_by_an_older_walkthrough,
+                    what="the walkthrough's class results folder")  # fmt: skip
+    path = out / "walkthrough.csv"
+    with atomic_file(path, "w") as fh:
+        table.to_csv(fh, index=False)
+    return path
+
+
 def against_random(table: pd.DataFrame) -> pd.DataFrame:
     """Per method and rate: mean test accuracy (%) and the seed-paired difference to
     Random (points), mean and min/max over seeds."""

@@ -198,9 +198,7 @@ if CLASS:
     )  # fmt: skip
     table = classroom.run_class(dyn, ds, plan)
     gaps = classroom.against_random(table)
-    out = S.cache.results.parent / "class"  # beside the profiles' results
-    os.makedirs(out, exist_ok=True)
-    table.to_csv(os.path.join(out, "walkthrough.csv"), index=False)
+    classroom.save_table(table, S.cache.results.parent / "class")  # beside the profiles'
     summary = table.assign(accuracy=100 * table["test_acc"]).pivot_table(
         index="method", columns="rate", values="accuracy", aggfunc="mean", sort=False
     )

@@ -145,3 +145,18 @@ def test_against_random_needs_random_rows() -> None:
     t = pd.DataFrame({"method": ["eva"], "rate": [0.1], "seed": [0], "test_acc": [0.5]})
     with pytest.raises(EvalibError, match="no Random"):
         classroom.against_random(t)
+
+
+def test_class_results_never_overwrite_a_users_folder(tmp_path: Path) -> None:
+    table = pd.DataFrame({"method": ["random"], "rate": [0.05], "test_acc": [0.5]})
+    out = classroom.save_table(table, tmp_path / "class")
+    assert pd.read_csv(out).equals(table)
+    classroom.save_table(table.assign(test_acc=0.6), tmp_path / "class")  # ours: replaced
+    assert pd.read_csv(out)["test_acc"].tolist() == [0.6]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(EvalibError, match="class results folder"):
+        classroom.save_table(table, mine)
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert not (mine / "walkthrough.csv").exists()
