@@ -132,7 +132,7 @@ def save_table(table: pd.DataFrame, folder: str | Path) -> Path:
     from evalib.io import atomic_file, claim_dir
 
     def written_by_an_older_walkthrough(path: Path) -> bool:
-        return {p.name for p in path.iterdir()} <= {"walkthrough.csv"}
+        return {p.name for p in path.iterdir()} <= {"walkthrough.csv", "walkthrough_run.json"}
 
     out = claim_dir(folder, "class", legacy=written_by_an_older_walkthrough,
                     what="the walkthrough's class results folder")  # fmt: skip

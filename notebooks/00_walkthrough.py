@@ -198,7 +198,7 @@ if CLASS:
     )  # fmt: skip
     table = classroom.run_class(dyn, ds, plan)
     gaps = classroom.against_random(table)
-    classroom.save_table(table, S.cache.results.parent / "class")  # beside the profiles'
+    out = classroom.save_table(table, S.cache.results.parent / "class").parent  # beside profiles
     summary = table.assign(accuracy=100 * table["test_acc"]).pivot_table(
         index="method", columns="rate", values="accuracy", aggfunc="mean", sort=False
     )
