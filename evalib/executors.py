@@ -6,8 +6,8 @@ attributes tell the runner more: ``runs_remotely`` (the runner records surrogate
 the executor too, on its workers) and ``accepts_bar`` (``run`` takes the runner's progress
 bar as ``bar=`` and writes its counts into it).
 
-This module imports nothing of the runner (:mod:`evalib.experiments`). It asks the job
-function and the items for what it needs, by duck typing:
+This module imports nothing of the runner (:mod:`evalib.runner`, :mod:`evalib.batch`). It
+asks the job function and the items for what it needs, by duck typing:
 
 * a job function that is a dataclass with a ``device`` field set to None is given the
   device it is placed on (:func:`on_device`);

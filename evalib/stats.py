@@ -118,3 +118,22 @@ def summarize(
         rows.append({**dict(zip(by, group, strict=True)), "mean": mean, "std": std,
                      "count": n, "ci95": half})  # fmt: skip
     return pd.DataFrame(rows, columns=[*by, "mean", "std", "count", "ci95"])
+
+
+def groupby_summary(
+    table: pd.DataFrame, metric: str = "clean_test_acc", by: Sequence[str] = ("method", "rate")
+) -> pd.DataFrame:
+    """Mean, std, n and a 95 % t-interval half-width of ``metric`` (in %) over seeds.
+
+    The summary of :func:`summarize`, computed with pandas' groupby (``experiments.summarize``
+    of earlier versions, which notebook 02 and :mod:`evalib.ablations` use); its floats can
+    differ from :func:`summarize`'s in the last bit, so the two are kept apart until the
+    tables written with it are regenerated."""
+    from scipy import stats
+
+    g = table.groupby(list(by))[metric]
+    out = g.agg(["mean", "std", "count"]).reset_index()
+    out[["mean", "std"]] *= 100
+    tcrit = out["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
+    out["ci95"] = tcrit * out["std"] / np.sqrt(out["count"])
+    return out

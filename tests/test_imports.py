@@ -114,6 +114,7 @@ def test_evalib_has_no_import_cycles():
     graph = import_graph()
     assert {"evalib.executors", "evalib.experiments", "evalib.select"} <= set(graph)
     assert "evalib.executors" in graph["evalib.experiments"]
+    assert {"evalib.config", "evalib.cache", "evalib.runner"} <= graph["evalib.experiments"]
     assert set(cycles(graph)) == KNOWN_CYCLES
 
 
@@ -125,4 +126,16 @@ def test_executors_know_nothing_of_the_runner():
             for nxt in graph[todo.pop()] - reach:
                 reach.add(nxt)
                 todo.append(nxt)
-        assert "evalib.experiments" not in reach, module
+        runner = {"evalib.experiments", "evalib.runner", "evalib.batch", "evalib.cache"}
+        assert not runner & reach, module
+
+
+def test_modules_along_the_data_path_import_downstream_only():
+    """config knows nothing of the cache, the cache nothing of the runner, and none of
+    the modules the facade ``experiments`` re-exports imports it back."""
+    graph = import_graph()
+    assert not {"evalib.cache", "evalib.runner", "evalib.batch"} & graph["evalib.config"]
+    assert not {"evalib.runner", "evalib.batch", "evalib.notebook"} & graph["evalib.cache"]
+    assert "evalib.batch" not in graph["evalib.runner"]
+    for module in ("config", "cache", "costs", "runner", "batch", "rerun", "notebook", "stats"):
+        assert "evalib.experiments" not in graph[f"evalib.{module}"], module
