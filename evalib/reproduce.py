@@ -48,8 +48,6 @@ DATASETS = {  # notebook → datasets it is run for (the first one is the book's
 # the profile's budget, the book runs a stated part of it.
 PARAMETERS: dict[str, dict[str, dict]] = {
     "cpu": {
-        "04_dual_window": {"seeds": [0]},  # claim 4 is judged on 03's three seeds
-        "06_cross_architecture": {"seeds": [0], "rates": [0.05, 0.3]},
         # PIE trains K dense and K emphasis networks on the full training split
         "07_pruning_identified": {"dataset": "bloodmnist"},
     },

@@ -233,3 +233,19 @@ def test_no_train_reaches_the_kernels_through_the_environment(monkeypatch):
     monkeypatch.setenv("EVALIB_PROGRESS", "1")
     assert rp.main(["--profile", "smoke", "--only", "05_window_grid", "--no-train"]) == 0
     assert seen and set(seen) == {"0"}
+
+
+def test_toc_lists_every_extra_dataset_page_of_the_dataset_map():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = {}
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            files[chapter["file"]] = [s["file"] for s in chapter.get("sections", [])]
+    extra = {f"notebooks/{nb}": [f"notebooks/extra/{nb}_{d}" for d in ds[1:]]
+             for nb, ds in rp.DATASETS.items()}  # fmt: skip
+    for page, sections in extra.items():
+        assert files.get(page) == sections, page
+    listed = {s for sections in files.values() for s in sections if "/extra/" in s}
+    assert listed == {s for sections in extra.values() for s in sections}
