@@ -329,6 +329,48 @@ def trajectories_with_window_stats(
     return fig
 
 
+def grid_heatmaps(
+    panels: Sequence[Sequence[tuple[str, pd.DataFrame]]],
+    title: str,
+    value_label: str = "accuracy (%)",
+    xlabel: str = "late window (epochs)",
+    ylabel: str = "early window (epochs)",
+    max_annotated: int = 12,
+) -> plt.Figure:
+    """Heatmaps of window-grid matrices (rows of panels, each ``(title, matrix)``), as
+    wide as the text column and with every cell's value written in it when a matrix has
+    at most ``max_annotated`` rows, in a type size that stays legible (8 pt up to 8 rows,
+    7 pt beyond). All panels share one colour scale."""
+    rows = [list(r) for r in panels]
+    n_cols = max(len(r) for r in rows)
+    n = max(m.shape[0] for r in rows for _, m in r)
+    values = np.concatenate([m.to_numpy(dtype=float).ravel() for r in rows for _, m in r])
+    finite = values[np.isfinite(values)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    side = (MAX_WIDTH - 0.9) / n_cols
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(MAX_WIDTH, 0.5 + (side + 0.5) * len(rows)),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    annot = n <= max_annotated
+    size = 8 if n <= 8 else 7
+    mappable = None
+    for row_axes, row in zip(axes, rows, strict=True):
+        for j, (ax, (name, mat)) in enumerate(zip(row_axes, row, strict=False)):
+            sns.heatmap(mat, ax=ax, annot=annot, fmt=".1f", cmap="viridis", square=True,
+                        vmin=vmin, vmax=vmax, cbar=False, annot_kws={"size": size},
+                        linewidths=0.5, linecolor="white")  # fmt: skip
+            mappable = ax.collections[0]
+            ax.set(title=name, xlabel=xlabel, ylabel=ylabel if j == 0 else "")
+            ax.tick_params(labelsize=7)
+            ax.tick_params(axis="y", rotation=0)
+            ax.grid(False)
+        for ax in row_axes[len(row) :]:
+            ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes, label=value_label, shrink=0.8)
+    fig.suptitle(title)
+    return fig
+
+
 def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
                 protocols: Sequence[str] = ("paper", "clean")) -> plt.Figure:  # fmt: skip
     """Seed-paired differences A − B (accuracy points) per selection rate, one bar per

@@ -168,3 +168,29 @@ def test_figures_fit_the_text_column_unshrunk() -> None:
     for fig in figures:
         assert _width(fig) <= plots.MAX_WIDTH + 1e-9, fig.axes[0].get_title()
         plt.close(fig)
+
+
+def _grid(n: int) -> pd.DataFrame:
+    labels = [f"[{2 * i}, {2 * i + 2})" for i in range(n)]
+    m = pd.DataFrame(np.nan, index=labels, columns=labels)
+    for i in range(n):
+        for j in range(i, n):
+            m.iloc[i, j] = 50.0 + i + j
+    return m
+
+
+def test_grid_heatmaps_write_legible_values_in_every_cell() -> None:
+    panels = [[(f"{r} · {p}", _grid(8)) for p in ("paper", "clean")] for r in ("2%", "5%")]
+    fig = plots.grid_heatmaps(panels, "t")
+    assert _width(fig) <= plots.MAX_WIDTH + 1e-9
+    heat = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in heat] == ["2% · paper", "2% · clean", "5% · paper",
+                                               "5% · clean"]  # fmt: skip
+    for ax in heat:
+        texts = [t for t in ax.texts if t.get_text()]
+        assert len(texts) == 8 * 9 // 2  # the upper triangle and the diagonal
+        assert min(t.get_fontsize() for t in texts) >= 7
+    plt.close(fig)
+    fig = plots.grid_heatmaps([[("big", _grid(20))]], "t")  # too many cells: colours only
+    assert not [t for ax in fig.axes for t in ax.texts if t.get_text()]
+    plt.close(fig)
