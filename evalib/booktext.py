@@ -382,6 +382,24 @@ def candidates_table(results: Path, profile_model: tuple[str, float] | None = No
     return text
 
 
+def ray_smoke_table(results: Path) -> str:
+    """``results/scaling/ray_smoke.csv`` (``benchmarks/bench_ray.py``) as a Markdown table
+    with one column per executor and one row per measured quantity: fifteen columns
+    side by side do not fit the book's text column, five do."""
+    frame = _csv(results / "ray_smoke.csv")
+    if frame.empty or "executor" not in frame:
+        return "*The Ray benchmark has not been run yet (`benchmarks/bench_ray.py`).*\n"
+    t = frame.set_index("executor").T
+
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|")
+
+    head = "| | " + " | ".join(map(cell, t.columns)) + " |\n|---|" + "---|" * len(t.columns) + "\n"
+    body = "".join(f"| `{name}` | " + " | ".join(map(cell, row)) + " |\n"
+                   for name, row in zip(t.index, t.to_numpy(), strict=True))  # fmt: skip
+    return head + body
+
+
 def _cpu_model() -> tuple[str, float]:
     m = _profile("cpu").model
     return (m.name, float(m.width))
@@ -395,6 +413,7 @@ def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
         "findings.md": findings_page(name, results),
         "protocol_gap.md": gap_table(full_data_gaps(name, results, _datasets())),
         "candidates.md": candidates_table(root / "results" / "cpu", _cpu_model()),
+        "ray_smoke.md": ray_smoke_table(root / "results" / "scaling"),
     }
 
 

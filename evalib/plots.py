@@ -68,7 +68,8 @@ def _shade(color: str, amount: float) -> tuple[float, float, float]:
 def arm_palette(arm_methods: Sequence[tuple[str, str]]) -> dict[str, tuple[float, float, float]]:
     """Colours for figure arms (label, method) in order: an arm gets its method's colour;
     a second or third arm of the same method (e.g. another window) a lighter, then darker
-    shade of it, so every arm stays distinguishable."""
+    shade of it (darker first for a light colour, whose lighter shade would vanish on a
+    white background), so every arm stays distinguishable."""
     from matplotlib.colors import to_rgb
 
     seen: dict[str, int] = {}
@@ -77,14 +78,38 @@ def arm_palette(arm_methods: Sequence[tuple[str, str]]) -> dict[str, tuple[float
         k = seen.get(method, 0)
         seen[method] = k + 1
         base = method_color(method)
-        out[label_] = to_rgb(base) if k == 0 else _shade(base, (0.45, -0.4, 0.7, -0.6)[(k - 1) % 4])
+        steps = (0.45, -0.4, 0.7, -0.6)
+        if _luminance(base) > 0.55:  # light: darker shades first, milder lighter ones
+            steps = (-0.45, 0.35, -0.65, -0.25)
+        out[label_] = to_rgb(base) if k == 0 else _shade(base, steps[(k - 1) % len(steps)])
     return out
 
 
+def _luminance(color: str | tuple[float, float, float]) -> float:
+    """Relative luminance (0 black … 1 white) of ``color``, WCAG's formula."""
+    from matplotlib.colors import to_rgb
+
+    rgb = np.array(to_rgb(color))
+    lin = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+#: the widest a figure is drawn, in inches: the book's text column is about 790 px wide
+#: at a 1400 px window and figures are drawn at 100 dpi, so a wider figure is shrunk and
+#: its text with it (tests/test_plots.py checks every helper against it)
+MAX_WIDTH = 8.4
+
+
 def setup_style() -> None:
-    """A quiet, print-friendly seaborn style used by every notebook."""
+    """The notebooks' display style: a quiet, print-friendly seaborn style for figures,
+    and every DataFrame shown through :func:`evalib.tables.to_html` (no row numbers, no
+    all-NaN columns, integers as integers, p-values below 0.001 as "< 0.001", wide
+    tables transposed or split to fit the page) when running under IPython."""
+    from evalib import tables
+
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
     plt.rcParams["figure.dpi"] = 100
+    tables.install_display()
 
 
 def label(method: str) -> str:
@@ -94,7 +119,7 @@ def label(method: str) -> str:
 def learning_curves(history: Sequence[dict] | pd.DataFrame, title: str) -> plt.Figure:
     """Training loss and train/val accuracy (%) per epoch from a run's history."""
     h = pd.DataFrame(history)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.4))
     ax_loss.plot(h["epoch"] + 1, h["train_loss"], marker="o", ms=3)
     ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="loss")
     ax_acc.plot(h["epoch"] + 1, 100 * h["train_acc"], marker="o", ms=3, label="train (train mode)")
@@ -190,8 +215,8 @@ def ablation_bars(
     cols = list(protocols) if protocols is not None else list(dict.fromkeys(long["protocol_label"]))
     rates = list(long["rate_label"].cat.categories if hasattr(long["rate_label"], "cat")
                  else dict.fromkeys(long["rate_label"]))  # fmt: skip
-    fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 4.2), sharey=True,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(1, len(cols), figsize=(min(MAX_WIDTH, 4.2 * len(cols)), 4.2),
+                             sharey=True, squeeze=False)  # fmt: skip
     width = 0.8 / max(1, len(order))
     for ax, col in zip(axes[0], cols, strict=True):
         part = long[long["protocol_label"] == col]
@@ -252,35 +277,38 @@ def trajectories_with_window_stats(
     windows: Mapping[str, tuple[int, int]],
     title: str,
 ) -> plt.Figure:
-    """Left: the error score S_t of each chosen sample over epochs, windows shaded, and
-    inside each window a bar at the window mean ± one window standard deviation. Right:
-    each sample's window variances (what EVA adds up) and window means (what EXP uses).
+    """Top: the error score S_t of each chosen sample over epochs, windows shaded, and
+    inside each window a bar at the window mean ± one window standard deviation. Below:
+    each sample's window variances (what EVA adds up, left) and window means (what EXP
+    uses, right), one bar per window.
 
     error_norms: [T, N]; samples: name → position; windows: name → [a, b) epochs.
     """
     s = np.asarray(error_norms, dtype=np.float64)
     names = list(samples)
     colors = dict(zip(names, sns.color_palette("dark", len(names)), strict=True))
-    fig, (ax, ax_v, ax_m) = plt.subplots(1, 3, figsize=(13, 4.8),
-                                         gridspec_kw={"width_ratios": [2.3, 1, 1]})  # fmt: skip
+    fig = plt.figure(figsize=(MAX_WIDTH, 7.2), layout="constrained")
+    grid = fig.add_gridspec(2, 2, height_ratios=(1.35, 1), width_ratios=(1.25, 1))
+    ax = fig.add_subplot(grid[0, :])
+    ax_v, ax_m = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
     epochs = np.arange(s.shape[0])
     for a, b in windows.values():
         ax.axvspan(a - 0.5, b - 0.5, color="0.9", zorder=0)
     for name in names:
         pos = samples[name]
-        ax.plot(epochs, s[:, pos], marker="o", ms=3, lw=1.2, color=colors[name], label=name)
+        ax.plot(epochs, s[:, pos], marker="o", ms=3, lw=1.4, color=colors[name], label=name)
         for a, b in windows.values():
             m, sd = s[a:b, pos].mean(), s[a:b, pos].std()
-            ax.errorbar((a + b - 1) / 2, m, yerr=sd, color=colors[name], capsize=4, lw=2.2,
+            ax.errorbar((a + b - 1) / 2, m, yerr=sd, color=colors[name], capsize=4, lw=2.4,
                         alpha=0.8)  # fmt: skip
     for wname, (a, b) in windows.items():
         ax.text((a + b - 1) / 2, 1.01, f"{wname} [{a}, {b})", ha="center", va="bottom",
                 fontsize="small", color="0.3", transform=ax.get_xaxis_transform())  # fmt: skip
     ax.set(xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(-0.03, 1.47))
-    ax.set_title("error over training; bars: window mean ± SD", pad=18)
+    ax.set_title("error over training (shaded: windows; bars: window mean ± SD)", pad=18)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    handles, labels_ = ax.get_legend_handles_labels()
-    fig.legend(handles, labels_, loc="lower center", ncol=len(labels_), frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize="small",
+              frameon=False)  # fmt: skip
     y = np.arange(len(names))
     h = 0.8 / max(1, len(windows))
     for k, (wname, (a, b)) in enumerate(windows.items()):
@@ -294,11 +322,52 @@ def trajectories_with_window_stats(
         a_.invert_yaxis()
         for tick, name in zip(a_.get_yticklabels(), names, strict=True):
             tick.set_color(colors[name])
-    ax_v.set(xlabel="V_W", title="window variance (EVA)")
-    ax_m.set(xlabel="E_W", title="window mean (EXP)", xlim=(0, 1.45))
-    ax_v.legend(fontsize="small", loc="lower right")
+    ax_v.set(xlabel="window variance V_W", title="what EVA adds up")
+    ax_m.set(xlabel="window mean E_W", title="what EXP adds up", xlim=(0, 1.45))
+    ax_v.legend(title="window", fontsize="small", loc="lower right")
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def grid_heatmaps(
+    panels: Sequence[Sequence[tuple[str, pd.DataFrame]]],
+    title: str,
+    value_label: str = "accuracy (%)",
+    xlabel: str = "late window (epochs)",
+    ylabel: str = "early window (epochs)",
+    max_annotated: int = 12,
+) -> plt.Figure:
+    """Heatmaps of window-grid matrices (rows of panels, each ``(title, matrix)``), as
+    wide as the text column and with every cell's value written in it when a matrix has
+    at most ``max_annotated`` rows, in a type size that stays legible (8 pt up to 8 rows,
+    7 pt beyond). All panels share one colour scale."""
+    rows = [list(r) for r in panels]
+    n_cols = max(len(r) for r in rows)
+    n = max(m.shape[0] for r in rows for _, m in r)
+    values = np.concatenate([m.to_numpy(dtype=float).ravel() for r in rows for _, m in r])
+    finite = values[np.isfinite(values)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    side = (MAX_WIDTH - 0.9) / n_cols
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(MAX_WIDTH, 0.5 + (side + 0.5) * len(rows)),
+                             squeeze=False, layout="constrained")  # fmt: skip
+    annot = n <= max_annotated
+    size = 8 if n <= 8 else 7
+    mappable = None
+    for row_axes, row in zip(axes, rows, strict=True):
+        for j, (ax, (name, mat)) in enumerate(zip(row_axes, row, strict=False)):
+            sns.heatmap(mat, ax=ax, annot=annot, fmt=".1f", cmap="viridis", square=True,
+                        vmin=vmin, vmax=vmax, cbar=False, annot_kws={"size": size},
+                        linewidths=0.5, linecolor="white")  # fmt: skip
+            mappable = ax.collections[0]
+            ax.set(title=name, xlabel=xlabel, ylabel=ylabel if j == 0 else "")
+            ax.tick_params(labelsize=7)
+            ax.tick_params(axis="y", rotation=0)
+            ax.grid(False)
+        for ax in row_axes[len(row) :]:
+            ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes, label=value_label, shrink=0.8)
+    fig.suptitle(title)
     return fig
 
 
@@ -316,7 +385,8 @@ def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
     data = per_seed.assign(rate_pct=(100 * per_seed["rate"].astype(float)).map("{:g}".format))
     g = sns.catplot(data=data, kind="bar", x="rate_pct", y="diff", hue="comparison",
                     col="protocol", col_order=list(protocols), errorbar=("ci", 95), capsize=0.1,
-                    height=3.6, aspect=1.2, palette="colorblind")  # fmt: skip
+                    height=3.4, aspect=min(1.2, MAX_WIDTH / (3.4 * len(protocols))),
+                    palette="colorblind")  # fmt: skip
     for ax in g.axes.flat:
         ax.axhline(0, color="k", lw=0.8, gid="zero-line")
         ax.set(xlabel="selection rate (% of training set)", ylabel=ylabel)
@@ -324,6 +394,8 @@ def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
     n = per_seed["comparison"].nunique()
     sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=max(1, n), title=None,
                     frameon=False)  # fmt: skip
+    w, h = g.figure.get_size_inches()  # seaborn widened it for a legend now placed below
+    g.figure.set_size_inches(min(w, MAX_WIDTH), h)
     g.figure.suptitle(title)
     g.figure.tight_layout()
     return g.figure

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib.util
 import os
+import re
 import sys
 import threading
 import time
@@ -100,8 +101,10 @@ def execute(
 
     Before the run, the repository URL of ``_config.yml`` is written into the notebook's
     install cell (:data:`INSTALL_PLACEHOLDER`); after it, the parameter cells are folded
-    away, the code of results pages is folded (:func:`fold_code`), and pages run for
-    several datasets get the dataset in their title (:func:`title_with_dataset`).
+    away, the stray return values of plotting calls (``Text(...)``,
+    ``[<matplotlib.lines.Line2D ...>]``) are dropped (:func:`drop_artist_reprs`), the
+    code of results pages is folded (:func:`fold_code`), and pages run for several
+    datasets get the dataset in their title (:func:`title_with_dataset`).
 
     Checked before the kernel starts: the notebook exists, every parameter name is one its
     ``parameters`` cell declares, and ``output`` is absent or a notebook evalib executed
@@ -137,6 +140,7 @@ def execute(
                 kernel_name="python3", progress_bar=progress, log_output=False,
             )  # fmt: skip
         hide_parameters(done)
+        drop_artist_reprs(done)
         if name not in SHOW_CODE:
             fold_code(done)
         if name in DATASETS and parameters.get("dataset"):
@@ -233,6 +237,48 @@ def hide_parameters(path: Path) -> None:
         if {"parameters", "injected-parameters"} & set(cell.metadata.get("tags", [])):
             _tag(cell, "hide-cell")
     nbformat.write(nb, path)
+
+
+#: the plain-text repr of what a plotting call returns (``fig.suptitle(...)`` as the last
+#: line of a cell gives ``Text(0.5, 0.98, '...')``): a matplotlib or seaborn object, a
+#: ``Text``, or a list of them; such an output says nothing to a reader
+ARTIST_REPR = re.compile(
+    r"""^\s*(?:
+        \[?\s*(?:Text\(.*?\)\s*,?\s*)+\]?  # Text(...), [Text(...), ...]
+      | \[?\s*(?:<(?:matplotlib|seaborn|mpl_toolkits)\.[^<>]*>\s*,?\s*)+\]?  # <matplotlib.X ...>
+      | <(?:Figure|Axes|BarContainer|ErrorbarContainer|StemContainer)\b[^<>]*>
+    )\s*$""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def is_artist_repr(output: dict) -> bool:
+    """True for an ``execute_result`` whose only content is the plain-text repr of a
+    plotting object (:data:`ARTIST_REPR`)."""
+    if output.get("output_type") != "execute_result":
+        return False
+    data = output.get("data") or {}
+    text = data.get("text/plain", "")
+    text = "".join(text) if isinstance(text, list) else str(text)
+    return set(data) == {"text/plain"} and bool(ARTIST_REPR.match(text))
+
+
+def drop_artist_reprs(path: Path) -> int:
+    """Remove from the notebook at ``path`` the outputs :func:`is_artist_repr` matches
+    (the figure itself, a separate ``display_data`` output, stays); returns how many."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        keep = [o for o in cell.get("outputs", []) if not is_artist_repr(o)]
+        n += len(cell.get("outputs", [])) - len(keep)
+        cell.outputs = keep
+    if n:
+        nbformat.write(nb, path)
+    return n
 
 
 def fold_code(path: Path) -> None:

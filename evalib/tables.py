@@ -6,12 +6,16 @@ place), with values turned into display strings where that is the point:
 * :func:`for_display`: drop all-NaN columns, integers as integers, other numbers with a
   fixed number of decimals, p-values below 0.001 as ``< 0.001``, missing values as ``—``;
 * :func:`split_wide` / :func:`fit_width`: a table too wide for a page split into
-  several, each repeating the key columns, or transposed when it is short and wide.
+  several, each repeating the key columns, or transposed when it is short and wide;
+* :func:`to_html` and :func:`install_display`: every DataFrame a notebook shows goes
+  through both (``plots.setup_style`` installs it), so the executed pages need no
+  formatting code of their own.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -37,18 +41,48 @@ def drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, frame.notna().any(axis=0)] if len(frame) else frame
 
 
+#: column names that hold counts (of seeds, steps, images, …) or a sign (``direction``):
+#: whole numbers stored as floats print as integers there, whatever else the column holds
+COUNT_NAME = re.compile(
+    r"(^|_)(n|m|k|count|counts|seeds?|steps|epochs?|jobs|runs|size|params|images|samples|"
+    r"classes|ipc|writes|intersection|shape|direction|sign)(_|$)|^n_|^num_",
+    re.IGNORECASE,
+)
+
+
 def integer_columns(frame: pd.DataFrame) -> list[str]:
-    """Numeric columns whose non-missing values are all whole numbers (counts, seeds,
-    epochs stored as floats because of a NaN elsewhere)."""
+    """Columns to print as integers: integer columns, and float columns whose values are
+    all whole numbers when they are floats only because of a missing value (a NaN) or
+    their name says they count something (:data:`COUNT_NAME`: ``n_seeds``, ``steps``);
+    an accuracy that happens to be 92.0 keeps its decimals."""
     out = []
     for c in frame.columns:
         col = frame[c]
         if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
             continue
+        if pd.api.types.is_integer_dtype(col):
+            out.append(c)
+            continue
         vals = col.dropna().to_numpy(dtype=float)
-        if len(vals) and np.all(np.isfinite(vals)) and np.all(vals == np.round(vals)):
+        whole = len(vals) and np.all(np.isfinite(vals)) and np.all(vals == np.round(vals))
+        name = " ".join(map(str, c)) if isinstance(c, tuple) else str(c)
+        if whole and (col.isna().any() or COUNT_NAME.search(name)):
             out.append(c)
     return out
+
+
+def float_digits(values: Iterable[float], digits: int = 2) -> int:
+    """Decimals to print a float column with: ``digits``; for a column of fractions
+    (every value in (-1, 1): rates, Jaccard indices, correlations, Dice) the fewest of
+    ``digits`` … 3 that print every value exactly (a rate of 0.005), else 3."""
+    vals = [float(v) for v in values if not (v is None or pd.isna(v))]
+    vals = [v for v in vals if math.isfinite(v)]
+    if not vals or max(abs(v) for v in vals) >= 1:
+        return digits
+    for d in range(digits, 4):
+        if all(abs(round(v, d) - v) < 1e-9 for v in vals):
+            return d
+    return max(digits, 3)
 
 
 def _p_like(name: object) -> bool:
@@ -69,7 +103,8 @@ def for_display(
     """A copy of ``frame`` as display strings: all-NaN columns dropped, whole-number
     columns as integers, p-value columns (``p_columns``, default: names like ``p``,
     ``p_value``, ``…_p``) through :func:`format_p`, other numbers with ``digits``
-    decimals (or ``digits_by_column[c]``), missing values as ``—``. Text is unchanged."""
+    decimals (more where :func:`float_digits` needs them, or ``digits_by_column[c]``),
+    missing values as ``—``. Text is unchanged."""
     out = drop_empty(frame).copy()
     p_cols = set(p_columns) if p_columns is not None else {c for c in out if _p_like(c)}
     ints = set(integer_columns(out)) - p_cols
@@ -81,7 +116,7 @@ def for_display(
         elif c in ints:
             out[c] = [MISSING if pd.isna(v) else f"{int(round(float(v)))}" for v in col]
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            d = per.get(c, digits)
+            d = per[c] if c in per else float_digits(col, digits)
             out[c] = [MISSING if pd.isna(v) else f"{float(v):.{d}f}" for v in col]
         else:
             out[c] = [MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else v
@@ -119,3 +154,162 @@ def fit_width(
         if t.shape[1] <= max_columns:
             return [t]
     return split_wide(frame, keys, max_columns)
+
+
+# ----------------------------------------------------------------------------- display
+
+#: how many characters of table text fit across the book's text column (about 790 px
+#: wide at a 1400 px window, at some 9.5 px per character of table text with padding)
+PAGE_CHARS = 84
+#: a header or a value can wrap at spaces, and a header also after an underscore
+_BREAKS = re.compile(r"[\s_]+")
+
+
+def _tokens(text: object) -> int:
+    """The longest piece of ``text`` that cannot wrap (its narrowest rendered width)."""
+    text = str(text).replace(f"< {P_FLOOR:g}", f"<~{P_FLOOR:g}")  # kept together in HTML
+    return max((len(t) for t in _BREAKS.split(text) if t), default=0)
+
+
+def _index_shown(frame: pd.DataFrame) -> bool:
+    """False for a default 0, 1, 2, … index without a name: row numbers say nothing."""
+    idx = frame.index
+    default = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1
+    return not (default and idx.name is None)
+
+
+def display_width(frame: pd.DataFrame, index: bool | None = None) -> int:
+    """The narrowest width of ``frame`` as a page table, in characters: per column the
+    longest piece of its header or of a value that cannot wrap, plus one for padding,
+    and the same for the index levels when they are shown (``index``; default: unless
+    the index is the default row numbering)."""
+    index = _index_shown(frame) if index is None else index
+    width = 0
+    for c in frame.columns:
+        names = c if isinstance(c, tuple) else (c,)
+        head = max(_tokens(n) for n in names)
+        width += max([head, *(_tokens(v) for v in frame[c])]) + 1
+    if index:
+        for i in range(frame.index.nlevels):
+            values = frame.index.get_level_values(i)
+            width += max([_tokens(frame.index.names[i] or ""), *map(_tokens, values)]) + 1
+    return width
+
+
+def _format_index(index: pd.Index, digits: int) -> pd.Index:
+    """``index`` with numeric levels printed like numeric columns (integers as integers,
+    decimals by :func:`float_digits`)."""
+
+    def fmt(level: pd.Index) -> pd.Index:
+        if pd.api.types.is_bool_dtype(level) or not pd.api.types.is_numeric_dtype(level):
+            return level
+        vals = level.to_numpy(dtype=float)
+        finite = vals[np.isfinite(vals)]
+        if len(finite) and np.all(finite == np.round(finite)):
+            return pd.Index([MISSING if pd.isna(v) else f"{int(v)}" for v in vals],
+                            name=level.name)  # fmt: skip
+        d = float_digits(vals, digits)
+        return pd.Index([MISSING if pd.isna(v) else f"{v:.{d}f}" for v in vals], name=level.name)
+
+    if isinstance(index, pd.MultiIndex):
+        return pd.MultiIndex.from_arrays(
+            [fmt(index.get_level_values(i)) for i in range(index.nlevels)], names=index.names
+        )
+    return fmt(index)
+
+
+def _keys(frame: pd.DataFrame, show_index: bool) -> list:
+    """The columns each part of a split table repeats: none when the index is shown (it
+    is repeated anyway), else the leading text columns (at most two)."""
+    if show_index:
+        return []
+    keys = []
+    for c in frame.columns[:2]:
+        if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]):
+            break
+        keys.append(c)
+    return keys
+
+
+def fit_page(
+    frame: pd.DataFrame, max_chars: int = PAGE_CHARS, max_rows: int = 6
+) -> list[pd.DataFrame]:
+    """Formatted parts of ``frame`` (:func:`for_display`) that each fit ``max_chars``:
+    the table itself when it fits; transposed when it is short (at most ``max_rows``
+    rows) and the transposed table fits; else its columns cut into several tables, each
+    repeating the index (or the leading text columns when the index is row numbers)."""
+    show = _index_shown(frame)
+    out = for_display(frame)
+    if show:
+        out.index = _format_index(out.index, 2)
+    if display_width(out, show) <= max_chars or out.shape[1] <= 1:
+        return [out]
+    keys = [k for k in _keys(frame, show) if k in out.columns]
+    if len(out) <= max_rows:
+        t = (out.set_index(keys) if keys else out).T
+        if isinstance(t.columns, pd.MultiIndex):
+            t.columns = [" · ".join(map(str, c)) for c in t.columns]
+        if display_width(t, True) <= max_chars:
+            return [t]
+    budget = max_chars - (display_width(out[keys], show) if keys else
+                          (display_width(out.iloc[:, :0], True) if show else 0))  # fmt: skip
+    parts, current, used = [], [], 0
+    for c in [c for c in out.columns if c not in keys]:
+        w = display_width(out[[c]], False)
+        if current and used + w > budget:
+            parts.append(out[keys + current])
+            current, used = [], 0
+        current.append(c)
+        used += w
+    if current:
+        parts.append(out[keys + current])
+    return parts
+
+
+def _breakable_headers(table_html: str) -> str:
+    """Let the header cells of ``table_html`` wrap after an underscore (``<wbr>``)."""
+
+    def cell(m: re.Match) -> str:
+        return m.group(1) + m.group(2).replace("_", "_<wbr>") + m.group(3)
+
+    return re.sub(r"(<th[^>]*>)([^<]*)(</th>)", cell, table_html)
+
+
+def to_html(frame: pd.DataFrame, max_chars: int = PAGE_CHARS) -> str:
+    """``frame`` as the book shows it: :func:`fit_page`'s parts as HTML tables (class
+    ``dataframe``, like pandas' own), headers that wrap after underscores, no row
+    numbers, at most pandas' ``display.max_rows`` rows each."""
+    tables = []
+    for part in fit_page(frame, max_chars):
+        body = part.to_html(
+            index=_index_shown(part), border=0, escape=True,
+            na_rep=MISSING, max_rows=pd.get_option("display.max_rows"), notebook=False,
+        )  # fmt: skip
+        # a p-value floor is one token: "< 0.001" never wraps after its "<"
+        body = body.replace(f"&lt; {P_FLOOR:g}", f"&lt;&nbsp;{P_FLOOR:g}")
+        tables.append(_breakable_headers(body))
+    if len(tables) > 1:
+        tables.insert(0, f"<p><em>One wide table, shown in {len(tables)} parts.</em></p>")
+    return "<div>" + "\n".join(tables) + "</div>"
+
+
+def _html_formatter(frame: pd.DataFrame) -> str | None:
+    try:
+        return to_html(frame)
+    except Exception:  # never lose an output to the display hook: pandas' own HTML
+        return frame._repr_html_()
+
+
+def install_display(shell: object | None = None) -> bool:
+    """Make ``shell`` (default: the running IPython kernel) show every DataFrame through
+    :func:`to_html`. Returns False, doing nothing, outside IPython."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _html_formatter)
+    return True

@@ -118,28 +118,19 @@ display(top.groupby("rate").head(5)[["rate", "method", "windows", "mean", "std",
         .reset_index(drop=True))  # fmt: skip
 
 # %%
-annot = len(WINDOWS) <= 12
-side = 4 if len(WINDOWS) <= 6 else 6.5  # room for one annotation per cell
-fig, axes = plt.subplots(len(G_RATES), 2, figsize=(2 * side + 2, 0.5 + side * len(G_RATES)),
-                         squeeze=False)  # fmt: skip
-for row, rate in zip(axes, G_RATES, strict=True):
-    for ax, (protocol, metric) in zip(row, ab.PROTOCOLS.items(), strict=True):
-        mat = ab.grid_matrix(table, metric, rate, WINDOWS)
-        sns.heatmap(mat, ax=ax, annot=annot, fmt=".1f", cmap="viridis", square=True,
-                    annot_kws={"size": 7}, cbar_kws={"label": "accuracy (%)"})  # fmt: skip
-        ax.set(title=f"rate {rate:.0%} · {protocol} protocol",
-               xlabel="late window (epochs)", ylabel="early window (epochs)")  # fmt: skip
-        ax.grid(False)
-        ax.tick_params(axis="y", rotation=0)
-fig.suptitle(ab.figure_title(S.dataset, P.name, "VAR-S (diagonal) and VAR-D (above) accuracy"))
-fig.tight_layout()
+panels = [[(f"rate {rate:.0%} · {protocol} protocol", ab.grid_matrix(table, metric, rate, WINDOWS))
+           for protocol, metric in ab.PROTOCOLS.items()] for rate in G_RATES]  # fmt: skip
+fig = plots.grid_heatmaps(
+    panels, ab.figure_title(S.dataset, P.name, "VAR-S (diagonal) and VAR-D (above) accuracy")
+)
 plt.show()
 
 # %% [markdown]
 # Accuracy (%) of a model trained on the coreset chosen with each window or pair of
 # windows (epochs, half-open ranges on this profile's epoch axis), mean over the grid
-# seeds. Row: early window; column: late window. Cells above the diagonal are VAR-D on
-# the pair (early, late); diagonal cells are VAR-S on that single window; cells below the
+# seeds, written in each cell up to 12 windows (one colour scale for all panels). Row:
+# early window; column: late window. Cells above the diagonal are VAR-D on the pair
+# (early, late); diagonal cells are VAR-S on that single window; cells below the
 # diagonal are empty (the pairs are ordered). Left: paper protocol (best validation
 # accuracy over training); right: clean protocol (test accuracy of the final model). One
 # row per selection rate.

@@ -133,14 +133,15 @@ long["method"] = long["method"].map(ab.ARM_NAMES)
 g = sns.catplot(data=long, kind="bar", x="rate_label", y="accuracy", hue="method",
                 hue_order=[ab.ARM_NAMES[m] for m in methods], col="model_label", col_order=order,
                 row="protocol", row_order=list(ab.PROTOCOLS), errorbar="sd", capsize=0.1,
-                height=3.4, aspect=1.1, palette="colorblind")  # fmt: skip
+                height=2.9, aspect=min(1.1, plots.MAX_WIDTH / (2.9 * len(order))),
+                palette={ab.ARM_NAMES[m]: plots.method_color(m) for m in methods})  # fmt: skip
 full = table.query("method == 'full'")
 for (protocol, model), ax in g.axes_dict.items():
     ref = full.loc[full["model_label"] == model, ab.PROTOCOLS[protocol]]
     if len(ref):
         ax.axhline(100 * ref.mean(), color="k", ls=":", lw=1)
     ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
-g.set_titles("{row_name} protocol · trained: {col_name}")
+g.set_titles("{row_name} · trained: {col_name}", size="small")
 sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=len(methods), title=None,
                 frameon=False)  # fmt: skip
 g.figure.suptitle(
@@ -150,6 +151,9 @@ g.figure.suptitle(
         f"coresets chosen on {ab.model_label(P.model.name, P.model.width)}, trained on each network",
     )
 )
+g.figure.set_size_inches(
+    min(g.figure.get_size_inches()[0], plots.MAX_WIDTH), g.figure.get_size_inches()[1]
+)  # seaborn widened it for the legend
 g.figure.tight_layout()
 plt.show()
 

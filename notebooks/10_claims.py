@@ -73,9 +73,10 @@ datasets: list[str] = ["organamnist", "bloodmnist"]  # a list: -y "datasets: [or
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, grids
+from evalib import claims, grids, plots
 from evalib import experiments as ex
 
+plots.setup_style()  # the figure style, and tables as every results page shows them
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
                       executor, workers, ray_address, device, extra={"datasets": datasets})  # fmt: skip
 P = S.profile

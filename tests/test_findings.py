@@ -214,3 +214,15 @@ def test_candidates_table_compares_the_profile_network_with_the_cheapest_good_on
     assert "reaches 88.9 % test accuracy at 12 CPU-s per epoch" in text
     assert "cheapest candidate at or above 91 % is convnet ×0.5 (91.2 %), at 2.5×" in text
     assert "No candidate" in booktext.candidates_table(tmp_path / "none")
+
+
+def test_ray_benchmark_table_has_one_column_per_executor(tmp_path: Path) -> None:
+    pd.DataFrame({"executor": ["serial", "ray, 1 worker killed"], "wall_s": [19.0, 35.8],
+                  "same_as_serial": ["yes", "yes"]}).to_csv(tmp_path / "ray_smoke.csv",
+                                                            index=False)  # fmt: skip
+    text = booktext.ray_smoke_table(tmp_path)
+    lines = text.splitlines()
+    assert lines[0] == "| | serial | ray, 1 worker killed |"
+    assert lines[2] == "| `wall_s` | 19.0 | 35.8 |"
+    assert lines[3] == "| `same_as_serial` | yes | yes |"
+    assert "not been run" in booktext.ray_smoke_table(tmp_path / "none")

@@ -127,3 +127,70 @@ def test_paired_bars_draws_one_bar_per_comparison_and_rate_with_a_zero_line() ->
         assert [ln for ln in ax.lines if ln.get_gid() == "zero-line"]
         assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5"]
     plt.close(fig)
+
+
+def test_shades_of_light_colours_stay_visible_on_white() -> None:
+    """A second arm of a light-coloured method (EXP-S late) is darker, not near white."""
+    white = _lab("#ffffff")
+    for method in plots.METHOD_COLORS:
+        arms = [(f"{method} {k}", method) for k in range(3)]
+        for colour in plots.arm_palette(arms).values():
+            assert np.linalg.norm(_lab(colour) - white) > 20, method
+
+
+def _width(fig) -> float:
+    return float(fig.get_size_inches()[0])
+
+
+def test_figures_fit_the_text_column_unshrunk() -> None:
+    """No helper draws wider than the book's text column, where a wider figure would be
+    shrunk together with its labels."""
+    rng = np.random.default_rng(0)
+    s = rng.uniform(0, 1.4, (12, 40))
+    windows = {"early": (0, 3), "late": (6, 9)}
+    hist = [{"epoch": e, "train_loss": 1 / (e + 1), "train_acc": 0.9, "val_acc": 0.8}
+            for e in range(5)]  # fmt: skip
+    long = _long()
+    per_seed = pd.DataFrame([{"comparison": "A − B", "rate": 0.02, "seed": k, "protocol": p,
+                              "diff": float(k)} for k in range(2) for p in ("paper", "clean")])  # fmt: skip
+    summary = pd.DataFrame({"method": ["eva", "random"], "rate": [0.05, 0.05], "mean": [80.0, 79.0],
+                            "std": [1.0, 1.0]})  # fmt: skip
+    figures = [
+        plots.learning_curves(hist, "t"),
+        plots.score_trajectories(s, [0, 1], ["a", "b"], "t", windows=list(windows.values())),
+        plots.accuracy_vs_rate(summary, "t"),
+        plots.ablation_bars(long, "t"),
+        plots.trajectories_with_window_stats(
+            s, plots.representative_samples(s, windows), windows, "t"
+        ),  # fmt: skip
+        plots.paired_bars(per_seed, "t", "A − B"),
+    ]
+    for fig in figures:
+        assert _width(fig) <= plots.MAX_WIDTH + 1e-9, fig.axes[0].get_title()
+        plt.close(fig)
+
+
+def _grid(n: int) -> pd.DataFrame:
+    labels = [f"[{2 * i}, {2 * i + 2})" for i in range(n)]
+    m = pd.DataFrame(np.nan, index=labels, columns=labels)
+    for i in range(n):
+        for j in range(i, n):
+            m.iloc[i, j] = 50.0 + i + j
+    return m
+
+
+def test_grid_heatmaps_write_legible_values_in_every_cell() -> None:
+    panels = [[(f"{r} · {p}", _grid(8)) for p in ("paper", "clean")] for r in ("2%", "5%")]
+    fig = plots.grid_heatmaps(panels, "t")
+    assert _width(fig) <= plots.MAX_WIDTH + 1e-9
+    heat = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in heat] == ["2% · paper", "2% · clean", "5% · paper",
+                                               "5% · clean"]  # fmt: skip
+    for ax in heat:
+        texts = [t for t in ax.texts if t.get_text()]
+        assert len(texts) == 8 * 9 // 2  # the upper triangle and the diagonal
+        assert min(t.get_fontsize() for t in texts) >= 7
+    plt.close(fig)
+    fig = plots.grid_heatmaps([[("big", _grid(20))]], "t")  # too many cells: colours only
+    assert not [t for ax in fig.axes for t in ax.texts if t.get_text()]
+    plt.close(fig)

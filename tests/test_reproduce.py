@@ -249,3 +249,43 @@ def test_toc_lists_every_extra_dataset_page_of_the_dataset_map():
         assert files.get(page) == sections, page
     listed = {s for sections in files.values() for s in sections if "/extra/" in s}
     assert listed == {s for sections in extra.values() for s in sections}
+
+
+@pytest.mark.parametrize(
+    ("text", "artist"),
+    [
+        ("Text(0.5, 0.98, 'one training image per class · organamnist')", True),
+        ("[<matplotlib.lines.Line2D at 0x7f3c>,\n <matplotlib.lines.Line2D at 0x7f3d>]", True),
+        ("[Text(0, 0.5, 'a'), Text(1, 0.5, 'b')]", True),
+        ("<Figure size 800x300 with 2 Axes>", True),
+        ("<seaborn.axisgrid.FacetGrid at 0x7f1>", True),
+        ("<BarContainer object of 5 artists>", True),
+        ("(0.0, 1.0)", False),
+        ("'Text(1)'", False),
+        ("42", False),
+    ],
+)
+def test_artist_reprs_are_recognised(text, artist):
+    out = {"output_type": "execute_result", "data": {"text/plain": text}}
+    assert rp.is_artist_repr(out) is artist
+    rich = {"output_type": "execute_result", "data": {"text/plain": text, "text/html": "<b/>"}}
+    assert not rp.is_artist_repr(rich)  # an object with a rich display is kept
+
+
+def test_drop_artist_reprs_keeps_the_figure_and_real_results(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    text = new_output("execute_result", {"text/plain": "Text(0.5, 0.98, 'title')"},
+                      execution_count=1)  # fmt: skip
+    image = new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    value = new_output("execute_result", {"text/plain": "3"}, execution_count=2)
+    nb = new_notebook(cells=[new_code_cell("fig.suptitle('title')", outputs=[image, text]),
+                             new_code_cell("1 + 2", outputs=[value])])  # fmt: skip
+    path = tmp_path / "page.ipynb"
+    nbformat.write(nb, path)
+    assert rp.drop_artist_reprs(path) == 1
+    cells = nbformat.read(path, as_version=4).cells
+    assert [o["output_type"] for o in cells[0].outputs] == ["display_data"]
+    assert cells[1].outputs[0]["data"]["text/plain"] == "3"
+    assert rp.drop_artist_reprs(path) == 0  # idempotent
