@@ -41,7 +41,7 @@ METHOD_COLORS: dict[str, str] = {
     "cartography": "#1F9E9E",
     "tdds": "#808000",
     "dad": "#A0522D",
-    "pie": "#FFD92F",
+    "pie": "#CCBB44",  # Tol yellow: dark enough for a line on white
 }
 #: Names that share another method's colour on purpose (the same score).
 ALIASES = {"eva_paper": "eva", "eva_tuned": "eva"}

@@ -252,13 +252,14 @@ core_summary.to_csv(S.out_dir() / "pie_coreset.csv", index=False)
 display(core_summary)
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(plots.MAX_WIDTH, 3.6), sharey=True)
 for method, g in core_summary.groupby("method"):
     g = g.sort_values("rate")
     name = "HTL (PIE)" if method == "pie" else plots.label(method)
     for ax, col in ((ax1, "accuracy"), (ax2, "worst_class_accuracy")):
         ax.errorbar(100 * g["rate"], g[f"{col}_mean"], yerr=g[f"{col}_std"].fillna(0),
-                    marker="o", capsize=3, label=name)  # fmt: skip
+                    marker="o", capsize=3, label=name,
+                    color=plots.method_color(method))  # fmt: skip
 for ax, what in ((ax1, "overall"), (ax2, "worst class")):
     ax.set(xscale="log", xlabel="selection rate (%, log scale)", ylabel="test accuracy (%)",
            title=f"{what} accuracy")  # fmt: skip

@@ -176,7 +176,7 @@ for ax, flag in zip(axes[0], DATASETS, strict=True):
     for method, marker in (("distilled", "o"), ("random", "s"), ("eva", "^")):
         g = s[s["method"] == method].sort_values("ipc")
         ax.errorbar(g["ipc"], g["mean"], yerr=g["std"].fillna(0), marker=marker, capsize=3,
-                    label=plots.label(method))  # fmt: skip
+                    label=plots.label(method), color=plots.method_color(method))  # fmt: skip
     full = s[s["method"] == "full"]["mean"]
     if len(full):
         ax.axhline(float(full.iloc[0]), color="k", ls=":", lw=1, label="full set")

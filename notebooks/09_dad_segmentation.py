@@ -179,10 +179,11 @@ display(summary.pivot_table(index="method", columns="rate", values="minus_random
 fig, ax = plt.subplots(figsize=(8, 4.4))
 labels = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
           "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
+colors = plots.arm_palette([(m, m.split("_")[0]) for m in seg.METHODS])  # DAD rules: shades
 for method in seg.METHODS:
     g = summary[summary["method"] == method].sort_values("rate")
     ax.errorbar(100 * g["rate"], g["mean"], yerr=g["std"].fillna(0), marker="o", capsize=3,
-                label=labels[method])  # fmt: skip
+                label=labels[method], color=colors[method])  # fmt: skip
 ax.axhline(full["test_dice"], color="k", ls=":", lw=1, label="full training set")
 ax.set(xlabel="kept fraction of training mosaics (%)", ylabel="mean test Dice",
        title=title("pruning by DAD, EL2N and at random"))  # fmt: skip
