@@ -131,6 +131,11 @@ display(
         "points:\n\n" + ab.describe_differences(diff, by=("budget", "rate"))
     )
 )
+same = pd.concat([grids.coreset_jaccard(arms, S.cache, a["method"], b["method"])
+                  .assign(comparison=name) for name, (a, b) in comparisons.items()])  # fmt: skip
+display(Markdown("Jaccard index of the two arms' coresets (1: the same images), mean over seeds; "
+                 "where it is 1, a difference of 0 is the same coreset trained twice:"))  # fmt: skip
+display(same.pivot_table(index=["budget", "rate"], columns="comparison", values="jaccard"))
 
 # %%
 per_seed = pd.concat([ab.paired_rows(arms.query("budget == 'epochs'"), a, b, name=n)
