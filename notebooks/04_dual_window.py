@@ -197,7 +197,7 @@ display(
 )
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.6))
 ax1.bar([f"{100 * r:g}" for r in overlap["rate"]], overlap["jaccard"], color="C0")
 ax1.set(ylim=(0, 1), xlabel="selection rate (% of training set)",
         ylabel="Jaccard index of the two coresets", title="overlap of the selections")  # fmt: skip
@@ -264,20 +264,22 @@ plot["set"] = plot["set"].map({"affected_all": "whole training set",
                                "affected_mask": 'coreset, missing="mask"',
                                "affected_zero": 'coreset, missing="zero" (official)'})  # fmt: skip
 plot["share"] *= 100
-fig, ax = plt.subplots(figsize=(8, 3.8))
+fig, ax = plt.subplots(figsize=(8.4, 3.4))
 sns.barplot(data=plot, x=(100 * plot["rate"]).map("{:g}".format), y="share", hue="set",
             ax=ax, palette="colorblind")  # fmt: skip
 ax.set(xlabel="selection rate (% of training set)",
        ylabel="samples with an unseen epoch (%)",
        title=ab.figure_title(S.dataset, P.name, "drop-last recording: who gets selected"))  # fmt: skip
-ax.legend(fontsize="small", title=None)
+for bars in ax.containers:  # the values, so that near-zero bars still say what they are
+    ax.bar_label(bars, fmt="%.2g", fontsize="x-small", padding=1)
+ax.legend(fontsize="small", title=None, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # Share (%) of samples that missed at least one epoch inside the EVA windows because of
-# the drop-last loader: in the whole training set, and in the EVA coreset at each
-# selection rate (%) when unseen epochs are masked or zero-filled. A zero among error
+# the drop-last loader (each bar labelled with its value): in the whole training set,
+# and in the EVA coreset at each selection rate (%) when unseen epochs are masked or zero-filled. A zero among error
 # scores of 0.5–1.4 is a large deviation from the window mean, so zero-filling inflates
 # exactly these samples' variance; a coreset share above the training-set share means the
 # convention, not the data, is choosing samples.
