@@ -279,10 +279,10 @@ plt.show()
 # %% [markdown]
 # Share (%) of samples that missed at least one epoch inside the EVA windows because of
 # the drop-last loader (each bar labelled with its value): in the whole training set, and
-# in the EVA coreset at each selection rate (%) when unseen epochs are masked or zero-
-# filled. A zero among error scores of 0.5–1.4 is a large deviation from the window mean,
-# so zero-filling inflates exactly these samples' variance; a coreset share above the
-# training-set share means the convention, not the data, is choosing samples.
+# in the EVA coreset at each selection rate (%) when unseen epochs are masked or
+# zero-filled. A zero among error scores of 0.5–1.4 is a large deviation from the window
+# mean, so zero-filling inflates exactly these samples' variance; a coreset share above
+# the training-set share means the convention, not the data, is choosing samples.
 
 # %% [markdown]
 # ## What this shows
