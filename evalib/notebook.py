@@ -31,6 +31,16 @@ from evalib.runner import run_surrogate
 ENV_TRAIN_MISSING = "EVALIB_TRAIN_MISSING"
 
 
+def _shown(folder: Path) -> str:
+    """``folder`` relative to the checkout's ``results/`` parent when inside it (so that an
+    executed page names ``results/cpu``, not a path of the machine that ran it)."""
+    root = default_results_dir().resolve()
+    try:
+        return str(Path(folder).resolve().relative_to(root.parent))
+    except ValueError:
+        return str(folder)
+
+
 @dataclass(frozen=True)
 class Setup:
     """What a notebook's parameters resolve to. ``device``: as given (None = auto); the
@@ -56,7 +66,7 @@ class Setup:
         table, missing = collect(jobs, self.cache)
         if missing:
             n = len(set(jobs))
-            print(f"{len(missing)} of {n} jobs are not in {self.cache.results} yet; shown: the "
+            print(f"{len(missing)} of {n} jobs are not in {_shown(self.cache.results)} yet; shown: the "
                   f"{n - len(missing)} that are (EVALIB_TRAIN_MISSING=0: nothing is trained)")  # fmt: skip
         return table
 
