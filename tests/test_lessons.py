@@ -14,18 +14,7 @@ import pytest
 
 from evalib import lessons, reproduce
 
-RESULTS_PAGES = (
-    "01_dynamics",
-    "02_benchmark",
-    "03_variance_ablation",
-    "04_dual_window",
-    "05_window_grid",
-    "06_cross_architecture",
-    "07_pruning_identified",
-    "08_distillation",
-    "09_dad_segmentation",
-    "10_claims",
-)
+RESULTS_PAGES = tuple(n for n in reproduce.NOTEBOOKS if n != "00_walkthrough")
 
 
 def runs(
