@@ -24,6 +24,7 @@ from evalib.executors import Executor, SerialExecutor, make_executor
 from evalib.packing import JobSize
 from evalib.progress import JobProgress, duration, log_job_line
 from evalib.runner import run_job, run_surrogate
+from evalib.tasks import Task, run_task
 
 
 def benchmark_jobs(
@@ -67,11 +68,15 @@ class _JobCall:
     device: str | None
     threads: int | None
 
-    def __call__(self, job: Job) -> dict[str, Any]:
+    def __call__(self, job: Job | Task) -> dict[str, Any]:
+        if isinstance(job, Task):
+            return run_task(job, self.cache, self.data_root, False, self.device, self.threads)
         return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
 
-    def job_size(self, job: Job) -> JobSize:
+    def job_size(self, job: Job | Task) -> JobSize:
         """What the executors pack jobs onto devices by (see evalib.packing)."""
+        if isinstance(job, Task):
+            return job.size()
         return JobSize(train_size(job), job.model.name, job.model.width)
 
 
@@ -96,7 +101,7 @@ class _SurrogateCall:
 
 
 def run_jobs(
-    jobs: Sequence[Job],
+    jobs: Sequence[Job | Task],
     cache: Cache,
     data_root: str | os.PathLike | None = None,
     executor: Executor | str = "serial",
@@ -104,14 +109,16 @@ def run_jobs(
     threads: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run every job not yet cached (surrogates first, once each); one row per job."""
+    """Run every job (or study :class:`~evalib.tasks.Task`) not yet cached, surrogates
+    first, once each; one row per job."""
     if isinstance(executor, str):
         executor = make_executor(executor)
     unique = list(dict.fromkeys(jobs))
     todo = [j for j in unique if cache.job_result(j) is None]
-    stored = {d: read_selection_index(cache, d) for d in {j.data.dataset for j in todo}}
+    coreset_jobs = [j for j in todo if isinstance(j, Job)]
+    stored = {d: read_selection_index(cache, d) for d in {j.data.dataset for j in coreset_jobs}}
     surrogates = list(dict.fromkeys(  # only for coresets no earlier run has stored
-        j.surrogate for j in todo
+        j.surrogate for j in coreset_jobs
         if j.surrogate is not None and j.method not in ("random", "given")
         and not _selection_stored(j, cache, stored[j.data.dataset])
     ))  # fmt: skip
@@ -146,7 +153,7 @@ def results_table(rows: Iterable[Mapping[str, Any] | None]) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("history", "config") if c in frame.columns])
 
 
-def collect(jobs: Sequence[Job], cache: Cache) -> tuple[pd.DataFrame, list[Job]]:
+def collect(jobs: Sequence[Job | Task], cache: Cache) -> tuple[pd.DataFrame, list[Job]]:
     """Results of the ``jobs`` already in the cache (nothing is trained) and those missing."""
     unique = list(dict.fromkeys(jobs))
     found = {j: cache.job_result(j) for j in unique}

@@ -24,10 +24,7 @@ import numpy as np
 from evalib.config import (
     Job,
     SurrogateConfig,
-    config_key,
-    job_from_dict,
     payload_key,
-    surrogate_from_dict,
 )
 from evalib.errors import EvalibError
 from evalib.io import atomic_file, check_output_dir, claim_dir
@@ -57,7 +54,7 @@ def default_results_dir() -> Path:
 
 
 _RESULT_DIRS = frozenset(
-    {"jobs", "surrogates", "selections", "candidates", "pie", "distill", "segmentation"}
+    {"jobs", "surrogates", "selections", "weights", "candidates", "pie", "distill", "segmentation"}
 )
 _SCRATCH_DIRS = frozenset(
     {"surrogates", "checkpoints", "results", "pie", "distill", "segmentation"}
@@ -166,7 +163,8 @@ class Cache:
                 raise EvalibError(f"{label + ' ' if label else ''}folder {path} is not writable")
         return Cache(res, scr)
 
-    def job_path(self, job: Job) -> Path:
+    def job_path(self, job: Job | Any) -> Path:
+        """Result file of a job or study task (anything with ``key()``)."""
         return self.results / "jobs" / f"{job.key()}.json"
 
     def surrogate_dir(self, cfg: SurrogateConfig) -> Path:
@@ -175,7 +173,7 @@ class Cache:
     def checkpoint_dir(self, kind: str, key: str) -> Path:
         return self.scratch / "checkpoints" / f"{kind}-{key}"
 
-    def job_result(self, job: Job) -> dict[str, Any] | None:
+    def job_result(self, job: Job | Any) -> dict[str, Any] | None:
         res = read_json_checked(self.job_path(job))
         return res if res is not None and res.get("key") == job.key() else None
 
@@ -222,6 +220,47 @@ def load_selection(cache: Cache, dataset: str, digest: str) -> np.ndarray:
     if indices_digest(ids) != digest:
         raise EvalibError(f"stored selection {path} does not match its digest {digest}")
     return ids
+
+
+def weights_digest(weights: np.ndarray) -> str:
+    """16-hex-digit sha256 of per-sample loss weights (float32)."""
+    return hashlib.sha256(np.ascontiguousarray(weights, np.float32).tobytes()).hexdigest()[:16]
+
+
+def weights_path(cache: Cache, dataset: str, digest: str) -> Path:
+    return cache.results / "weights" / dataset / f"{digest}.npz"
+
+
+def save_weights(cache: Cache, dataset: str, weights: np.ndarray) -> str:
+    """Store per-sample loss weights ``[N]`` (one per training sample of the job's split,
+    finite, ≥ 0) with the results; returns their digest (:func:`weights_digest`)."""
+    w = np.asarray(weights, np.float32).reshape(-1)
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise EvalibError("loss weights must be finite and non-negative")
+    digest = weights_digest(w)
+    path = weights_path(cache, dataset, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path, "wb") as fh:
+            np.savez_compressed(fh, weights=w)
+    return digest
+
+
+def load_weights(cache: Cache, dataset: str, digest: str) -> np.ndarray:
+    """The stored loss weights ``digest`` ([N] float32, checked against the digest)."""
+    path = weights_path(cache, dataset, digest)
+    try:
+        with np.load(path) as z:
+            w = z["weights"].astype(np.float32)
+    except FileNotFoundError:
+        raise EvalibError(
+            f"no stored loss weights {digest} for {dataset} in {path.parent}"
+        ) from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise EvalibError(f"stored loss weights {path} are unreadable: {exc}") from None
+    if weights_digest(w) != digest:
+        raise EvalibError(f"stored loss weights {path} do not match their digest {digest}")
+    return w
 
 
 def selection_key(job: Job) -> str:
@@ -301,29 +340,3 @@ def store_selection(job: Job, cache: Cache, chosen_ids: np.ndarray, n_total: int
     digest = save_selection(cache, job.data.dataset, chosen_ids, n_total)
     remember_selections(cache, job.data.dataset, {selection_key(job): digest})
     return digest
-
-
-# ----------------------------------------------------------------------------- migrate
-
-
-def migrate(results: str | os.PathLike) -> dict[str, int]:
-    """Re-key every job and surrogate record under ``results`` from its stored config to the
-    current :data:`~evalib.config.SCHEMA` (no retraining); returns counts of files kept,
-    moved, skipped."""
-    counts = {"kept": 0, "moved": 0, "skipped": 0}
-    folders = (("jobs", job_from_dict, "job"), ("surrogates", surrogate_from_dict, "surrogate"))
-    for folder, build, kind in folders:
-        for path in sorted((Path(results) / folder).glob("*.json")):
-            row = read_json_checked(path)
-            if row is None or not isinstance(row.get("config"), dict):
-                counts["skipped"] += 1
-                continue
-            key = config_key(kind, build(row["config"]))
-            if key == row.get("key") and path.stem == key:
-                counts["kept"] += 1
-                continue
-            atomic_write_json(path.with_name(f"{key}.json"), {**row, "key": key})
-            if path.stem != key:
-                path.unlink()
-            counts["moved"] += 1
-    return counts

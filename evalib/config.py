@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from evalib.errors import EvalibError
+from evalib.study_config import DistillSettings, PIESettings, SegSettings
 from evalib.train import Recipe
 
 PAPER_EPOCHS = 200
 
 
 #: Version of the key encoding. Bump it only when a config's meaning changes in a way
-#: the encoding cannot express, and run :func:`evalib.cache.migrate` on every results folder.
+#: the encoding cannot express, and run :func:`evalib.rerun.migrate` on every results folder.
 SCHEMA = 1
 #: What each schema adds to a payload before hashing. Schema 1 is the encoding of evalib
 #: 0.1.0, which hashed the package version string; it is kept so that results computed
@@ -35,7 +36,7 @@ SCHEMA = 1
 _SCHEMA_TAGS: dict[int, dict[str, Any]] = {1: {"version": "0.1.0"}}
 #: Config fields added after schema 1, with their defaults: a field at its default is left
 #: out of the key, so adding a field never changes an existing key.
-_ADDED_FIELDS: dict[str, Any] = {"min_steps": 0}
+_ADDED_FIELDS: dict[str, Any] = {"min_steps": 0, "weights": None}
 
 
 # ----------------------------------------------------------------------------- configs
@@ -94,7 +95,9 @@ class SelectionSpec:
 @dataclass(frozen=True)
 class Job:
     """Train ``model`` with ``recipe`` on the coreset ``selection`` (None = full data),
-    chosen from the dynamics of ``surrogate``; evaluate on val and test."""
+    chosen from the dynamics of ``surrogate``; evaluate on val and test. ``weights``
+    names per-sample loss weights stored with the results (:func:`evalib.cache.save_weights`,
+    one per sample of the training split)."""
 
     data: DataSpec
     selection: SelectionSpec | None
@@ -104,6 +107,7 @@ class Job:
     seed: int = 0
     budget: str = "epochs"  # "epochs": same epochs as the full run (official); "iterations"
     min_steps: int = 0  # floor on optimiser steps for a coreset (0: none); CCS-style budget
+    weights: str | None = None  # digest of stored per-sample loss weights (None: all 1)
 
     def key(self) -> str:
         return config_key("job", self)
@@ -177,7 +181,8 @@ class Profile:
     holds :attr:`window_len` epochs. Seed ``s`` of ``seeds`` selects with surrogate ``s``;
     windows are tuned on ``tuning_seed`` (surrogate and training), which no reported
     seed shares. ``min_steps`` is the floor of the second training budget, reported at
-    ``floor_rates``.
+    ``floor_rates``. ``pie``, ``distill`` and ``segmentation`` hold the sizes of the
+    studies of notebooks 07–09 (:mod:`evalib.study_config`).
     """
 
     name: str
@@ -194,6 +199,9 @@ class Profile:
     grid_step: int = 10  # window length and grid spacing on the paper's 200-epoch axis
     cross_models: tuple[ModelSpec, ...] = ()
     cross_seeds: tuple[int, ...] = (0,)
+    pie: PIESettings | None = None  # notebook 07
+    distill: DistillSettings | None = None  # notebook 08
+    segmentation: SegSettings | None = None  # notebook 09
     description: str = ""
 
     def data_spec(self, dataset: str) -> DataSpec:
@@ -274,6 +282,33 @@ PROFILES: dict[str, Profile] = {
         grid_step=67,
         cross_models=(ModelSpec("resnet18", 0.0625), ModelSpec("vgg", 0.0625)),
         description="seconds per notebook; tiny subsets, 4 epochs; for tests and CI",
+        pie=PIESettings(
+            dense_models=2,
+            fine_tune_steps=5,
+            lams=(2.0,),
+            description="2 dense models, 5 fine-tune steps after pruning, λ = 2",
+        ),
+        distill=DistillSettings(
+            ipcs=(1, 10),
+            iterations=10,
+            batch_real=32,
+            width=0.125,
+            eval_steps=25,
+            eval_models=1,
+            full_steps=40,
+            description="10 DM iterations, ConvNet width 0.125, 25 evaluation steps, 1 network",
+        ),
+        segmentation=SegSettings(
+            n_train=160,
+            n_test=100,
+            width=0.5,
+            epochs=4,
+            rates=(0.3, 0.6),
+            seeds=(0,),
+            el2n_end=1,
+            batch_size=16,
+            description="160 training mosaics (2×2), U-Net width 0.5, 4 epochs of batch 16, one seed",
+        ),
     ),
     "cpu": Profile(
         name="cpu",
@@ -301,6 +336,42 @@ PROFILES: dict[str, Profile] = {
             "0-2, each with its own surrogate; validation on a stratified 2000-image subset "
             "for the Organ sets"
         ),
+        pie=PIESettings(
+            dense_models=3,
+            fine_tune_steps=100,
+            lams=(2.0,),
+            oversample=False,
+            coreset_rates=(0.05, 0.3),
+            description=(
+                "3 dense models, 100 fine-tune steps (lr 0.01) after pruning, loss weights with "
+                "λ = 2 (no oversampling), coresets at 5 % and 30 %"
+            ),
+        ),
+        distill=DistillSettings(
+            ipcs=(1, 10, 50),
+            iterations=200,
+            batch_real=64,
+            width=0.25,
+            eval_steps=200,
+            eval_models=2,
+            full_steps=500,
+            eval_batch=128,
+            description=(
+                "200 DM iterations (64 real images per class each), ConvNet width 0.25 "
+                "(32 channels), 200 evaluation steps of batch 128, 2 evaluation networks per set"
+            ),
+        ),
+        segmentation=SegSettings(
+            n_train=1000,
+            n_test=500,
+            width=0.5,
+            epochs=12,
+            rates=(0.2, 0.5),
+            seeds=(0, 1, 2),
+            el2n_end=2,
+            description="1000 training mosaics (2×2), U-Net width 0.5 (8 base channels), 12 epochs, "
+            "three retrain seeds",
+        ),
     ),
     "paper": Profile(
         name="paper",
@@ -315,6 +386,39 @@ PROFILES: dict[str, Profile] = {
         description=(
             "the official recipe exactly: ResNet-18, 200 epochs, batch 256, 3 seeds, windows "
             "of 10 epochs tuned on seed 3, plus a floor of 2500 steps at 2 % and 5 % (GPU)"
+        ),
+        pie=PIESettings(
+            dense_models=5,
+            fine_tune_steps=1000,
+            lams=(1.0, 3.0),
+            description="5 dense models, 1000 fine-tune steps after pruning, λ ∈ {1, 3}",
+        ),
+        distill=DistillSettings(
+            ipcs=(1, 10, 50),
+            iterations=20000,
+            batch_real=256,
+            width=1.0,
+            eval_steps=3000,
+            eval_models=5,
+            full_steps=20000,
+            description=(
+                "DM's published setting on a GPU: 20 000 iterations, 256 real images per class, "
+                "ConvNet-3 with 128 channels and instance norm, lr 1 / momentum 0.5 on pixels, "
+                "siamese augmentation; evaluation networks trained 3000 steps (≈ DM's 1000 "
+                "epochs at 50 images per class), 5 networks per set"
+            ),
+        ),
+        segmentation=SegSettings(
+            n_train=10000,
+            n_test=2000,
+            width=2.0,
+            epochs=50,
+            rates=(0.1, 0.3, 0.5, 0.7),
+            seeds=(0, 1, 2),
+            el2n_end=5,
+            grid=3,
+            description="10 000 training mosaics (3×3, 84×84), U-Net width 2 (32 base channels), "
+            "50 epochs, three seeds (GPU)",
         ),
     ),
 }
@@ -359,4 +463,5 @@ def job_from_dict(d: Mapping[str, Any]) -> Job:
         seed=int(d["seed"]),
         budget=d.get("budget", "epochs"),
         min_steps=int(d.get("min_steps", 0)),
+        weights=d.get("weights"),
     )

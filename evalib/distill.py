@@ -24,7 +24,7 @@ compared: distilled, random real and EVA coreset at the same images per class
 Feasibility Study") report that the accuracy of a small random real subset predicts
 distillation success; :func:`predictor_correlation` tests this across datasets × budgets.
 
-``SETTINGS`` holds the per-profile sizes of notebook ``08_distillation``.
+Its per-profile sizes are ``Profile.distill`` (:mod:`evalib.study_config`).
 """
 
 from __future__ import annotations
@@ -53,95 +53,14 @@ from evalib.experiments import (
 )
 from evalib.io import atomic_file, progress_bar
 from evalib.models import build_model
+from evalib.study_config import DISTILL_DATASETS, DistillSettings
 from evalib.train import evaluate, pick_device
 
-DATASETS = ("organamnist", "bloodmnist", "breastmnist", "retinamnist")
+DATASETS = DISTILL_DATASETS
 METHODS = ("distilled", "random", "eva")
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class DistillSettings:
-    """Sizes of the distillation notebook at one profile.
-
-    ipcs: images per class compared. iterations: DM optimisation steps; batch_real: real
-    images per class per iteration; width: ConvNet width multiplier (1.0 = 128 channels)
-    of both the distillation and the evaluation networks; lr_img / momentum: SGD on the
-    synthetic pixels; dsa: siamese augmentation during DM. eval_steps: SGD steps of
-    each evaluation network (batch ``eval_batch``); eval_models: evaluation networks
-    (seeds) per image set; full_steps: steps of the full-training-set reference (0 =
-    skip).
-    """
-
-    ipcs: tuple[int, ...]
-    iterations: int
-    batch_real: int
-    width: float
-    eval_steps: int
-    eval_models: int
-    full_steps: int
-    lr_img: float = 1.0
-    momentum: float = 0.5
-    dsa: bool = True
-    eval_batch: int = 256
-    eval_lr: float = 0.01
-    eval_augment: bool = True
-    datasets: tuple[str, ...] = DATASETS
-    description: str = ""
-
-
-SETTINGS: dict[str, DistillSettings] = {
-    "smoke": DistillSettings(
-        ipcs=(1, 10),
-        iterations=10,
-        batch_real=32,
-        width=0.125,
-        eval_steps=25,
-        eval_models=1,
-        full_steps=40,
-        description="10 DM iterations, ConvNet width 0.125, 25 evaluation steps, 1 network",
-    ),
-    "cpu": DistillSettings(
-        ipcs=(1, 10, 50),
-        iterations=200,
-        batch_real=64,
-        width=0.25,
-        eval_steps=200,
-        eval_models=2,
-        full_steps=500,
-        eval_batch=128,
-        description=(
-            "200 DM iterations (64 real images per class each), ConvNet width 0.25 "
-            "(32 channels), 200 evaluation steps of batch 128, 2 evaluation networks per set"
-        ),
-    ),
-    "paper": DistillSettings(
-        ipcs=(1, 10, 50),
-        iterations=20000,
-        batch_real=256,
-        width=1.0,
-        eval_steps=3000,
-        eval_models=5,
-        full_steps=20000,
-        description=(
-            "DM's published setting on a GPU: 20 000 iterations, 256 real images per class, "
-            "ConvNet-3 with 128 channels and instance norm, lr 1 / momentum 0.5 on pixels, "
-            "siamese augmentation; evaluation networks trained 3000 steps (≈ DM's 1000 "
-            "epochs at 50 images per class), 5 networks per set"
-        ),
-    ),
-}
-
-
-def settings_for(profile: str) -> DistillSettings:
-    """The distillation settings of ``profile`` (smoke, cpu or paper)."""
-    if profile not in SETTINGS:
-        raise EvalibError(
-            f"no distillation settings for profile {profile!r}; known: {', '.join(SETTINGS)}"
-        )
-    return SETTINGS[profile]
 
 
 # ----------------------------------------------------------------------------- networks
@@ -620,7 +539,6 @@ def verdicts(results: pd.DataFrame, corr: pd.DataFrame) -> list[dict[str, Any]]:
 
 __all__ = [
     "DATASETS",
-    "SETTINGS",
     "DistillSettings",
     "Distilled",
     "augment",
@@ -635,7 +553,6 @@ __all__ = [
     "random_convnet",
     "random_real",
     "run_comparison",
-    "settings_for",
     "summarize",
     "top_per_class",
     "train_eval",

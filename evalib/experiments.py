@@ -9,14 +9,15 @@ so notebooks, scripts and older code keep working unchanged:
   ``PROFILES``, ``get_profile``) and ``job_from_dict``/``surrogate_from_dict``;
 - :mod:`evalib.cache`: checksummed JSON (``atomic_write_json``, ``read_json_checked``),
   the ``Cache`` and its default folders, the selection store (``save_selection``,
-  ``load_selection``, ``selection_key`` and the selection index) and ``migrate``;
+  ``load_selection``, ``selection_key`` and the selection index), stored loss weights;
 - :mod:`evalib.runner`: one job, from surrogate to result row (``load_data``,
   ``run_surrogate``, ``select_for_job``, ``positions_of``, ``provenance``, ``run_job``);
 - :mod:`evalib.batch`: lists of jobs (``benchmark_jobs``, ``run_jobs``, ``collect``,
   ``results_table``);
 - :mod:`evalib.costs`: a job's budget and cost (``effective_recipe``, ``train_size``,
   ``estimate_seconds``, ``write_compute``);
-- :mod:`evalib.rerun`: ``stored_job`` and ``rerun``;
+- :mod:`evalib.rerun`: ``stored_job``, ``rerun`` and ``migrate``;
+- :mod:`evalib.tasks`: study tasks beside jobs (``Task``, ``run_task``);
 - :mod:`evalib.notebook`: ``notebook_setup``, ``Setup`` and the parameter checks;
 - :mod:`evalib.executors`: serial, process and Ray executors;
 - :mod:`evalib.stats`: ``summarize`` here is :func:`evalib.stats.groupby_summary`.
@@ -48,11 +49,12 @@ from evalib.cache import (
     is_results_dir,
     is_scratch_dir,
     load_selection,
-    migrate,
+    load_weights,
     read_json_checked,
     read_selection_index,
     remember_selections,
     save_selection,
+    save_weights,
     selection_index_path,
     selection_key,
     selection_path,
@@ -103,7 +105,7 @@ from evalib.notebook import (
     notebook_setup,
     paper_cpu_warning,
 )
-from evalib.rerun import REPRODUCED_FIELDS, rerun, stored_job
+from evalib.rerun import REPRODUCED_FIELDS, migrate, rerun, stored_job
 from evalib.runner import (
     _rmtree,
     load_data,
@@ -115,9 +117,15 @@ from evalib.runner import (
     surrogate_record,
 )
 from evalib.stats import groupby_summary as summarize
+from evalib.tasks import Task, run_task, task_from_record
 from evalib.train import Recipe
 
 __all__ = [
+    "Task",
+    "load_weights",
+    "run_task",
+    "save_weights",
+    "task_from_record",
     "ENV_CACHE",
     "ENV_RESULTS",
     "ENV_TRAIN_MISSING",

@@ -17,7 +17,7 @@ and up-weight them in training. This module implements, from those descriptions:
 * cached dense models and pruned predictions (:func:`dense_model`, :func:`run_pie`)
   and a cached train-and-report runner (:func:`run_training`).
 
-``SETTINGS`` holds the per-profile sizes the notebook ``07_pruning_identified`` uses.
+Its per-profile sizes are ``Profile.pie`` (:mod:`evalib.study_config`).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ from evalib.experiments import (
 )
 from evalib.io import atomic_file
 from evalib.models import build_model
+from evalib.study_config import DEFAULT_SPARSITIES, PIESettings
 from evalib.train import Recipe, predictions, seed_everything, train
 
-DEFAULT_SPARSITIES: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
 PRUNABLE: tuple[type[nn.Module], ...] = (
     nn.Conv1d,
     nn.Conv2d,
@@ -65,61 +65,6 @@ PRUNABLE: tuple[type[nn.Module], ...] = (
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class PIESettings:
-    """Sizes of the PIE notebook at one profile.
-
-    dense_models: K dense models (seeds 0..K-1) and, from each, one pruned model per
-    sparsity. fine_tune_steps: optimiser steps after pruning (0 = one-shot only), at
-    ``fine_tune_lr``. lams: emphasis strengths λ of the weights 1 + λ·HTL (and of the
-    oversampling copies 1 + round(λ·HTL)). coreset_rates: rates of the HTL / Random /
-    EVA coreset comparison (None = the profile's rates).
-    """
-
-    dense_models: int
-    sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
-    fine_tune_steps: int = 0
-    fine_tune_lr: float = 0.01
-    lams: tuple[float, ...] = (2.0,)
-    oversample: bool = True
-    coreset_rates: tuple[float, ...] | None = None
-    description: str = ""
-
-
-SETTINGS: dict[str, PIESettings] = {
-    "smoke": PIESettings(
-        dense_models=2,
-        fine_tune_steps=5,
-        lams=(2.0,),
-        description="2 dense models, 5 fine-tune steps after pruning, λ = 2",
-    ),
-    "cpu": PIESettings(
-        dense_models=3,
-        fine_tune_steps=100,
-        lams=(2.0,),
-        oversample=False,
-        coreset_rates=(0.05, 0.3),
-        description=(
-            "3 dense models, 100 fine-tune steps (lr 0.01) after pruning, loss weights with "
-            "λ = 2 (no oversampling), coresets at 5 % and 30 %"
-        ),
-    ),
-    "paper": PIESettings(
-        dense_models=5,
-        fine_tune_steps=1000,
-        lams=(1.0, 3.0),
-        description="5 dense models, 1000 fine-tune steps after pruning, λ ∈ {1, 3}",
-    ),
-}
-
-
-def settings_for(profile: str) -> PIESettings:
-    """The PIE settings of ``profile`` (smoke, cpu or paper)."""
-    if profile not in SETTINGS:
-        raise EvalibError(f"no PIE settings for profile {profile!r}; known: {', '.join(SETTINGS)}")
-    return SETTINGS[profile]
 
 
 # ----------------------------------------------------------------------------- pruning
@@ -615,7 +560,6 @@ __all__ = [
     "DEFAULT_SPARSITIES",
     "PIEResult",
     "PIESettings",
-    "SETTINGS",
     "accuracy_report",
     "dense_model",
     "emphasis_weights",
@@ -631,7 +575,6 @@ __all__ = [
     "prune",
     "run_pie",
     "run_training",
-    "settings_for",
     "verdicts",
     "weight_sparsity",
 ]

@@ -16,21 +16,24 @@ import numpy as np
 
 from evalib.cache import (
     Cache,
+    atomic_write_json,
     default_cache_dir,
     load_selection,
     read_json_checked,
     selection_path,
 )
-from evalib.config import Job, job_from_dict
+from evalib.config import Job, config_key, job_from_dict, surrogate_from_dict
 from evalib.errors import EvalibError
 from evalib.runner import load_data, positions_of, run_job
+from evalib.tasks import Task, run_task, task_class, task_from_record
 
 REPRODUCED_FIELDS = ("paper_val_acc", "clean_test_acc", "final_val_acc", "steps", "indices_sha256")
 
 
-def stored_job(result_path: str | os.PathLike) -> tuple[Job, dict[str, Any]]:
-    """(job, stored result) of a ``results/<profile>/jobs/<key>.json`` file, checked to be a
-    complete job record whose config rebuilds its key; one-line EvalibError otherwise."""
+def stored_job(result_path: str | os.PathLike) -> tuple[Job | Task, dict[str, Any]]:
+    """(job or study task, stored result) of a ``results/<profile>/jobs/<key>.json`` file,
+    checked to be a complete record whose config rebuilds its key; one-line EvalibError
+    otherwise."""
     path = Path(result_path)
     if path.is_dir() or not path.exists():
         raise EvalibError(
@@ -40,6 +43,15 @@ def stored_job(result_path: str | os.PathLike) -> tuple[Job, dict[str, Any]]:
     if stored is None:
         raise EvalibError(f"{path} is not a valid job result (unreadable, corrupt or not evalib's)")
     config = stored.get("config")
+    if stored.get("kind", "job") != "job":
+        try:
+            task = task_from_record(stored)
+        except EvalibError as exc:
+            raise EvalibError(f"{path}: {exc}") from None
+        missing = [f for f in task.reproduced if f not in stored]
+        if missing:
+            raise EvalibError(f"{path} lacks the stored fields {', '.join(missing)}")
+        return task, stored
     needed = {"data", "selection", "surrogate", "model", "recipe", "seed"}
     if not isinstance(config, dict) or not needed <= set(config) or "key" not in stored:
         raise EvalibError(
@@ -89,6 +101,11 @@ def rerun(
     torch.set_num_threads(max(1, threads))
     home = Cache(Path(result_path).resolve().parent.parent, default_cache_dir())
     fresh = Cache.at(Path(scratch) / "results", Path(scratch) / "scratch")
+    if isinstance(job, Task):  # a study task recomputes everything it needs
+        new = run_task(job, _with_results(fresh, home), data_root, progress, store=False)
+        compared = {f: (stored.get(f), new.get(f)) for f in job.reproduced}
+        compared["stage"] = ("task", "task")
+        return compared
     digest = stored.get("indices_sha256")
     committed = None
     if (
@@ -120,6 +137,13 @@ def rerun(
     return compared
 
 
+def _with_results(fresh: Cache, home: Cache) -> Cache:
+    """The fresh scratch folder over the stored results folder: a task reads the inputs
+    committed there (stored selections, weights) and recomputes the rest in scratch; with
+    ``store=False`` nothing is written to the results."""
+    return Cache(home.results, fresh.scratch)
+
+
 def _score_agreement(job: Job, home: Cache, fresh: Cache) -> dict[str, tuple[Any, Any]]:
     """Spearman correlation of the job's scores on the original and the rerun surrogate,
     when both dynamics are on this machine."""
@@ -137,3 +161,34 @@ def _score_agreement(job: Job, home: Cache, fresh: Cache) -> dict[str, tuple[Any
     a = compute_scores(name, load_dynamics(original), **params)
     b = compute_scores(name, load_dynamics(fresh.surrogate_dir(job.surrogate)), **params)
     return {"spearman": (1.0, float(stats.spearmanr(a, b).statistic))}
+
+
+# ----------------------------------------------------------------------------- migrate
+
+
+def migrate(results: str | os.PathLike) -> dict[str, int]:
+    """Re-key every job, study task and surrogate record under ``results`` from its stored
+    config to the current :data:`~evalib.config.SCHEMA` (no retraining); returns counts of
+    files kept, moved, skipped."""
+    counts = {"kept": 0, "moved": 0, "skipped": 0}
+    for folder in ("jobs", "surrogates"):
+        for path in sorted((Path(results) / folder).glob("*.json")):
+            row = read_json_checked(path)
+            if row is None or not isinstance(row.get("config"), dict):
+                counts["skipped"] += 1
+                continue
+            kind = "surrogate" if folder == "surrogates" else row.get("kind", "job")
+            if kind == "surrogate":
+                key = config_key(kind, surrogate_from_dict(row["config"]))
+            elif kind == "job":
+                key = config_key(kind, job_from_dict(row["config"]))
+            else:
+                key = task_class(kind).from_config(row["config"]).key()
+            if key == row.get("key") and path.stem == key:
+                counts["kept"] += 1
+                continue
+            atomic_write_json(path.with_name(f"{key}.json"), {**row, "key": key})
+            if path.stem != key:
+                path.unlink()
+            counts["moved"] += 1
+    return counts

@@ -22,6 +22,7 @@ from evalib.cache import (
     atomic_write_json,
     indices_digest,
     load_selection,
+    load_weights,
     read_json_checked,
     save_selection,
     store_selection,
@@ -285,6 +286,15 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
     from evalib.train import seed_everything
 
     coreset = train_split.subset(positions)
+    weights = None
+    if job.weights is not None:
+        weights = load_weights(cache, job.data.dataset, job.weights)
+        if len(weights) != len(train_split):
+            raise EvalibError(
+                f"loss weights {job.weights} hold {len(weights)} values for a training split "
+                f"of {len(train_split)} samples"
+            )
+        weights = weights[positions]
     recipe = effective_recipe(job, len(positions), len(train_split))
     seed_everything(job.seed)
     model = build_model(job.model.name, ds.info.n_channels, ds.info.n_classes, job.model.width)
@@ -297,12 +307,14 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         val=val,
         test=test,
         record=False,
+        sample_weights=weights,
         device=device,
         threads=threads,
         checkpoint_every_s=checkpoint_every_s,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
+    per_class = class_accuracies(result.model, test, recipe, ds.info.n_classes)
     _rmtree(cache.checkpoint_dir("job", job.key()))
     history = result.history
     evals = [h for h in history if "val_acc" in h]
@@ -330,6 +342,9 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         "clean_test_acc": float(history[-1]["test_acc"]),
         "final_val_acc": float(history[-1]["val_acc"]),
         "final_train_acc": float(history[-1]["train_acc"]),
+        # final model on test, per class (None: no test image of that class)
+        "test_per_class": per_class,
+        "test_worst_class_acc": min(a for a in per_class if a is not None),
         "best_val_epoch": int(best["epoch"]),
         "indices_sha256": digest,
         "seconds": float(time.perf_counter() - t0),
@@ -340,6 +355,20 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         "config": asdict(job),
         "evalib_version": __version__,
     }
+
+
+def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]:
+    """Accuracy of ``model`` on each class of ``split`` (fractions; None where the split
+    holds no image of the class)."""
+    from evalib.train import predictions
+
+    pred = predictions(model, split, recipe)
+    labels = split.labels.numpy().reshape(-1)
+    out: list[float | None] = []
+    for c in range(n_classes):
+        mask = labels == c
+        out.append(float((pred[mask] == c).mean()) if mask.any() else None)
+    return out
 
 
 def _train_resumable(ckpt: Path, **kwargs):

@@ -22,7 +22,7 @@ task. This module provides one, written from that description:
   DAD (keep hard / easy / ambiguous), by EL2N (keep highest) or at random
   (:func:`select_positions`), retraining and mean test Dice (:func:`run_pruning`).
 
-``SETTINGS`` holds the per-profile sizes of notebook ``09_dad_segmentation``.
+Its per-profile sizes are ``Profile.segmentation`` (:mod:`evalib.study_config`).
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from evalib.experiments import (
     read_json_checked,
 )
 from evalib.io import atomic_file, progress_bar
+from evalib.study_config import SegSettings
 from evalib.train import pick_device
 
 PATCH = 28
@@ -55,79 +56,6 @@ METHODS = ("random", "el2n", "dad_hard", "dad_easy", "dad_ambiguous")
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class SegSettings:
-    """Sizes of the segmentation notebook at one profile.
-
-    grid: patches per side; n_train / n_test: mosaics built from the OrganAMNIST train /
-    test split; width: U-Net width (base channels max(4, round(16·width))); epochs,
-    batch_size, lr: Adam training of every network (the scoring run and each retrain,
-    same epochs for every subset size); dad_window: [a, b) epochs of DAD (None = all);
-    el2n_end: EL2N averages epochs [0, el2n_end); rates: kept fractions; seeds: retrain
-    seeds (the scoring run uses seed 0).
-    """
-
-    n_train: int
-    n_test: int
-    width: float
-    epochs: int
-    rates: tuple[float, ...]
-    seeds: tuple[int, ...]
-    el2n_end: int = 2
-    dad_window: tuple[int, int] | None = None
-    grid: int = 2
-    batch_size: int = 32
-    lr: float = 3e-3
-    description: str = ""
-
-
-SETTINGS: dict[str, SegSettings] = {
-    "smoke": SegSettings(
-        n_train=160,
-        n_test=100,
-        width=0.5,
-        epochs=4,
-        rates=(0.3, 0.6),
-        seeds=(0,),
-        el2n_end=1,
-        batch_size=16,
-        description="160 training mosaics (2×2), U-Net width 0.5, 4 epochs of batch 16, one seed",
-    ),
-    "cpu": SegSettings(
-        n_train=1000,
-        n_test=500,
-        width=0.5,
-        epochs=12,
-        rates=(0.2, 0.5),
-        seeds=(0, 1, 2),
-        el2n_end=2,
-        description="1000 training mosaics (2×2), U-Net width 0.5 (8 base channels), 12 epochs, "
-        "three retrain seeds",
-    ),
-    "paper": SegSettings(
-        n_train=10000,
-        n_test=2000,
-        width=2.0,
-        epochs=50,
-        rates=(0.1, 0.3, 0.5, 0.7),
-        seeds=(0, 1, 2),
-        el2n_end=5,
-        grid=3,
-        description="10 000 training mosaics (3×3, 84×84), U-Net width 2 (32 base channels), "
-        "50 epochs, three seeds (GPU)",
-    ),
-}
-
-
-def settings_for(profile: str) -> SegSettings:
-    """The segmentation settings of ``profile`` (smoke, cpu or paper)."""
-    if profile not in SETTINGS:
-        raise EvalibError(
-            f"no segmentation settings for profile {profile!r}; known: {', '.join(SETTINGS)}"
-        )
-    return SETTINGS[profile]
 
 
 # ----------------------------------------------------------------------------- mosaics
@@ -508,7 +436,6 @@ def verdicts(runs: pd.DataFrame) -> list[dict[str, Any]]:
 
 __all__ = [
     "METHODS",
-    "SETTINGS",
     "Mosaics",
     "SegRun",
     "SegSettings",
@@ -522,7 +449,6 @@ __all__ = [
     "run_pruning",
     "scoring_run",
     "select_positions",
-    "settings_for",
     "soft_dice",
     "train_segmentation",
     "verdicts",

@@ -85,7 +85,7 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
                       executor, workers, ray_address, device,
                       extra={"sparsities": sparsities, "lams": lams})  # fmt: skip
 P = S.profile
-cfg = pie.settings_for(P.name)
+cfg = P.pie
 SPARSITIES = tuple(float(s) for s in (sparsities or cfg.sparsities))
 LAMS = tuple(float(v) for v in (lams or cfg.lams))
 CORESET_RATES = tuple(S.rates) if rates else (cfg.coreset_rates or P.rates)

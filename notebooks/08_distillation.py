@@ -91,7 +91,7 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
                       executor, workers, ray_address, device,
                       extra={"datasets": datasets, "ipcs": ipcs})  # fmt: skip
 P = S.profile
-cfg = distill.settings_for(P.name)
+cfg = P.distill
 DATASETS = tuple(datasets or cfg.datasets)
 IPCS = tuple(int(i) for i in (ipcs or cfg.ipcs))
 display(
@@ -118,7 +118,7 @@ def title(what: str, flag: str | None = None) -> str:
 # %%
 settings = pd.DataFrame([{"profile": name, **{k: v for k, v in dataclasses.asdict(s).items()
                                              if k not in ("description", "datasets")}}
-                         for name, s in distill.SETTINGS.items()]).set_index("profile")  # fmt: skip
+                         for name, s in ((n, p.distill) for n, p in ex.PROFILES.items())]).set_index("profile")  # fmt: skip
 settings["width"] = settings["width"].map("{:g}".format)
 display(settings)
 

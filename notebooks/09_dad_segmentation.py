@@ -81,7 +81,7 @@ pd.options.display.float_format = "{:.3f}".format
 S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
                       executor, workers, ray_address, device)  # fmt: skip
 P = S.profile
-cfg = seg.settings_for(P.name)
+cfg = P.segmentation
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
 SEEDS = tuple(S.seeds) if seeds else cfg.seeds
 ds = load(S.dataset, S.data_root)
