@@ -399,3 +399,36 @@ def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
     g.figure.suptitle(title)
     g.figure.tight_layout()
     return g.figure
+
+
+def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
+    """Two panels from a :func:`evalib.ablations.missing_effect` table (one recording):
+    left, the Jaccard overlap of the coresets chosen with unseen epochs masked and
+    zero-filled, per rate (1 = the convention changes nothing); right, the share (%) of
+    samples with an unseen epoch in the whole training set and in each coreset."""
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(MAX_WIDTH, 3.4), gridspec_kw={"width_ratios": [1, 1.6]}
+    )
+    ticks = [f"{100 * r:g}" for r in missing["rate"]]
+    x = np.arange(len(missing))
+    bars = left.bar(x, missing["jaccard"], color=method_color("eva"))
+    left.bar_label(bars, fmt="%.3f", fontsize="x-small", padding=1)
+    left.set_xticks(x, ticks)
+    left.set(xlabel="selection rate (%)", ylabel="Jaccard, masked vs zero-filled",
+             ylim=(0, 1.12), title="same coreset?")  # fmt: skip
+    sets = {
+        "affected_all": "whole training set",
+        "affected_mask": 'coreset, missing="mask"',
+        "affected_zero": 'coreset, missing="zero" (official)',
+    }
+    width = 0.8 / len(sets)
+    for i, (col, name) in enumerate(sets.items()):
+        shown = right.bar(x + (i - 1) * width, 100 * missing[col], width, label=name)
+        right.bar_label(shown, fmt="%.2g", fontsize="xx-small", padding=1)
+    right.set_xticks(x, ticks)
+    right.set(xlabel="selection rate (%)", ylabel="samples with an unseen epoch (%)",
+              title="who gets selected")  # fmt: skip
+    right.legend(fontsize="x-small", loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -69,7 +69,6 @@ device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
@@ -257,32 +256,20 @@ display(
 display(missing)
 
 # %%
-plot = missing.query("recording == 'drop_last=True'").melt(
-    id_vars="rate", value_vars=["affected_all", "affected_mask", "affected_zero"],
-    var_name="set", value_name="share")  # fmt: skip
-plot["set"] = plot["set"].map({"affected_all": "whole training set",
-                               "affected_mask": 'coreset, missing="mask"',
-                               "affected_zero": 'coreset, missing="zero" (official)'})  # fmt: skip
-plot["share"] *= 100
-fig, ax = plt.subplots(figsize=(8.4, 3.4))
-sns.barplot(data=plot, x=(100 * plot["rate"]).map("{:g}".format), y="share", hue="set",
-            ax=ax, palette="colorblind")  # fmt: skip
-ax.set(xlabel="selection rate (% of training set)",
-       ylabel="samples with an unseen epoch (%)",
-       title=ab.figure_title(S.dataset, P.name, "drop-last recording: who gets selected"))  # fmt: skip
-for bars in ax.containers:  # the values, so that near-zero bars still say what they are
-    ax.bar_label(bars, fmt="%.2g", fontsize="x-small", padding=1)
-ax.legend(fontsize="small", title=None, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-fig.tight_layout()
+fig = plots.missing_convention(
+    missing.query("recording == 'drop_last=True'"),
+    ab.figure_title(S.dataset, P.name, "drop-last recording: does zero-filling change EVA?"),
+)
 plt.show()
 
 # %% [markdown]
-# Share (%) of samples that missed at least one epoch inside the EVA windows because of
-# the drop-last loader (each bar labelled with its value): in the whole training set, and
-# in the EVA coreset at each selection rate (%) when unseen epochs are masked or
-# zero-filled. A zero among error scores of 0.5–1.4 is a large deviation from the window
-# mean, so zero-filling inflates exactly these samples' variance; a coreset share above
-# the training-set share means the convention, not the data, is choosing samples.
+# Left: Jaccard overlap of the EVA coresets chosen from the drop-last recording with
+# unseen epochs masked and zero-filled, per selection rate (1 = the same samples). Right:
+# share (%) of samples that missed at least one epoch inside the EVA windows, in the whole
+# training set and in each coreset (each bar labelled with its value). A zero among error
+# scores of 0.5–1.4 is a large deviation from the window mean, so zero-filling inflates
+# exactly these samples' variance; a coreset share above the training-set share means the
+# convention, not the data, is choosing samples.
 
 # %% [markdown]
 # ## What this shows
@@ -290,5 +277,10 @@ plt.show()
 # %% tags=["remove-input"]
 from evalib import lessons
 
-display(Markdown(lessons.dual_window(diff.query("budget == 'epochs'"), overlap, variants_runs,
-                                     share, missing, P.tune_rates)))
+display(
+    Markdown(
+        lessons.dual_window(
+            diff.query("budget == 'epochs'"), overlap, variants_runs, share, missing, P.tune_rates
+        )
+    )
+)

@@ -194,3 +194,16 @@ def test_grid_heatmaps_write_legible_values_in_every_cell() -> None:
     fig = plots.grid_heatmaps([[("big", _grid(20))]], "t")  # too many cells: colours only
     assert not [t for ax in fig.axes for t in ax.texts if t.get_text()]
     plt.close(fig)
+
+
+def test_missing_convention_draws_the_overlap_and_the_affected_shares() -> None:
+    table = pd.DataFrame({"rate": [0.02, 0.05], "m": [10, 25], "jaccard": [0.9, 1.0],
+                          "affected_all": [0.04, 0.04], "affected_mask": [0.05, 0.04],
+                          "affected_zero": [0.11, 0.08]})  # fmt: skip
+    fig = plots.missing_convention(table, "title")
+    left, right = fig.axes[:2]
+    assert [round(b.get_height(), 6) for b in left.patches] == [0.9, 1.0]
+    assert sorted(round(b.get_height(), 6) for b in right.patches) == [4, 4, 4, 5, 8, 11]
+    assert [t.get_text() for t in right.get_xticklabels()] == ["2", "5"]
+    assert len(right.get_legend().get_texts()) == 3
+    plt.close(fig)
