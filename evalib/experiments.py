@@ -104,6 +104,7 @@ from evalib.notebook import (
     list_hint,
     notebook_setup,
     paper_cpu_warning,
+    start,
 )
 from evalib.rerun import REPRODUCED_FIELDS, migrate, rerun, stored_job
 from evalib.runner import (
@@ -121,6 +122,7 @@ from evalib.tasks import Task, run_task, task_from_record
 from evalib.train import Recipe
 
 __all__ = [
+    "start",
     "Task",
     "load_weights",
     "run_task",

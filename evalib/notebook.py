@@ -319,3 +319,25 @@ def notebook_setup(
         device=device,
         train_missing=train_missing == "1",
     )
+
+
+def start(namespace: Mapping[str, Any], extra: Sequence[str] = ()) -> Setup:
+    """The one header call of a notebook: ``S = ex.start(globals())``.
+
+    Reads the run parameters (:data:`NOTEBOOK_PARAMETERS`) and the notebook's own ones
+    (``extra``, names) from the notebook's namespace, where its ``parameters`` cell (and
+    papermill's injected one) put them; validates and resolves them
+    (:func:`notebook_setup`) and sets the style of figures and tables.
+    """
+    import pandas as pd
+
+    from evalib import plots
+
+    missing = [n for n in (*NOTEBOOK_PARAMETERS, *extra) if n not in namespace]
+    if missing:
+        raise EvalibError(f"the notebook's parameters cell does not set {', '.join(missing)}")
+    plots.setup_style()
+    pd.options.display.float_format = "{:.2f}".format
+    return notebook_setup(
+        **{n: namespace[n] for n in NOTEBOOK_PARAMETERS}, extra={n: namespace[n] for n in extra}
+    )

@@ -99,8 +99,8 @@ def execute(
     """Run ``notebooks/<name>.py`` through papermill; write the executed notebook to
     ``output`` (default: the paired ``notebooks/<name>.ipynb``, which the book shows).
 
-    Before the run, the repository URL of ``_config.yml`` is written into the notebook's
-    install cell (:data:`INSTALL_PLACEHOLDER`); after it, the parameter cells are folded
+    Before the run, the cell that installs evalib where it is missing is put first, with
+    the repository URL of ``_config.yml`` (:func:`add_install_cell`); after it, the parameter cells are folded
     away, the stray return values of plotting calls (``Text(...)``,
     ``[<matplotlib.lines.Line2D ...>]``) are dropped (:func:`drop_artist_reprs`), the
     code of results pages is folded (:func:`fold_code`), and pages run for several
@@ -129,7 +129,7 @@ def execute(
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / f"{name}.ipynb"
         nb = jupytext.read(script)
-        fill_repository_url(nb, repository_url())
+        add_install_cell(nb, repository_url())
         jupytext.write(nb, source)
         check_parameter_names(parameters, declared_parameters(source))
         done = Path(tmp) / "executed.ipynb"
@@ -192,7 +192,7 @@ def _echo_lines(path: Path | None, prefix: str = "    ") -> Iterator[None]:
 
 
 SHOW_CODE = ("00_walkthrough",)  # the classroom page keeps its code open
-#: in each notebook's install cell; replaced by ``repository.url`` of ``_config.yml``
+#: in the install cell (:data:`INSTALL_CELL`); replaced by ``repository.url`` of ``_config.yml``
 INSTALL_PLACEHOLDER = "{repository_url}"
 
 
@@ -209,15 +209,42 @@ def repository_url(config: Path | None = None) -> str:
     return str(repo.get("url") or "") if isinstance(repo, dict) else ""
 
 
-def fill_repository_url(nb, url: str) -> int:
-    """Write ``url`` over :data:`INSTALL_PLACEHOLDER` in the code cells of ``nb`` (in
-    place); returns how many cells changed."""
-    n = 0
-    for cell in nb.cells:
-        if cell.cell_type == "code" and INSTALL_PLACEHOLDER in cell.source:
-            cell.source = cell.source.replace(INSTALL_PLACEHOLDER, url)
-            n += 1
-    return n
+INSTALL_CELL = """\
+# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
+# checkout this notebook sits in, else from the repository the book was built from.
+# Nothing happens where evalib is installed.
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
+if importlib.util.find_spec("evalib") is None:
+    checkout = Path.cwd().parent
+    if (checkout / "pyproject.toml").exists():
+        source = str(checkout)
+    elif EVALIB_REPOSITORY.startswith("http"):
+        source = f"git+{EVALIB_REPOSITORY}"
+    else:
+        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)"""
+
+
+def add_install_cell(nb, url: str) -> None:
+    """Make the first code cell of ``nb`` the (hidden) cell that installs evalib where it
+    is missing, with ``url`` as the repository (in place; once). The notebook sources
+    leave it out: every executed notebook gets the same cell from here."""
+    import nbformat
+
+    nb.cells = [c for c in nb.cells if not _is_install_cell(c)]
+    source = INSTALL_CELL.replace(INSTALL_PLACEHOLDER, url)
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    nb.cells.insert(first_code, cell)
+
+
+def _is_install_cell(cell) -> bool:
+    return cell.cell_type == "code" and "EVALIB_REPOSITORY = " in cell.source
 
 
 def _tag(cell, tag: str) -> None:

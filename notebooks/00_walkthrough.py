@@ -31,26 +31,6 @@
 # trains (or reads from the cache) the surrogate of the chosen profile instead and
 # compares EVA with Random through the same job runner as the results pages.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -81,10 +61,7 @@ from evalib import classroom, data, plots, scores, select
 from evalib import experiments as ex
 from evalib.errors import EvalibError
 
-plots.setup_style()
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device,
-                      extra={"mode": mode, "rate": rate})  # fmt: skip
+S = ex.start(globals(), extra=("mode", "rate"))
 P = S.profile
 if mode not in ("class", "profile"):
     raise EvalibError(f"parameter mode must be 'class' or 'profile', got {mode!r}")

@@ -22,26 +22,6 @@
 # periodic evaluations, as the official code reports) and **clean** (test accuracy of the
 # final model).
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -58,15 +38,12 @@ ray_address: Optional[str] = None  # with executor "ray", None starts Ray here; 
 device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", "cuda:1", "mps"
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import experiments as ex
 from evalib import grids, paper, plots
 
-plots.setup_style()
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device)  # fmt: skip
+S = ex.start(globals())
 P = S.profile
 tuned = grids.tuned_params(P, S.dataset, S.cache)
 display(
@@ -114,7 +91,6 @@ for metric, name in (("paper_val_acc", "paper"), ("clean_test_acc", "clean")):
         key = name if budget == "epochs" else f"{name}_{budget}"
         tables[key] = paper.side_by_side(summary, S.dataset)
         tables[key].to_csv(S.out_dir() / f"table1_{key}.csv", index=False)
-pd.options.display.float_format = "{:.2f}".format
 display(Markdown("**Clean protocol** (test split, final epoch)"))
 display(tables["clean"])
 

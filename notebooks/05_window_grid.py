@@ -28,26 +28,6 @@
 # used to choose. This page shows the grid, the choice, how optimistic the choice was,
 # and how different the coresets of different windows are.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -73,10 +53,7 @@ from evalib import ablations as ab
 from evalib import experiments as ex
 from evalib import grids, plots
 
-plots.setup_style()
-pd.options.display.float_format = "{:.2f}".format
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device)  # fmt: skip
+S = ex.start(globals())
 P = S.profile
 G_RATES = P.tune_rates
 WINDOWS = P.grid_windows()

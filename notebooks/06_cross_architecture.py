@@ -30,26 +30,6 @@
 # (`benchmarks/bench_models.py` prints the ratios), beyond the profile's budget. At
 # `cpu`, claim 6 is therefore tested on a narrow ResNet-18 and a narrow VGG only.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -76,10 +56,7 @@ from evalib import experiments as ex
 from evalib import grids, plots
 from evalib.data import dataset_info
 
-plots.setup_style()
-pd.options.display.float_format = "{:.2f}".format
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device)  # fmt: skip
+S = ex.start(globals())
 P = S.profile
 info = dataset_info(S.dataset)
 display(

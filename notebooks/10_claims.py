@@ -33,26 +33,6 @@
 # Nothing is trained here: the page reads the job results of `evalib.grids`' studies
 # (`results/<profile>/jobs/`) and says how many of the jobs it needs were available.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -77,10 +57,8 @@ from evalib import claims, grids, plots
 from evalib import experiments as ex
 
 plots.setup_style()  # the figure style, and tables as every results page shows them
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device, extra={"datasets": datasets})  # fmt: skip
+S = ex.start(globals(), extra=("datasets",))
 P = S.profile
-pd.options.display.float_format = "{:.2f}".format
 rows, coverage = [], []
 for flag in datasets:
     table, missing = grids.claim_results(P, flag, S.cache)

@@ -60,8 +60,17 @@ def test_repository_url_is_written_into_the_install_cell(tmp_path: Path) -> None
     assert reproduce.repository_url(cfg) == "https://github.com/a/b"
     assert reproduce.repository_url(tmp_path / "missing.yml") == ""
     nb = nbformat.read(_nb(tmp_path / "x.ipynb"), as_version=4)
-    assert reproduce.fill_repository_url(nb, "https://github.com/a/b") == 1
+    n_cells = len(nb.cells)
+    for _ in range(2):  # once, however often it is called
+        reproduce.add_install_cell(nb, "https://github.com/a/b")
+    assert len(nb.cells) == n_cells
     assert 'EVALIB_REPOSITORY = "https://github.com/a/b"' in nb.cells[1].source
+    assert nb.cells[1].metadata["tags"] == ["remove-cell"]
+    bare = nbformat.v4.new_notebook()
+    bare.cells = [nbformat.v4.new_markdown_cell("# T"), nbformat.v4.new_code_cell("x = 1")]
+    reproduce.add_install_cell(bare, "")
+    assert [c.cell_type for c in bare.cells] == ["markdown", "code", "code"]
+    assert 'EVALIB_REPOSITORY = ""' in bare.cells[1].source and bare.cells[2].source == "x = 1"
 
 
 def test_parameters_folded_code_hidden_title_with_dataset(tmp_path: Path) -> None:
@@ -82,12 +91,15 @@ def test_every_notebook_has_an_install_cell_and_hidden_parameters() -> None:
     import jupytext
 
     for src in sorted(reproduce.notebook_dir().glob("*.py")):
-        nb = jupytext.read(src)
-        install = [c for c in nb.cells if reproduce.INSTALL_PLACEHOLDER in c.source]
-        assert len(install) == 1, src.name
-        assert "remove-cell" in install[0].metadata.get("tags", []), src.name
+        nb = jupytext.read(src)  # the sources leave the install cell to evalib.reproduce
+        assert not [c for c in nb.cells if "EVALIB_REPOSITORY" in c.source], src.name
+        reproduce.add_install_cell(nb, "")
+        install = [c for c in nb.cells if "EVALIB_REPOSITORY" in c.source]
+        assert len(install) == 1 and "remove-cell" in install[0].metadata["tags"], src.name
         first_code = next(c for c in nb.cells if c.cell_type == "code")
         assert first_code is install[0], f"{src.name}: install evalib before anything else"
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1, src.name
 
 
 # ----------------------------------------------------------------------------- class mode
