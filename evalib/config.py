@@ -340,7 +340,6 @@ PROFILES: dict[str, Profile] = {
             dense_models=3,
             fine_tune_steps=100,
             lams=(2.0,),
-            oversample=False,
             coreset_rates=(0.05, 0.3),
             description=(
                 "3 dense models, 100 fine-tune steps (lr 0.01) after pruning, loss weights with "

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evalib import experiments as ex
@@ -459,3 +460,93 @@ def compute_table(profile: ex.Profile, datasets: Sequence[str], cache: ex.Cache)
                          "runs missing": len(missing), "CPU-hours": hours,
                          "CPU-hours to go (est.)": ex.estimate_seconds(timed, missing) / 3600})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- PIE (notebook 07)
+
+
+def pie_profile(profile: ex.Profile, sparsities: Sequence[float] | None = None,
+                lams: Sequence[float] | None = None,
+                coreset_rates: Sequence[float] | None = None) -> ex.Profile:  # fmt: skip
+    """``profile`` with its PIE settings (``profile.pie``) changed where a notebook
+    parameter is given (None keeps the profile's)."""
+    cfg = _pie_settings(profile)
+    changes = {k: tuple(float(v) for v in vals) for k, vals in
+               (("sparsities", sparsities), ("lams", lams), ("coreset_rates", coreset_rates))
+               if vals is not None}  # fmt: skip
+    return replace(profile, pie=replace(cfg, **changes)) if changes else profile
+
+
+def _pie_settings(profile: ex.Profile):
+    if profile.pie is None:
+        raise ex.EvalibError(f"profile {profile.name!r} has no PIE settings (Profile.pie)")
+    return profile.pie
+
+
+def pie_prune(profile: ex.Profile, dataset: str) -> list:
+    """The PIE study's prune tasks (:class:`evalib.pie.PruneTask`): dense networks of
+    seeds 0 … K−1 (K = ``profile.pie.dense_models``) of the profile's network and recipe,
+    each pruned at the profile's sparsities with its fine-tune."""
+    from evalib.pie import PruneTask
+
+    cfg = _pie_settings(profile)
+    data = profile.data_spec(dataset)
+    return [PruneTask.of(cfg, data, profile.model, profile.recipe, k)
+            for k in range(cfg.dense_models)]  # fmt: skip
+
+
+def pie_prune_rows(profile: ex.Profile, dataset: str, cache: ex.Cache) -> list[dict] | None:
+    """The rows of :func:`pie_prune` in ``cache``, or None while one is missing."""
+    rows = [cache.job_result(t) for t in pie_prune(profile, dataset)]
+    return None if any(r is None for r in rows) else rows
+
+
+def pie_trainings(profile: ex.Profile, dataset: str, cache: ex.Cache,
+                  seeds: Sequence[int] | None = None) -> list[Planned]:  # fmt: skip
+    """The PIE study's trainings, all plain jobs, once every :func:`pie_prune` row is in
+    ``cache`` (empty before), with the HTL scores of those rows:
+
+    * arm ``coreset:pie``: the highest-HTL coreset at each rate of
+      ``profile.pie.coreset_rates`` (None: the profile's rates), stored with the results
+      (:func:`~evalib.cache.save_selection`) and trained as a "given" selection; beside
+      it ``coreset:random`` and ``coreset:eva`` (the published windows, seed ``s``
+      selecting with its own surrogate), the very jobs of Table 1; on ``seeds`` (None:
+      the profile's);
+    * arm ``emphasis:uniform``: the full training set on the dense seeds 0 … K−1 (the
+      dense networks' own job), and ``emphasis:weighted λ=<λ>``: the same with the
+      per-sample loss weights 1 + λ·HTL stored with the results
+      (:func:`~evalib.cache.save_weights`), for each λ of ``profile.pie.lams``.
+
+    Emphasis by oversampling is not declared: see :class:`evalib.study_config.PIESettings`.
+    """
+    from evalib import pie
+    from evalib.data import dataset_info
+    from evalib.pie_tables import PIEResult
+
+    rows = pie_prune_rows(profile, dataset, cache)
+    if rows is None:
+        return []
+    cfg = _pie_settings(profile)
+    htl = PIEResult.from_rows(rows).htl
+    ids = np.asarray(rows[0]["sample_ids"], np.int64)
+    n_total = dataset_info(dataset).n_samples[0]
+    data = profile.data_spec(dataset)
+    out = []
+    for rate in cfg.coreset_rates or profile.rates:
+        digest = ex.save_selection(cache, dataset, ids[pie.htl_selection(htl, rate).indices],
+                                   n_total)  # fmt: skip
+        htl_sel = ex.SelectionSpec.make("given", rate, digest=digest)
+        for seed in profile.seeds if seeds is None else seeds:
+            job = ex.Job(data, htl_sel, None, profile.model, profile.recipe, seed)
+            out.append(Planned("coreset:pie", "epochs", job))
+            out.append(Planned("coreset:random", "epochs",
+                               _job(profile, dataset, "random", {}, rate, seed, "epochs")))  # fmt: skip
+            eva = _job(profile, dataset, "eva", dict(profile.eva_windows()), rate, seed, "epochs")
+            out.append(Planned("coreset:eva", "epochs", eva))
+    dense = [t.dense_job() for t in pie_prune(profile, dataset)]
+    out += [Planned("emphasis:uniform", "epochs", job) for job in dense]
+    for lam in cfg.lams:
+        weights = ex.save_weights(cache, dataset, pie.emphasis_weights(htl, lam))
+        out += [Planned(f"emphasis:weighted λ={lam:g}", "epochs", replace(job, weights=weights))
+                for job in dense]  # fmt: skip
+    return out

@@ -927,7 +927,7 @@ def pruning_identified(
     and the page's claims.
 
     ``core``: coreset runs (``method`` pie, eva, random, ``rate``, ``seed``, ``metric``
-    as a fraction); ``verdict_rows``: the page's :func:`evalib.pie.verdicts`;
+    as a fraction); ``verdict_rows``: the page's :func:`evalib.pie_tables.verdicts`;
     ``pruned``: the dense/pruned table (``sparsity``, ``accuracy``,
     ``worst_class_accuracy``, ``pie_test`` in %)."""
     out = []

@@ -14,46 +14,36 @@ and up-weight them in training. This module implements, from those descriptions:
 * per-class / worst-class accuracy (:func:`per_class_accuracy`, :func:`accuracy_report`);
 * HTL as a coreset score (:func:`htl_selection`, keep highest, ties by index) and as
   training emphasis (:func:`emphasis_weights`: 1 + λ·HTL; :func:`oversample`);
-* cached dense models and pruned predictions (:func:`dense_model`, :func:`run_pie`)
-  and a cached train-and-report runner (:func:`run_training`).
+* the study's one task kind, :class:`PruneTask` (``"pie:prune"``): one dense network,
+  pruned at every sparsity, its predictions on the training and test splits.
 
-Its per-profile sizes are ``Profile.pie`` (:mod:`evalib.study_config`).
+Everything else the study trains is a plain :class:`~evalib.config.Job` (HTL, Random and
+EVA coresets; full-data training with HTL loss weights), declared with the prune tasks by
+:func:`evalib.grids.pie_prune` and :func:`evalib.grids.pie_trainings` from the profile's
+``Profile.pie`` (:mod:`evalib.study_config`). Tables and verdicts of the rows are in
+:mod:`evalib.pie_tables`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from evalib import __version__
-from evalib.data import Split, dataset_info
+from evalib.config import DataSpec, Job, ModelSpec, array_digest
+from evalib.data import Split
 from evalib.errors import EvalibError
-from evalib.experiments import (
-    Cache,
-    ModelSpec,
-    SurrogateConfig,
-    array_digest,
-    atomic_write_json,
-    config_key,
-    payload_key,
-    read_json_checked,
-)
-from evalib.io import atomic_file
-from evalib.models import build_model
+from evalib.packing import JobSize
 from evalib.study_config import DEFAULT_SPARSITIES, PIESettings
-from evalib.train import Recipe, predictions, seed_everything, train
+from evalib.tasks import Task
+from evalib.train import Recipe, predictions, train
 
 PRUNABLE: tuple[type[nn.Module], ...] = (
     nn.Conv1d,
@@ -62,9 +52,6 @@ PRUNABLE: tuple[type[nn.Module], ...] = (
     nn.ConvTranspose2d,
     nn.Linear,
 )
-
-
-# ----------------------------------------------------------------------------- settings
 
 
 # ----------------------------------------------------------------------------- pruning
@@ -292,276 +279,136 @@ def htl_selection(
     )  # fmt: skip
 
 
-# ----------------------------------------------------------------------------- cached runs
+# ----------------------------------------------------------------------------- the task
 
 
-def dense_key(cfg: SurrogateConfig) -> str:
-    """Cache key of one dense model (data, model, recipe, seed, evalib version)."""
-    return config_key("pie-dense", cfg)
+@dataclass(frozen=True)
+class PruneTask(Task):
+    """One dense network (``model`` trained with ``recipe`` and ``seed`` on ``data``'s
+    training split), pruned at every sparsity (each followed by ``fine_tune_steps`` steps
+    at ``fine_tune_lr`` with its mask held), predicting the training and test splits.
 
+    The dense network is trained exactly as the full-data :class:`~evalib.config.Job` of
+    the same data, model, recipe and seed (:meth:`dense_job`) is by the runner, with its
+    resumable training: its final state stays in the scratch folder
+    (``checkpoints/pie-dense-<job key>/``), so a second task on the same network (other
+    sparsities or fine-tune) reads it there; where it is absent it is trained again,
+    with the same result on the CPU. Pruning, fine-tuning and prediction are
+    deterministic, so the row is a pure function of the config.
 
-def dense_dir(cache: Cache, cfg: SurrogateConfig) -> Path:
-    """``<scratch>/pie/<key>/``: ``model.pt`` (state_dict) and ``meta.json``."""
-    return cache.scratch / "pie" / dense_key(cfg)
-
-
-def _build(cfg_model: ModelSpec, dataset: str) -> nn.Module:
-    info = dataset_info(dataset)
-    return build_model(cfg_model.name, info.n_channels, info.n_classes, cfg_model.width)
-
-
-def dense_model(
-    cfg: SurrogateConfig,
-    cache: Cache,
-    train_split: Split,
-    test_split: Split | None = None,
-    device: str | None = None,
-    progress: bool = True,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """The dense model of ``cfg`` trained on ``train_split`` (cfg.data's training split),
-    read from the cache when present; returns (model on the CPU, meta)."""
-    folder = dense_dir(cache, cfg)
-    key = dense_key(cfg)
-    meta = read_json_checked(folder / "meta.json")
-    model = _build(cfg.model, cfg.data.dataset)
-    if meta is not None and meta.get("key") == key and meta.get("n_train") == len(train_split):
-        try:
-            state = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
-            if hashlib.sha256(_state_bytes(state)).hexdigest() == meta.get("state_sha256"):
-                model.load_state_dict(state)
-                return model.eval(), meta
-        except Exception:  # noqa: BLE001 - torn or corrupt: train again below
-            pass
-    seed_everything(cfg.seed)
-    model = _build(cfg.model, cfg.data.dataset)
-    res = train(
-        model, train_split, cfg.recipe, seed=cfg.seed, test=test_split, record=False,
-        device=device, progress=progress, desc=f"dense {cfg.data.dataset} s{cfg.seed}",
-    )  # fmt: skip
-    model = res.model.cpu().eval()
-    state = model.state_dict()
-    with atomic_file(folder / "model.pt") as fh:
-        torch.save(state, fh)
-    meta = {
-        "key": key,
-        "config": asdict(cfg),
-        "n_train": len(train_split),
-        "history": res.history,
-        "seconds": res.seconds,
-        "state_sha256": hashlib.sha256(_state_bytes(state)).hexdigest(),
-        "evalib_version": __version__,
-    }
-    atomic_write_json(folder / "meta.json", meta)
-    return model, meta
-
-
-def _state_bytes(state: Mapping[str, torch.Tensor]) -> bytes:
-    parts = [
-        k.encode() + v.detach().cpu().reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
-        for k, v in sorted(state.items())
-    ]
-    return b"".join(parts)
-
-
-@dataclass(frozen=True, eq=False)
-class PIEResult:
-    """Predictions of K dense models and of their pruned copies, and the HTL scores.
-
-    dense[split]: [K, N] int64; pruned[sparsity][split]: [K, N] int64 (split: "train",
-    "test"); htl: [N] float64 on the training split; meta: dense models' metas.
+    Row: ``sample_ids`` of the training split, ``dense_train`` / ``dense_test`` [N]
+    predicted classes, ``pruned_train`` / ``pruned_test`` [S, N] (one per sparsity, in
+    ``sparsities`` order), ``dense_test_acc`` and ``pruned_test_acc`` (fractions),
+    ``weight_sparsity`` (zeros after fine-tuning), ``predictions_sha256`` (of every
+    prediction array), ``dense_seconds`` (the dense training as first computed) and
+    ``prune_seconds``.
     """
 
-    sparsities: tuple[float, ...]
-    dense: dict[str, np.ndarray]
-    pruned: dict[float, dict[str, np.ndarray]]
-    htl: np.ndarray
-    meta: list[dict[str, Any]] = field(default_factory=list)
+    kind: ClassVar[str] = "pie:prune"
+    reproduced: ClassVar[tuple[str, ...]] = (
+        "dense_test_acc",
+        "pruned_test_acc",
+        "predictions_sha256",
+    )
 
-    def pie_fraction(self, split: str = "train") -> dict[float, float]:
-        """Fraction of PIEs per sparsity on ``split``."""
+    data: DataSpec
+    model: ModelSpec
+    recipe: Recipe
+    seed: int
+    sparsities: tuple[float, ...] = DEFAULT_SPARSITIES
+    fine_tune_steps: int = 0
+    fine_tune_lr: float = 0.01
+
+    def __post_init__(self) -> None:
+        if not self.sparsities:
+            raise EvalibError("a prune task needs one sparsity at least")
+        for s in self.sparsities:
+            _check_sparsity(s)
+        if self.fine_tune_steps < 0:
+            raise EvalibError(f"fine-tune steps must be ≥ 0, got {self.fine_tune_steps}")
+
+    @property
+    def dataset(self) -> str:
+        return self.data.dataset
+
+    def dense_job(self) -> Job:
+        """The full-data job whose network this task prunes."""
+        return Job(self.data, None, None, self.model, self.recipe, self.seed)
+
+    def size(self) -> JobSize:
+        from evalib.data import dataset_info
+
+        n = self.data.train_subset or dataset_info(self.data.dataset).n_samples[0]
+        return JobSize(n, self.model.name, self.model.width)
+
+    def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        from evalib.models import build_model
+        from evalib.runner import _train_resumable, load_data
+        from evalib.train import pick_device, seed_everything
+
+        ds, train_split, ids, val, test = load_data(self.data, data_root)
+        info = ds.info
+        seed_everything(self.seed)
+        net = build_model(self.model.name, info.n_channels, info.n_classes, self.model.width)
+        res = _train_resumable(
+            cache.checkpoint_dir("pie-dense", self.dense_job().key()),
+            model=net, train_split=train_split, recipe=self.recipe, seed=self.seed, val=val,
+            test=test, record=False, device=device, threads=threads, progress=progress,
+            desc=f"dense {self.dataset} s{self.seed}",
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        dev = pick_device(device)
+        dense_net = res.model.to(dev).eval()
+        splits = {"train": train_split, "test": test}
+        dense = {k: predictions(dense_net, s, self.recipe) for k, s in splits.items()}
+        pruned: dict[str, list[np.ndarray]] = {k: [] for k in splits}
+        zeros = []
+        for s in self.sparsities:
+            net = prune(dense_net, s)
+            if self.fine_tune_steps:
+                net = fine_tune(net, train_split, self.fine_tune_steps, self.recipe, self.seed,
+                                self.fine_tune_lr, device)  # fmt: skip
+            net = net.to(dev).eval()
+            zeros.append(weight_sparsity(net))
+            for k, split in splits.items():
+                pruned[k].append(predictions(net, split, self.recipe))
+        y = test.labels.numpy().reshape(-1)
+        arrays = [dense["train"], dense["test"], *pruned["train"], *pruned["test"]]
         return {
-            s: float(pie_mask(self.dense[split], self.pruned[s][split]).mean())
-            for s in self.sparsities
+            "seed": self.seed,
+            "sparsities": list(self.sparsities),
+            "n_train": len(train_split),
+            "n_test": len(test),
+            "sample_ids": np.asarray(ids, np.int64),
+            "dense_train": dense["train"],
+            "dense_test": dense["test"],
+            "pruned_train": np.stack(pruned["train"]),
+            "pruned_test": np.stack(pruned["test"]),
+            "dense_test_acc": float((dense["test"] == y).mean()),
+            "pruned_test_acc": [float((p == y).mean()) for p in pruned["test"]],
+            "weight_sparsity": zeros,
+            "predictions_sha256": array_digest(*arrays),
+            "dense_seconds": float(res.history[-1]["seconds"]),
+            "prune_seconds": float(time.perf_counter() - t0),
+            "device": res.meta.get("device", device),
         }
 
-
-def run_pie(
-    cfgs: Sequence[SurrogateConfig],
-    cache: Cache,
-    train_split: Split,
-    test_split: Split,
-    sparsities: Sequence[float] = DEFAULT_SPARSITIES,
-    fine_tune_steps: int = 0,
-    fine_tune_lr: float = 0.01,
-    device: str | None = None,
-    progress: bool = True,
-) -> PIEResult:
-    """Train (or read) one dense model per config, prune each at every sparsity (with an
-    optional fine-tune on the training split), predict train and test; HTL on train.
-
-    Pruned predictions are cached next to each dense model, keyed by sparsity and the
-    fine-tune settings."""
-    if not cfgs:
-        raise EvalibError("PIE needs one dense model at least")
-    sp = tuple(_check_sparsity(s) for s in sparsities)
-    splits = {"train": train_split, "test": test_split}
-    dense = {k: [] for k in splits}
-    pruned: dict[float, dict[str, list]] = {s: {k: [] for k in splits} for s in sp}
-    metas = []
-    for cfg in cfgs:
-        model, meta = dense_model(cfg, cache, train_split, test_split, device, progress)
-        metas.append(meta)
-        for k, split in splits.items():
-            dense[k].append(predictions(model, split, cfg.recipe))
-        for s in sp:
-            tag = json.dumps([s, int(fine_tune_steps), float(fine_tune_lr), len(train_split),
-                              len(test_split)])  # fmt: skip
-            path = (
-                dense_dir(cache, cfg)
-                / f"pruned-{hashlib.sha256(tag.encode()).hexdigest()[:12]}.npz"
-            )
-            got = _read_preds(path, splits)
-            if got is None:
-                p = prune(model, s)
-                if fine_tune_steps:
-                    p = fine_tune(p, train_split, fine_tune_steps, cfg.recipe, cfg.seed,
-                                  fine_tune_lr, device)  # fmt: skip
-                got = {k: predictions(p, split, cfg.recipe) for k, split in splits.items()}
-                with atomic_file(path) as fh:
-                    np.savez(fh, **got)
-            for k in splits:
-                pruned[s][k].append(got[k])
-    dense_arr = {k: np.stack(v) for k, v in dense.items()}
-    pruned_arr = {s: {k: np.stack(v) for k, v in d.items()} for s, d in pruned.items()}
-    htl = htl_scores(dense_arr["train"], [pruned_arr[s]["train"] for s in sp])
-    return PIEResult(sp, dense_arr, pruned_arr, htl, metas)
+    @staticmethod
+    def of(settings: PIESettings, data: DataSpec, model: ModelSpec, recipe: Recipe,
+           seed: int) -> PruneTask:  # fmt: skip
+        """The task of dense network ``seed`` under the PIE ``settings`` of a profile."""
+        return PruneTask(data, model, recipe, int(seed), tuple(float(s) for s in settings.sparsities),
+                         int(settings.fine_tune_steps), float(settings.fine_tune_lr))  # fmt: skip
 
 
-def _read_preds(path: Path, splits: Mapping[str, Split]) -> dict[str, np.ndarray] | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in splits}
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
-    if any(out[k].shape != (len(s),) for k, s in splits.items()):
-        return None
-    return out
-
-
-def run_training(
-    tag: str,
-    cache: Cache,
-    dataset: str,
-    model: ModelSpec,
-    recipe: Recipe,
-    seed: int,
-    train_split: Split,
-    test_split: Split,
-    positions: Any = None,
-    weights: Any = None,
-    device: str | None = None,
-    progress: bool = False,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train ``model`` on ``train_split[positions]`` (repeats allowed) with optional
-    per-sample ``weights``, evaluate the final model on ``test_split``; one row with
-    overall, balanced, worst-class and per-class test accuracy.
-
-    Cached as ``<results>/pie/<key>.json``; the key covers the data digest, positions,
-    weights, model, recipe, seed and evalib version."""
-    n = len(train_split)
-    pos = np.arange(n, dtype=np.int64) if positions is None else np.asarray(positions, np.int64)
-    w = None if weights is None else np.asarray(weights, np.float32).reshape(-1)
-    if w is not None and w.shape != pos.shape:
-        raise EvalibError(f"{w.size} weights for {pos.size} training positions")
-    data = array_digest(pos, w, train_split.labels.numpy(), test_split.labels.numpy())
-    key = payload_key({"tag": tag, "dataset": dataset, "model": asdict(model),
-                       "recipe": asdict(recipe), "seed": int(seed), "data": data, "n": n})  # fmt: skip
-    path = cache.results / "pie" / f"{key}.json"
-    row = read_json_checked(path)
-    if row is not None and row.get("key") == key:
-        return row
-    t0 = time.perf_counter()
-    seed_everything(seed)
-    net = _build(model, dataset)
-    res = train(
-        net, train_split.subset(pos), recipe, seed=seed, sample_weights=w, record=False,
-        device=device, progress=progress, desc=f"{tag} s{seed}",
-    )  # fmt: skip
-    preds = predictions(res.model, test_split, recipe)
-    info = dataset_info(dataset)
-    row = {
-        "key": key,
-        "tag": tag,
-        "dataset": dataset,
-        "seed": int(seed),
-        "model": model.name,
-        "width": model.width,
-        "n_train": int(pos.size),
-        "n_unique": int(np.unique(pos).size),
-        "steps": int(res.steps),
-        **accuracy_report(preds, test_split.labels.numpy(), info.n_classes),
-        "seconds": float(time.perf_counter() - t0),
-        **dict(extra or {}),
-    }
-    atomic_write_json(path, row)
-    return row
-
-
-# ----------------------------------------------------------------------------- verdicts
-
-
-def _seed_diffs(a: pd.DataFrame, b: pd.DataFrame, col: str) -> list[float]:
-    """Differences a − b of ``col`` paired on the ``seed`` column."""
-    m = a.set_index("seed")[col].to_frame("a").join(b.set_index("seed")[col].rename("b"))
-    return list((m["a"] - m["b"]).dropna())
-
-
-def verdicts(
-    pruning: pd.DataFrame, emphasis: pd.DataFrame, coreset: pd.DataFrame
-) -> list[dict[str, Any]]:
-    """The PIE papers' claims, all accuracies in %:
-
-    ``pruning`` (seed, sparsity, accuracy, worst_class_accuracy; sparsity 0 = dense):
-    Hooker et al. — pruning costs the worst class more than overall accuracy (judged at
-    the highest sparsity); ``emphasis`` (variant, seed, accuracy, worst_class_accuracy,
-    with ``uniform``): Jaiswal et al. — up-weighting HTL samples gains accuracy, overall
-    and in the worst class; ``coreset`` (method, rate, seed, accuracy): this book's
-    question whether the highest-HTL coreset beats Random."""
-    from evalib.claims import paired_parts, related_claim
-
-    rows = []
-    s_max = float(pruning["sparsity"].max())
-    dense = pruning[pruning["sparsity"] == 0]
-    pruned = pruning[pruning["sparsity"] == s_max]
-    drop = {c: _seed_diffs(dense, pruned, c) for c in ("accuracy", "worst_class_accuracy")}
-    rows.append(related_claim(
-        "pruning costs the worst class more than overall accuracy", "Hooker et al.",
-        "worst-class drop − overall drop > 0",
-        {f"sparsity {s_max:g}": [w - o for w, o in zip(drop["worst_class_accuracy"],
-                                                      drop["accuracy"], strict=True)]},
-        1,
-    ))  # fmt: skip
-    uniform = emphasis[emphasis["variant"] == "uniform"]
-    others = [v for v in dict.fromkeys(emphasis["variant"]) if v != "uniform"]
-    for col, what in (("accuracy", "overall"), ("worst_class_accuracy", "worst-class")):
-        parts = {v: _seed_diffs(emphasis[emphasis["variant"] == v], uniform, col) for v in others}
-        rows.append(related_claim(
-            f"emphasis on HTL samples raises {what} accuracy", "Jaiswal et al.",
-            "+2 to +3 points (their localisation task)", parts, 1,
-        ))  # fmt: skip
-    parts = paired_parts(coreset, "rate", ["seed"], "pie", "random", "accuracy")
-    rows.append(related_claim("the highest-HTL coreset beats Random", "this book (no paper claim)",
-                              "HTL − Random > 0", parts, 1))  # fmt: skip
-    return rows
-
+TASKS: dict[str, type[Task]] = {PruneTask.kind: PruneTask}
 
 __all__ = [
     "DEFAULT_SPARSITIES",
-    "PIEResult",
+    "TASKS",
     "PIESettings",
+    "PruneTask",
     "accuracy_report",
-    "dense_model",
     "emphasis_weights",
     "fine_tune",
     "htl_scores",
@@ -573,8 +420,5 @@ __all__ = [
     "pie_mask",
     "prunable_modules",
     "prune",
-    "run_pie",
-    "run_training",
-    "verdicts",
     "weight_sparsity",
 ]

@@ -429,6 +429,108 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     right.set(xlabel="selection rate (%)", ylabel="samples with an unseen epoch (%)",
               title="who gets selected")  # fmt: skip
     right.legend(fontsize="x-small", loc="upper right")
+
+
+# ----------------------------------------------------------------------------- PIE (notebook 07)
+
+
+def pie_pruning(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Left: overall, balanced and worst-class test accuracy (%) against sparsity (%);
+    right: the PIE share (%) of the training and test splits. ``table``: columns
+    sparsity (fraction, 0 = dense), accuracy, balanced_accuracy, worst_class_accuracy,
+    pie_train, pie_test (``evalib.pie_tables.pruning_table``)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.4))
+    x = 100 * table["sparsity"].astype(float)
+    for col, name in (("accuracy", "overall"), ("balanced_accuracy", "balanced"),
+                      ("worst_class_accuracy", "worst class")):  # fmt: skip
+        ax1.plot(x, table[col], marker="o", label=name)
+    ax1.set(xlabel="sparsity (% of weights removed)", ylabel="test accuracy (%)",
+            title="accuracy of the pruned networks")  # fmt: skip
+    ax2.plot(x, table["pie_train"], marker="o", label="train")
+    ax2.plot(x, table["pie_test"], marker="s", label="test")
+    ax2.set(xlabel="sparsity (% of weights removed)", ylabel="PIEs (% of the split)",
+            title="pruning-identified exemplars")  # fmt: skip
+    for ax in (ax1, ax2):
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> plt.Figure:
+    """Left: per-class test accuracy (%) of the dense networks and of the pruned ones at
+    the highest sparsity (the ``pruned_acc_<s>`` column of
+    ``evalib.pie_tables.per_class_table``); right: the distribution of the HTL scores (%
+    of the training samples per score)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6))
+    x = np.arange(len(per_class))
+    pruned = [c for c in per_class.columns if c.startswith("pruned_acc_")]
+    ax1.bar(x - 0.2, per_class["dense_acc"], 0.4, label="dense")
+    for col in pruned[:1]:
+        ax1.bar(x + 0.2, per_class[col], 0.4, label=f"pruned {100 * float(col[11:]):g}%")
+    ax1.set_xticks(x, list(per_class["class"]), rotation=45, ha="right")
+    ax1.set(ylabel="test accuracy (%)", title="per-class accuracy")
+    ax1.legend(fontsize="small")
+    if htl is not None and len(htl):
+        values, freq = np.unique(np.asarray(htl), return_counts=True)
+        ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
+    ax2.set(xlabel="HTL score (fraction of sparsities at which it is a PIE)",
+            ylabel="training samples (%)", title="HTL distribution")  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pie_coresets(summary: pd.DataFrame, title: str) -> plt.Figure:
+    """Overall (left) and worst-class (right) test accuracy (%) against selection rate,
+    one line per coreset method, error bars one std over seeds. ``summary``: columns
+    method, rate, accuracy_mean, accuracy_std, worst_class_accuracy_mean,
+    worst_class_accuracy_std (``evalib.pie_tables.coreset_summary``)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6), sharey=True)
+    for method, g in summary.groupby("method"):
+        g = g.sort_values("rate")
+        name = "HTL (PIE)" if method == "pie" else label(str(method))
+        for ax, col in ((ax1, "accuracy"), (ax2, "worst_class_accuracy")):
+            ax.errorbar(100 * g["rate"], g[f"{col}_mean"], yerr=g[f"{col}_std"].fillna(0),
+                        marker="o", capsize=3, label=name, color=method_color(str(method)))  # fmt: skip
+    rates = sorted(set(summary["rate"]))
+    for ax, what in ((ax1, "overall"), (ax2, "worst class")):
+        ax.set(xlabel="selection rate (%, log scale)", ylabel="test accuracy (%)",
+               title=f"{what} accuracy")  # fmt: skip
+        if rates:
+            ax.set_xscale("log")
+            ax.set_xticks([100 * r for r in rates], [f"{100 * r:g}" for r in rates])
+            ax.minorticks_off()
+    if len(summary):
+        ax1.legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> plt.Figure:
+    """Left: overall, balanced and worst-class test accuracy (%) per emphasis variant (bars:
+    mean, error bars: std over seeds; ``evalib.pie_tables.emphasis_summary``); right:
+    per-class test accuracy (%) of each variant (``evalib.pie_tables.emphasis_per_class``:
+    classes as rows, one column per variant)."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.8),
+                                   gridspec_kw={"width_ratios": [1, 1.6]})  # fmt: skip
+    metrics = ("accuracy", "balanced_accuracy", "worst_class_accuracy")
+    order = list(summary["variant"])
+    xx = np.arange(len(metrics))
+    wbar = 0.8 / max(1, len(order))
+    for i, (_, row) in enumerate(summary.iterrows()):
+        ax1.bar(xx + i * wbar, [row[f"{m}_mean"] for m in metrics], wbar,
+                yerr=[0 if np.isnan(row[f"{m}_std"]) else row[f"{m}_std"] for m in metrics],
+                capsize=2, label=row["variant"])  # fmt: skip
+    ax1.set_xticks(xx + wbar * (len(order) - 1) / 2, ["overall", "balanced", "worst class"])
+    ax1.set(ylabel="test accuracy (%)", title="emphasis on HTL samples")
+    for v in per_class.columns:
+        ax2.plot(range(len(per_class)), per_class[v], marker="o", label=v)
+    ax2.set_xticks(range(len(per_class)), list(per_class.index), rotation=45, ha="right")
+    ax2.set(ylabel="test accuracy (%)", title="per class")
+    if order:
+        ax1.legend(fontsize="small", loc="upper right")
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -23,9 +23,15 @@ class PIESettings:
 
     dense_models: K dense models (seeds 0..K-1) and, from each, one pruned model per
     sparsity. fine_tune_steps: optimiser steps after pruning (0 = one-shot only), at
-    ``fine_tune_lr``. lams: emphasis strengths λ of the weights 1 + λ·HTL (and of the
-    oversampling copies 1 + round(λ·HTL)). coreset_rates: rates of the HTL / Random /
-    EVA coreset comparison (None = the profile's rates).
+    ``fine_tune_lr``. lams: emphasis strengths λ of the per-sample loss weights
+    1 + λ·HTL. coreset_rates: rates of the HTL / Random / EVA coreset comparison (None =
+    the profile's rates).
+
+    Emphasis by oversampling (1 + ⌊λ·HTL + ½⌋ copies of each sample, see
+    :func:`evalib.pie.oversample`) is not run: a :class:`~evalib.config.Job` trains on a
+    set of samples, without repeats, so it cannot be declared as one; the loss weights
+    1 + λ·HTL give the same expected emphasis per epoch (without the extra steps) and
+    are what every profile runs.
     """
 
     dense_models: int
@@ -33,7 +39,6 @@ class PIESettings:
     fine_tune_steps: int = 0
     fine_tune_lr: float = 0.01
     lams: tuple[float, ...] = (2.0,)
-    oversample: bool = True
     coreset_rates: tuple[float, ...] | None = None
     description: str = ""
 

@@ -130,3 +130,61 @@ def test_coreset_jaccard_reads_the_stored_selections(cache):
         {"budget": "epochs", "rate": 0.4, "seed": 0, "jaccard": 2 / 6},
         {"budget": "epochs", "rate": 0.4, "seed": 1, "jaccard": 1.0},
     ]  # the 20 % cell has no "b": left out
+
+
+# ----------------------------------------------------------------------------- PIE
+
+
+def _fake_prune_rows(cache, profile, dataset, n=50):
+    """Prune rows with hand-made predictions over ``n`` training samples."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for task in grids.pie_prune(profile, dataset):
+        s = len(task.sparsities)
+        ex.atomic_write_json(cache.job_path(task), {
+            "key": task.key(), "kind": task.kind, "seed": task.seed,
+            "sparsities": list(task.sparsities), "sample_ids": list(range(0, 2 * n, 2)),
+            "dense_train": rng.integers(0, 3, n).tolist(), "dense_test": [0, 1],
+            "pruned_train": rng.integers(0, 3, (s, n)).tolist(), "pruned_test": [[0, 1]] * s,
+        })  # fmt: skip
+
+
+@pytest.mark.parametrize(("profile", "prune", "coreset", "emphasis"),
+                         [(SMOKE, 2, 6, 4), (CPU, 3, 18, 6)])  # fmt: skip
+def test_pie_builders_declare_prune_tasks_then_plain_jobs(cache, profile, prune, coreset,
+                                                          emphasis):  # fmt: skip
+    tasks = grids.pie_prune(profile, "bloodmnist")
+    assert len(tasks) == prune == profile.pie.dense_models
+    assert {t.kind for t in tasks} == {"pie:prune"} and [t.seed for t in tasks] == list(
+        range(prune)
+    )
+    assert all(t.sparsities == profile.pie.sparsities for t in tasks)
+    assert grids.pie_trainings(profile, "bloodmnist", cache) == []  # no prune rows yet
+    _fake_prune_rows(cache, profile, "bloodmnist")
+    planned = grids.pie_trainings(profile, "bloodmnist", cache)
+    arms = pd.Series([p.arm for p in planned])
+    assert arms.str.startswith("coreset:").sum() == coreset
+    assert arms.str.startswith("emphasis:").sum() == emphasis
+    assert len(grids.jobs(planned)) == coreset + emphasis
+    assert all(isinstance(p.job, ex.Job) for p in planned)
+    # Random and EVA are Table 1's very jobs; HTL is a stored "given" coreset
+    table1 = {p.job for p in grids.table1(profile, "bloodmnist") if p.budget == "epochs"}
+    assert {p.job for p in planned if p.arm in ("coreset:random", "coreset:eva")} <= table1
+    htl = [p.job for p in planned if p.arm == "coreset:pie"]
+    assert {j.selection.method for j in htl} == {"given"} and {j.surrogate for j in htl} == {None}
+    for job in htl:
+        ids = ex.load_selection(cache, "bloodmnist", job.selection.param_dict()["digest"])
+        assert set(ids.tolist()) <= set(range(0, 100, 2))
+    weighted = [p.job for p in planned if p.arm.startswith("emphasis:weighted")]
+    assert weighted and all(j.selection is None and j.weights for j in weighted)
+    w = ex.load_weights(cache, "bloodmnist", weighted[0].weights)
+    assert w.shape == (50,) and w.min() >= 1.0
+    uniform = [p.job for p in planned if p.arm == "emphasis:uniform"]
+    assert uniform == [t.dense_job() for t in tasks]
+
+
+def test_pie_profile_overrides_only_what_is_given():
+    p = grids.pie_profile(SMOKE, sparsities=[0.5], lams=None, coreset_rates=[0.1])
+    assert p.pie.sparsities == (0.5,) and p.pie.coreset_rates == (0.1,)
+    assert p.pie.lams == SMOKE.pie.lams and grids.pie_profile(SMOKE) is SMOKE

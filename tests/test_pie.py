@@ -1,4 +1,5 @@
-"""Pruning masks, PIE / HTL on hand-made predictions, per-class accuracy, caching."""
+"""Pruning masks, PIE / HTL on hand-made predictions, per-class accuracy, the prune task
+(deterministic, rebuilt from its row, rerun), tables and verdicts."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from evalib import pie
+from evalib import pie, pie_tables, tasks
 from evalib.data import Split
 from evalib.errors import EvalibError
-from evalib.experiments import Cache, DataSpec, ModelSpec, SurrogateConfig
+from evalib.experiments import Cache, DataSpec, ModelSpec
 from evalib.train import Recipe
 
 
@@ -155,30 +156,67 @@ def test_htl_coreset_keeps_highest_with_stable_ties():
     assert sorted(sel2.indices.tolist()) == [0, 1, 3, 5]
 
 
-# ----------------------------------------------------------------------------- cache
+# ----------------------------------------------------------------------------- the task
 
 
-def test_dense_models_cached_and_pie_runs(tmp_path):
+def _task(**kw) -> pie.PruneTask:
+    base = dict(data=DataSpec("breastmnist", train_subset=60, val_subset=20, test_subset=30), model=ModelSpec("convnet", 0.0625),
+                recipe=Recipe(epochs=1, batch_size=8), seed=0, sparsities=(0.5, 0.9),
+                fine_tune_steps=2)  # fmt: skip
+    return pie.PruneTask(**{**base, **kw})
+
+
+def test_prune_task_runs_deterministically_and_rebuilds_from_its_row(tmp_path, shared_data):
+    task = _task()
     cache = Cache.at(tmp_path / "res", tmp_path / "scratch")
-    cfg = SurrogateConfig(DataSpec("breastmnist"), ModelSpec("convnet", 0.0625),
-                          Recipe(epochs=1, batch_size=8), seed=0)  # fmt: skip
-    train, test = tiny_split(24), tiny_split(10, seed=1)
-    m1, meta1 = pie.dense_model(cfg, cache, train, test, progress=False)
-    m2, meta2 = pie.dense_model(cfg, cache, train, test, progress=False)
-    assert meta1 == meta2  # second call read the cache
-    for k, v in m1.state_dict().items():
-        assert torch.equal(v, m2.state_dict()[k])
-    cfgs = [cfg, SurrogateConfig(cfg.data, cfg.model, cfg.recipe, seed=1)]
-    res = pie.run_pie(cfgs, cache, train, test, sparsities=(0.5, 0.9), fine_tune_steps=1)
-    assert res.dense["train"].shape == (2, 24) and res.pruned[0.9]["test"].shape == (2, 10)
-    assert res.htl.shape == (24,) and set(np.unique(res.htl)) <= {0.0, 0.5, 1.0}
-    again = pie.run_pie(cfgs, cache, train, test, sparsities=(0.5, 0.9), fine_tune_steps=1)
-    np.testing.assert_array_equal(res.htl, again.htl)
-    row = pie.run_training("uniform", cache, "breastmnist", cfg.model, cfg.recipe, 0, train,
-                           test, weights=pie.emphasis_weights(res.htl, 1.0))  # fmt: skip
-    assert 0 <= row["worst_class_accuracy"] <= row["accuracy"] <= 1
-    assert pie.run_training("uniform", cache, "breastmnist", cfg.model, cfg.recipe, 0, train,
-                            test, weights=pie.emphasis_weights(res.htl, 1.0)) == row  # fmt: skip
+    row = tasks.run_task(task, cache, shared_data)
+    assert row["kind"] == "pie:prune" and tasks.task_from_record(row) == task
+    assert len(row["dense_train"]) == 60 and len(row["dense_test"]) == 30
+    assert np.asarray(row["pruned_test"]).shape == (2, 30)
+    assert row["weight_sparsity"][1] == pytest.approx(0.9, abs=0.01)
+    # the dense network is read back from the scratch folder: the same predictions
+    again = tasks.run_task(task, cache, shared_data, store=False)
+    # and trained afresh in another scratch folder: the same predictions again
+    fresh = tasks.run_task(task, Cache.at(tmp_path / "r2", tmp_path / "s2"), shared_data)
+    for other in (again, fresh):
+        for f in ("dense_train", "dense_test", "pruned_train", "pruned_test", *task.reproduced):
+            assert other[f] == row[f], f
+    assert again["dense_seconds"] == row["dense_seconds"]  # not trained a second time
+
+
+def test_prune_task_checks_its_settings():
+    with pytest.raises(EvalibError, match="sparsity"):
+        _task(sparsities=(0.5, 1.0))
+    with pytest.raises(EvalibError, match="one sparsity"):
+        _task(sparsities=())
+    assert _task().key() != _task(fine_tune_steps=3).key()
+
+
+def test_rerun_reproduces_a_stored_prune_row(tmp_path, shared_data):
+    from evalib.rerun import rerun
+
+    task = _task(seed=1, sparsities=(0.7,), fine_tune_steps=0)
+    cache = Cache.at(tmp_path / "res", tmp_path / "scratch")
+    tasks.run_task(task, cache, shared_data)
+    compared = rerun(cache.job_path(task), tmp_path / "again", shared_data, progress=False)
+    assert compared.pop("stage") == ("task", "task")
+    assert set(compared) == set(task.reproduced)
+    for field_, (stored, new) in compared.items():
+        assert stored == new, field_
+
+
+def test_pie_result_from_rows_gives_htl():
+    rows = [{"seed": k, "sparsities": [0.5, 0.9], "dense_train": [0, 1, 2, 1],
+             "dense_test": [0, 1], "pruned_train": [[0, 1, 2, 0], [1, 0, 2, 0]],
+             "pruned_test": [[0, 1], [1, 1]]} for k in (1, 0)]  # fmt: skip
+    res = pie_tables.PIEResult.from_rows(rows)
+    assert res.seeds == (0, 1) and res.dense["train"].shape == (2, 4)
+    np.testing.assert_allclose(res.htl, [0.5, 0.5, 0.0, 1.0])
+    table = pie_tables.pruning_table(res, np.array([0, 1]), 3)
+    assert list(table["sparsity"]) == [0.0, 0.5, 0.9]
+    assert list(table["accuracy"]) == [100.0, 100.0, 50.0]
+    assert pie_tables.PIEResult.from_rows([]) is None
+    assert pie_tables.pruning_table(None, np.array([0]), 2).empty
 
 
 def test_verdicts_by_hand():
@@ -204,7 +242,7 @@ def test_verdicts_by_hand():
         [{"method": m, "rate": 0.05, "seed": k, "accuracy": a + k}
          for m, a in (("pie", 50.0), ("random", 70.0)) for k in range(3)]
     )  # fmt: skip
-    hooker, overall, worst, core = pie.verdicts(pruning, emphasis, coreset)
+    hooker, overall, worst, core = pie_tables.verdicts(pruning, emphasis, coreset)
     # worst-class drop − overall drop at sparsity 0.9: (20 + k) − (5 + k) = 15 for each k
     assert hooker["parts"] == {"sparsity 0.9": HOLDS} and "+15.00" in hooker["ours"]
     assert overall["verdict"] == CONTRADICTED  # −1 point for every seed

@@ -206,4 +206,67 @@ def test_missing_convention_draws_the_overlap_and_the_affected_shares() -> None:
     assert sorted(round(b.get_height(), 6) for b in right.patches) == [4, 4, 4, 5, 8, 11]
     assert [t.get_text() for t in right.get_xticklabels()] == ["2", "5"]
     assert len(right.get_legend().get_texts()) == 3
+
+
+# ----------------------------------------------------------------------------- PIE
+
+
+def test_pie_pruning_draws_three_accuracy_lines_and_two_pie_lines() -> None:
+    table = pd.DataFrame({"sparsity": [0.0, 0.5, 0.9], "accuracy": [90.0, 89.0, 70.0],
+                          "balanced_accuracy": [85.0, 84.0, 60.0],
+                          "worst_class_accuracy": [70.0, 65.0, 20.0],
+                          "pie_train": [0.0, 1.0, 9.0], "pie_test": [0.0, 2.0, 12.0]})  # fmt: skip
+    fig = plots.pie_pruning(table, "t")
+    ax1, ax2 = fig.axes
+    assert [ln.get_label() for ln in ax1.get_lines()] == ["overall", "balanced", "worst class"]
+    assert list(ax1.get_lines()[2].get_xdata()) == [0.0, 50.0, 90.0]
+    assert list(ax2.get_lines()[1].get_ydata()) == [0.0, 2.0, 12.0]
+    plt.close(fig)
+
+
+def test_pie_classes_draws_dense_and_pruned_bars_and_the_htl_histogram() -> None:
+    per_class = pd.DataFrame({"class": ["a", "b", "c"], "train_share": [50.0, 30.0, 20.0],
+                              "dense_acc": [90.0, 80.0, 70.0],
+                              "pruned_acc_0.9": [85.0, 60.0, 10.0],
+                              "drop": [5.0, 20.0, 60.0], "mean_htl": [0.1, 0.2, 0.5]})  # fmt: skip
+    fig = plots.pie_classes(per_class, np.array([0.0, 0.0, 0.5, 1.0]), "t")
+    ax1, ax2 = fig.axes
+    assert [c.get_label() for c in ax1.containers] == ["dense", "pruned 90%"]
+    assert [p.get_height() for p in ax1.containers[1]] == [85.0, 60.0, 10.0]
+    assert [p.get_height() for p in ax2.patches] == [50.0, 25.0, 25.0]  # HTL 0, 0.5, 1
+    plt.close(fig)
+
+
+def test_pie_coresets_draws_one_errorbar_line_per_method_and_panel() -> None:
+    summary = pd.DataFrame([
+        {"method": m, "rate": r, "accuracy_mean": a + 10 * r, "accuracy_std": 1.0,
+         "worst_class_accuracy_mean": a - 20, "worst_class_accuracy_std": float("nan")}
+        for m, a in (("eva", 60.0), ("pie", 40.0), ("random", 55.0)) for r in (0.05, 0.3)
+    ])  # fmt: skip
+    fig = plots.pie_coresets(summary, "t")
+    ax1, ax2 = fig.axes
+    for ax in (ax1, ax2):
+        assert len(ax.containers) == 3
+        assert [c.get_label() for c in ax.containers] == ["EVA", "HTL (PIE)", "Random"]
+    assert ax1.get_lines()[0].get_color() == plots.method_color("eva")
+    assert list(ax1.get_xticks()) == [5.0, 30.0]
+    plt.close(fig)
+
+
+def test_pie_emphasis_draws_bars_per_variant_and_a_line_per_variant() -> None:
+    summary = pd.DataFrame([
+        {"variant": v, **{f"{m}_{s}": x + (1.0 if s == "mean" else 0.5)
+                          for m in ("accuracy", "balanced_accuracy", "worst_class_accuracy")
+                          for s in ("mean", "std")}}
+        for v, x in (("uniform", 80.0), ("weighted λ=2", 81.0))
+    ])  # fmt: skip
+    per_class = pd.DataFrame({"uniform": [90.0, 70.0], "weighted λ=2": [88.0, 75.0]},
+                             index=pd.Index(["a", "b"], name="class"))  # fmt: skip
+    fig = plots.pie_emphasis(summary, per_class, "t")
+    ax1, ax2 = fig.axes
+    assert [c.get_label() for c in ax1.containers if c.get_label()[0] != "_"] == [
+        "uniform", "weighted λ=2"]  # fmt: skip
+    assert len(ax1.patches) == 6  # 2 variants x 3 metrics
+    assert [ln.get_label() for ln in ax2.get_lines()] == ["uniform", "weighted λ=2"]
+    assert list(ax2.get_lines()[1].get_ydata()) == [88.0, 75.0]
     plt.close(fig)
