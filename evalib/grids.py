@@ -550,3 +550,42 @@ def pie_trainings(profile: ex.Profile, dataset: str, cache: ex.Cache,
         out += [Planned(f"emphasis:weighted λ={lam:g}", "epochs", replace(job, weights=weights))
                 for job in dense]  # fmt: skip
     return out
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+
+def seg_scoring(profile: ex.Profile, dataset: str) -> ex.Task:
+    """Notebook 09's scoring run: the U-Net on every training mosaic of ``dataset``
+    (``profile.segmentation``), seed 0, that DAD and pixel EL2N are read from."""
+    from evalib.segmentation import ScoringRun
+
+    if profile.segmentation is None:
+        raise ex.EvalibError(f"profile {profile.name!r} has no segmentation settings")
+    return ScoringRun.of(profile.segmentation, dataset)
+
+
+def segmentation(profile: ex.Profile, dataset: str, rates: Sequence[float] | None = None,
+                 seeds: Sequence[int] | None = None) -> list[ex.Task]:  # fmt: skip
+    """Notebook 09's retrains: every pruning method × kept fraction × seed (default the
+    ``profile.segmentation`` ones) on the scores of :func:`seg_scoring`, seeds outermost.
+    Each reads the scoring row from the cache (computing it when missing): run
+    ``[seg_scoring(...)]`` first when the retrains go to parallel workers."""
+    from evalib.segmentation import METHODS, Retrain
+
+    cfg = profile.segmentation
+    scoring = seg_scoring(profile, dataset)
+    return [Retrain(scoring, method, float(rate), int(seed))
+            for seed in (seeds or cfg.seeds) for rate in (rates or cfg.rates)
+            for method in METHODS]  # fmt: skip
+
+
+def dad_classification(profile: ex.Profile, dataset: str,
+                       seeds: Sequence[int] | None = None) -> list[ex.Job]:  # fmt: skip
+    """DAD's classification form as coresets next to EL2N (Table 1's parameters) and
+    Random, at the two lowest and the highest of the profile's rates, every seed (the
+    benchmark's jobs: same keys, same cache)."""
+    rates = sorted({*sorted(profile.rates)[:2], max(profile.rates)})
+    el2n = dict(profile.table1_methods())["el2n"]
+    methods = [("dad", {}), ("el2n", el2n), ("random", {})]
+    return ex.benchmark_jobs(profile, dataset, methods, rates, seeds, include_full=False)

@@ -452,6 +452,32 @@ def pie_pruning(table: pd.DataFrame, title: str) -> plt.Figure:
             title="pruning-identified exemplars")  # fmt: skip
     for ax in (ax1, ax2):
         ax.legend(fontsize="small")
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+#: How the DAD page names its pruning rules.
+SEG_LABELS = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
+              "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
+
+
+def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: str,
+                n: int = 4) -> plt.Figure:  # fmt: skip
+    """The first ``n`` mosaics (top, titled by their patches' classes) and their pixel
+    labels (bottom, one colour per class). images: uint8 [N, ch, H, W]; masks: int
+    [N, H, W]; patch_labels: int [N, g·g] (arrays or tensors)."""
+    images, masks = np.asarray(images), np.asarray(masks)
+    c = len(class_names)
+    n = min(n, len(images))
+    fig, axes = plt.subplots(2, n, figsize=(2.5 * n, 5.2), squeeze=False)
+    cmap = plt.get_cmap("tab20", c)
+    for j in range(n):
+        img = images[j].astype(np.float32).transpose(1, 2, 0) / 255
+        axes[0][j].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
+        axes[1][j].imshow(masks[j], cmap=cmap, vmin=-0.5, vmax=c - 0.5)
+        axes[0][j].set_title(", ".join(class_names[k][:8] for k in patch_labels[j]), fontsize=7)
+        for ax in (axes[0][j], axes[1][j]):
+            ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -476,6 +502,23 @@ def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> 
         ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
     ax2.set(xlabel="HTL score (fraction of sparsities at which it is a PIE)",
             ylabel="training samples (%)", title="HTL distribution")  # fmt: skip
+
+
+def seg_scores(history: pd.DataFrame, scores: pd.DataFrame, el2n_end: int,
+               title: str) -> plt.Figure:  # fmt: skip
+    """Three panels of the scoring run: mean training soft Dice per epoch (history:
+    ``epoch``, ``train_soft_dice``), pixel EL2N against DAD per mosaic and the histogram
+    of DAD (scores: ``dad``, ``el2n``)."""
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
+    if len(history):
+        ax1.plot(history["epoch"] + 1, history["train_soft_dice"], marker="o")
+    ax1.set(xlabel="epoch", ylabel="mean training soft Dice", title="training")
+    ax2.scatter(scores["el2n"], scores["dad"], s=8, alpha=0.6)
+    ax2.set(xlabel=f"pixel EL2N (epochs 0–{el2n_end - 1})", ylabel="DAD",
+            title="per-mosaic scores")  # fmt: skip
+    if len(scores):
+        ax3.hist(scores["dad"], bins=30, alpha=0.7, label="DAD")
+    ax3.set(xlabel="DAD", ylabel="mosaics", title="DAD distribution")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -532,5 +575,26 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
     if order:
         ax1.legend(fontsize="small", loc="upper right")
     fig.suptitle(title)
+
+
+def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
+                methods: Sequence[str] = tuple(SEG_LABELS)) -> plt.Figure:  # fmt: skip
+    """Mean test Dice against the kept fraction (%), one line per pruning rule with error
+    bars of one std over seeds (summary: ``method``, ``rate``, ``mean``, ``std``); the
+    DAD rules in shades of DAD's colour; a dotted line at the full-data Dice."""
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    colors = arm_palette([(m, m.split("_")[0]) for m in methods])
+    for method in methods:
+        g = summary[summary["method"] == method].sort_values("rate")
+        if len(g):
+            ax.errorbar(100 * g["rate"], g["mean"], yerr=g["std"].fillna(0), marker="o",
+                        capsize=3, label=SEG_LABELS.get(method, method), color=colors[method])  # fmt: skip
+    if full is not None:
+        ax.axhline(full, color="k", ls=":", lw=1, label="full training set")
+    ax.set(xlabel="kept fraction of training mosaics (%)", ylabel="mean test Dice", title=title)
+    rates = sorted(set(summary["rate"]))
+    ax.set_xticks([100 * r for r in rates], [f"{100 * r:g}" for r in rates])
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small")
     fig.tight_layout()
     return fig

@@ -1,4 +1,5 @@
-"""DAD (Dynamic Average Dice) on a small segmentation task built from real MedMNIST images.
+"""DAD (Dynamic Average Dice) on a small segmentation task built from real MedMNIST images:
+the study's tasks and tables (notebook 09).
 
 He et al. ("Data-Centric Diet: Effective Multi-center Dataset Pruning for Medical Image
 Segmentation") score each training image by its Dice between prediction and target,
@@ -6,400 +7,259 @@ recorded during training and averaged over a window of epochs with zero entries 
 (DAD), and argue that gradient-norm scores (GraNd / EL2N), built for one label per
 image, fail for dense labels. For single-label classification DAD collapses to the mean
 true-class probability (see ``evalib.scores.baselines.dad``), so its claim needs a dense
-task. This module provides one, written from that description:
+task: mosaics of MedMNIST patches labelled per pixel, a tiny U-Net, soft Dice and pixel
+EL2N (:mod:`evalib.mosaics`, re-exported here).
 
-* **mosaics** (:func:`make_mosaics`): a g×g grid of 28×28 OrganAMNIST patches (56×56
-  for g = 2, 84×84 for g = 3); every pixel of a patch is labelled with the patch's organ
-  class (C classes, no background). Patches are drawn deterministically from a seed.
-* a **tiny U-Net** (:class:`TinyUNet`): two down- and two up-sampling stages with skip
-  connections, a width knob;
-* **per-sample soft Dice** (:func:`soft_dice`: softmax against one-hot, mean over the
-  classes present in the target) and the **EL2N-style gradient-norm score**
-  (:func:`pixel_el2n`: ‖softmax − one-hot‖₂ averaged over pixels), both recorded for every
-  training sample at every epoch from the training forward pass
-  (:func:`train_segmentation`);
-* **DAD** (:func:`dad_scores`: mean Dice over a window, zeros ignored) and pruning by
-  DAD (keep hard / easy / ambiguous), by EL2N (keep highest) or at random
-  (:func:`select_positions`), retraining and mean test Dice (:func:`run_pruning`).
+The study is two kinds of :class:`~evalib.tasks.Task`, cached by the one runner
+(:func:`~evalib.tasks.run_task`) under ``results/<profile>/jobs/`` and rerun by
+``evalib rerun``:
 
-Its per-profile sizes are ``Profile.segmentation`` (:mod:`evalib.study_config`).
+* :class:`ScoringRun` (``segmentation:scoring``): trains the U-Net on every training
+  mosaic, recording each mosaic's soft Dice and pixel EL2N per epoch; its row holds the
+  full-data test Dice, the training history and, per mosaic, DAD, the early EL2N mean
+  and the first epoch's Dice (rounded to 6 decimals; not the [T, N] arrays) with a
+  digest of the scores (``scores_sha256``, what ``evalib rerun`` compares);
+* :class:`Retrain` (``segmentation:retrain``): reads its scoring row from the cache,
+  keeps the mosaics a rule picks (:func:`select_positions`) and trains a fresh U-Net on
+  them for the same epochs; its row holds the test Dice.
+
+:func:`evalib.grids.segmentation` builds them from ``Profile.segmentation``
+(:mod:`evalib.study_config`); :func:`scores_table`, :func:`runs_table`,
+:func:`pruning_summary` and :func:`verdicts` turn rows into the notebook's tables.
+
+Why the U-Net has its own loop (:func:`train_segmentation`) and does not train through
+:func:`evalib.train.train`: that loop is the classification recipe from end to end: one
+label per image, a per-sample cross-entropy of one logit vector (the hook it offers is a
+per-sample loss *weight*), SGD with Nesterov momentum and a cosine schedule, a recorder
+that keeps the float16 log-softmax [T, N, C], accuracy in its history and evaluation, and
+checkpoints keyed on that layout. The U-Net needs a per-pixel target, cross-entropy plus
+(1 − soft Dice) as its loss, Adam at a constant rate, two scalars per mosaic and epoch
+recorded from the dense softmax, and Dice of the argmax map as its evaluation. Sharing the
+loop would take hooks for the loss, the optimiser, the recorder and the evaluation, four
+of its five parts, and recording the full softmax instead is out of reach ([T, N, C, H,
+W] is about 78 GB of float16 at the paper profile). The study prunes, it does not
+reweight, so the loss-weight hook would go unused. The segmentation loop keeps the
+trainer's conventions: seeded initialisation, a seeded batch order, data on the device.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from evalib.data import Split, to_float
+from evalib.cache import indices_digest
+from evalib.config import array_digest
 from evalib.errors import EvalibError
-from evalib.experiments import (
-    Cache,
-    array_digest,
-    atomic_write_json,
-    payload_key,
-    read_json_checked,
+from evalib.mosaics import (
+    METHODS,
+    PATCH,
+    Mosaics,
+    SegRun,
+    TinyUNet,
+    dad_scores,
+    el2n_scores,
+    evaluate_dice,
+    hard_dice,
+    make_mosaics,
+    pixel_el2n,
+    select_positions,
+    soft_dice,
+    train_segmentation,
 )
-from evalib.io import atomic_file, progress_bar
+from evalib.packing import JobSize
 from evalib.study_config import SegSettings
-from evalib.train import pick_device
+from evalib.tasks import Task, run_task
 
-PATCH = 28
-METHODS = ("random", "el2n", "dad_hard", "dad_easy", "dad_ambiguous")
-
-
-# ----------------------------------------------------------------------------- settings
-
-
-# ----------------------------------------------------------------------------- mosaics
+#: Seeds of the mosaics drawn from the training and the test split.
+MOSAIC_SEEDS = (0, 1)
+#: Columns of the pruning-run table (``seg_pruning_runs.csv``).
+RUN_COLUMNS = ["method", "rate", "seed", "n_train", "test_dice", "test_soft_dice", "seconds"]
+#: Decimals kept of the per-mosaic scores stored in a scoring row.
+SCORE_DECIMALS = 6
 
 
-@dataclass(frozen=True, eq=False)
-class Mosaics:
-    """``images`` uint8 [n, ch, g·28, g·28], ``masks`` int64 [n, g·28, g·28] (pixel class),
-    ``patches`` int64 [n, g·g] (source indices, row-major), ``patch_labels`` [n, g·g]."""
-
-    images: torch.Tensor
-    masks: torch.Tensor
-    patches: np.ndarray
-    patch_labels: np.ndarray
-    num_classes: int
-
-    def __len__(self) -> int:
-        return int(self.images.shape[0])
-
-    def subset(self, positions: Any) -> Mosaics:
-        pos = np.asarray(positions, np.int64)
-        idx = torch.from_numpy(pos)
-        return Mosaics(self.images[idx], self.masks[idx], self.patches[pos],
-                       self.patch_labels[pos], self.num_classes)  # fmt: skip
+# ----------------------------------------------------------------------------- tasks
 
 
-def make_mosaics(
-    split: Split, n: int, grid: int = 2, seed: int = 0, num_classes: int | None = None
-) -> Mosaics:
-    """``n`` mosaics of grid×grid patches of ``split`` (28×28 images); each pixel's label
-    is the class of its patch. Patches are taken in the order of a seeded permutation of
-    the split (repeated if n·grid² exceeds it), so the result depends only on the seed."""
-    if n < 1 or grid < 1:
-        raise EvalibError(f"need n ≥ 1 mosaics of grid ≥ 1, got n={n}, grid={grid}")
-    if tuple(split.images.shape[2:]) != (PATCH, PATCH):
-        raise EvalibError(
-            f"mosaic patches must be {PATCH}×{PATCH}, got {tuple(split.images.shape[2:])}"
-        )
-    total = len(split)
-    need = n * grid * grid
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(total) for _ in range(-(-need // total))])
-    patches = order[:need].reshape(n, grid * grid).astype(np.int64)
-    labels = split.labels.numpy()[patches]
-    imgs = split.images[torch.from_numpy(patches.reshape(-1))]
-    ch = imgs.shape[1]
-    side = grid * PATCH
-    images = (imgs.reshape(n, grid, grid, ch, PATCH, PATCH)
-              .permute(0, 3, 1, 4, 2, 5).reshape(n, ch, side, side).contiguous())  # fmt: skip
-    lab = torch.from_numpy(labels).reshape(n, grid, 1, grid, 1)
-    masks = lab.expand(n, grid, PATCH, grid, PATCH).reshape(n, side, side).contiguous()
-    c = int(num_classes) if num_classes is not None else int(split.labels.max()) + 1
-    return Mosaics(images, masks.long(), patches, labels.astype(np.int64), c)
+@dataclass(frozen=True)
+class ScoringRun(Task):
+    """Train a U-Net (init and batch order seeded by ``seed``) on ``n_train`` mosaics of
+    ``dataset``'s training split and score every mosaic: DAD over epochs ``dad_window``
+    (None = all), pixel EL2N averaged over epochs [0, ``el2n_end``); test Dice on
+    ``n_test`` mosaics of the test split. Only what changes the row is in the config
+    (not the retrain rates and seeds)."""
+
+    kind: ClassVar[str] = "segmentation:scoring"
+    reproduced: ClassVar[tuple[str, ...]] = ("test_dice", "test_soft_dice", "scores_sha256")
+
+    dataset: str
+    n_train: int
+    n_test: int
+    grid: int
+    width: float
+    epochs: int
+    batch_size: int
+    lr: float
+    el2n_end: int
+    dad_window: tuple[int, int] | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.n_train, self.n_test, self.grid, self.epochs, self.batch_size) < 1:
+            raise EvalibError(f"segmentation sizes must be ≥ 1: {self}")
+        if not 1 <= self.el2n_end <= self.epochs:
+            raise EvalibError(f"el2n_end must lie in [1, {self.epochs}], got {self.el2n_end}")
+
+    @classmethod
+    def of(cls, settings: SegSettings, dataset: str, seed: int = 0) -> ScoringRun:
+        """The scoring run of a profile's segmentation ``settings``."""
+        s = settings
+        return cls(dataset, s.n_train, s.n_test, s.grid, s.width, s.epochs, s.batch_size,
+                   s.lr, s.el2n_end, s.dad_window, seed)  # fmt: skip
+
+    def mosaics(self, data_root: Any = None) -> tuple[Mosaics, Mosaics]:
+        """(training, test) mosaics, drawn with :data:`MOSAIC_SEEDS`."""
+        from evalib.data import load
+
+        ds = load(self.dataset, data_root)
+        c = ds.info.n_classes
+        return (make_mosaics(ds.train, self.n_train, self.grid, MOSAIC_SEEDS[0], c),
+                make_mosaics(ds.test, self.n_test, self.grid, MOSAIC_SEEDS[1], c))  # fmt: skip
+
+    def train(self, data: Mosaics, seed: int, device: str | None, progress: bool) -> SegRun:
+        return train_segmentation(data, self.epochs, self.width, self.batch_size, self.lr,
+                                  seed, device, progress)  # fmt: skip
+
+    def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        train, test = self.mosaics(data_root)
+        run = self.train(train, self.seed, device, progress)
+        dad = _rounded(dad_scores(run.dice, self.dad_window))
+        el2n = _rounded(el2n_scores(run.el2n, self.el2n_end))
+        return {
+            "method": "full",
+            "rate": 1.0,
+            "seed": self.seed,
+            "n_train": len(train),
+            **evaluate_dice(run.model, test),
+            "dad": dad,
+            "el2n": el2n,
+            "scores_sha256": array_digest(np.asarray([dad, el2n], np.float64)),
+            "first_epoch_dice": _rounded(run.dice[0]),
+            "history": run.history,
+            "device": _device(device),
+        }
+
+    def size(self) -> JobSize:
+        return _size(self.n_train, self.grid, self.width)
 
 
-# ----------------------------------------------------------------------------- network
+@dataclass(frozen=True)
+class Retrain(Task):
+    """Keep the fraction ``rate`` of the training mosaics that ``method`` picks from the
+    scores of ``scoring`` (one of :data:`METHODS`; ``random`` draws with ``seed``), train a
+    fresh U-Net (seed ``seed``) on them for the scoring run's epochs, test it."""
+
+    kind: ClassVar[str] = "segmentation:retrain"
+    reproduced: ClassVar[tuple[str, ...]] = ("n_train", "subset_sha256", "test_dice",
+                                             "test_soft_dice")  # fmt: skip
+
+    scoring: ScoringRun
+    method: str
+    rate: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise EvalibError(f"unknown segmentation pruning method {self.method!r}; "
+                              f"valid: {', '.join(METHODS)}")  # fmt: skip
+        if not 0 < self.rate <= 1:
+            raise EvalibError(f"a kept fraction must lie in (0, 1], got {self.rate}")
+
+    @property
+    def dataset(self) -> str:
+        return self.scoring.dataset
+
+    def positions(self, scores: dict[str, Any]) -> np.ndarray:
+        """The kept positions, from the scoring row ``scores``."""
+        dad, el2n = np.asarray(scores["dad"], np.float64), np.asarray(scores["el2n"], np.float64)
+        return select_positions(self.method, self.rate, dad, el2n, self.seed)
+
+    def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        scores = run_task(self.scoring, cache, data_root, False, device, threads)
+        train, test = self.scoring.mosaics(data_root)
+        pos = self.positions(scores)
+        run = self.scoring.train(train.subset(pos), self.seed, device, progress)
+        return {
+            "method": self.method,
+            "rate": float(self.rate),
+            "seed": self.seed,
+            "n_train": int(pos.size),
+            "subset_sha256": indices_digest(pos),
+            **evaluate_dice(run.model, test),
+            "device": _device(device),
+        }
+
+    def size(self) -> JobSize:
+        n = max(1, int(np.ceil(self.rate * self.scoring.n_train)))
+        return _size(n, self.scoring.grid, self.scoring.width)
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
+TASKS: dict[str, type[Task]] = {ScoringRun.kind: ScoringRun, Retrain.kind: Retrain}
 
 
-class TinyUNet(nn.Module):
-    """U-Net with two 2×2 max-pool downsamplings and two transposed-conv upsamplings.
-
-    Channels c, 2c, 4c (bottleneck), 2c, c with c = max(4, round(16·width)); each stage
-    is two conv3x3-BN-ReLU; skip connections concatenate; a 1×1 head gives per-pixel
-    logits. Input [B, in_channels, H, W] with H, W divisible by 4 → [B, num_classes, H, W].
-    """
-
-    def __init__(self, in_channels: int, num_classes: int, width: float = 1.0) -> None:
-        super().__init__()
-        if width <= 0:
-            raise EvalibError(f"width must be > 0, got {width}")
-        c = max(4, int(round(16 * width)))
-        self.enc1, self.enc2, self.mid = (
-            _block(in_channels, c),
-            _block(c, 2 * c),
-            _block(2 * c, 4 * c),
-        )
-        self.up2 = nn.ConvTranspose2d(4 * c, 2 * c, 2, stride=2)
-        self.dec2 = _block(4 * c, 2 * c)
-        self.up1 = nn.ConvTranspose2d(2 * c, c, 2, stride=2)
-        self.dec1 = _block(2 * c, c)
-        self.head = nn.Conv2d(c, num_classes, 1)
-        self.num_classes = num_classes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise EvalibError(f"TinyUNet needs H, W divisible by 4, got {tuple(x.shape[-2:])}")
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        m = self.mid(F.max_pool2d(e2, 2))
-        d2 = self.dec2(torch.cat([self.up2(m), e2], 1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1))
-        return self.head(d1)
+def _rounded(values: Any) -> list[float]:
+    return [round(float(v), SCORE_DECIMALS) for v in np.asarray(values, np.float64)]
 
 
-# ----------------------------------------------------------------------------- metrics
+def _device(device: str | None) -> str:
+    from evalib.train import pick_device
+
+    return str(pick_device(device))
 
 
-def soft_dice(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample soft Dice [B]: for each class c present in the target,
-    2·Σ p_c·y_c / (Σ p_c + Σ y_c) over pixels, then the mean over present classes.
-
-    probs: [B, C, H, W] (softmax, or one-hot for hard Dice); target: [B, H, W] int."""
-    c = probs.shape[1]
-    onehot = F.one_hot(target.long(), c).permute(0, 3, 1, 2).to(probs.dtype)
-    inter = (probs * onehot).sum((2, 3))
-    denom = probs.sum((2, 3)) + onehot.sum((2, 3))
-    present = onehot.sum((2, 3)) > 0
-    dice = torch.where(present, 2 * inter / denom.clamp_min(1e-12), torch.zeros_like(inter))
-    return dice.sum(1) / present.sum(1).clamp_min(1)
+def _size(n_mosaics: int, grid: int, width: float) -> JobSize:
+    """Packing knows the classification networks only: a U-Net on ``n`` mosaics is sized
+    as a ResNet-18 of the same width on their n·grid² patches (a rough stand-in)."""
+    return JobSize(n_mosaics * grid * grid, "resnet18", width)
 
 
-def hard_dice(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample Dice [B] of the argmax segmentation (mean over classes in the target)."""
-    pred = F.one_hot(logits.argmax(1), logits.shape[1]).permute(0, 3, 1, 2).float()
-    return soft_dice(pred, target)
+# ----------------------------------------------------------------------------- tables
 
 
-def pixel_el2n(probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """EL2N for dense labels, [B]: ‖softmax − one-hot‖₂ per pixel, averaged over pixels."""
-    onehot = F.one_hot(target.long(), probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
-    return torch.linalg.vector_norm(probs - onehot, dim=1).mean((1, 2))
+def scores_table(scoring_row: dict[str, Any] | None) -> pd.DataFrame:
+    """Per training mosaic: ``dad``, ``el2n``, ``first_epoch_dice`` (empty without a row)."""
+    cols = ["dad", "el2n", "first_epoch_dice"]
+    if scoring_row is None:
+        return pd.DataFrame(columns=cols, dtype=float)
+    return pd.DataFrame({c: scoring_row[c] for c in cols})
 
 
-def dad_scores(dice: Any, window: tuple[int, int] | None = None) -> np.ndarray:
-    """Dynamic Average Dice [N]: mean of ``dice`` [T, N] over epochs [a, b) (default
-    all), zero entries ignored (they mark epochs where a sample was not recorded); a
-    sample with no non-zero entry gets 0."""
-    d = np.asarray(dice, np.float64)
-    if d.ndim != 2:
-        raise EvalibError(f"dice must be [T, N], got shape {d.shape}")
-    a, b = (0, d.shape[0]) if window is None else (int(window[0]), int(window[1]))
-    if not 0 <= a < b <= d.shape[0]:
-        raise EvalibError(f"DAD window [{a}, {b}) must lie inside [0, {d.shape[0]})")
-    sub = d[a:b]
-    count = (sub != 0).sum(0)
-    return np.where(count > 0, sub.sum(0) / np.maximum(count, 1), 0.0)
+def runs_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The retrain rows in :data:`RUN_COLUMNS` (what ``seg_pruning_runs.csv`` holds)."""
+    return rows.reindex(columns=RUN_COLUMNS).reset_index(drop=True)
 
 
-def el2n_scores(el2n: Any, end: int) -> np.ndarray:
-    """Mean of the pixel EL2N [T, N] over the early epochs [0, end), [N]."""
-    e = np.asarray(el2n, np.float64)
-    if not 1 <= end <= e.shape[0]:
-        raise EvalibError(f"EL2N end must lie in [1, {e.shape[0]}], got {end}")
-    return e[:end].mean(0)
+def pruning_summary(runs: pd.DataFrame, full_dice: float | None) -> pd.DataFrame:
+    """Per method and kept fraction: mean, std and count of the test Dice over seeds, and
+    the mean minus Random's at the same fraction and minus the full-data Dice."""
+    summary = (runs.groupby(["method", "rate"])["test_dice"].agg(["mean", "std", "count"])
+               .reset_index())  # fmt: skip
+    rand = summary[summary["method"] == "random"].set_index("rate")["mean"]
+    summary["minus_random"] = summary["mean"] - summary["rate"].map(rand)
+    summary["minus_full"] = summary["mean"] - (np.nan if full_dice is None else full_dice)
+    return summary
 
 
-# ----------------------------------------------------------------------------- training
-
-
-@dataclass(frozen=True, eq=False)
-class SegRun:
-    """A trained U-Net; ``dice`` / ``el2n`` [T, N] float32 recorded per epoch (training
-    forward pass, weights before the step); ``history``: one dict per epoch."""
-
-    model: nn.Module
-    dice: np.ndarray
-    el2n: np.ndarray
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
-def train_segmentation(
-    data: Mosaics,
-    epochs: int,
-    width: float = 1.0,
-    batch_size: int = 32,
-    lr: float = 3e-3,
-    seed: int = 0,
-    device: str | None = None,
-    progress: bool = True,
-) -> SegRun:
-    """Train a fresh :class:`TinyUNet` (init seeded by ``seed``) with Adam on
-    cross-entropy + (1 − mean soft Dice); record every sample's soft Dice and pixel
-    EL2N at every epoch."""
-    dev = pick_device(device)
-    n = len(data)
-    if n == 0 or epochs < 1:
-        raise EvalibError(f"need ≥ 1 mosaic and ≥ 1 epoch, got {n} and {epochs}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        model = TinyUNet(data.images.shape[1], data.num_classes, width).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed))
-    images, masks = data.images.to(dev), data.masks.to(dev)
-    dice = np.zeros((epochs, n), np.float32)
-    el2n = np.zeros((epochs, n), np.float32)
-    history = []
-    with progress_bar(progress, total=epochs, desc="U-Net", unit="epoch") as bar:
-        for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            loss_sum = 0.0
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                x, y = to_float(images[idx.to(dev)]), masks[idx.to(dev)]
-                logits = model(x)
-                probs = logits.softmax(1)
-                d = soft_dice(probs, y)
-                loss = F.cross_entropy(logits, y) + (1 - d.mean())
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                dice[epoch, idx.numpy()] = d.detach().cpu().numpy()
-                el2n[epoch, idx.numpy()] = pixel_el2n(probs.detach(), y).cpu().numpy()
-                loss_sum += float(loss.detach()) * len(idx)
-            history.append({"epoch": epoch, "train_loss": loss_sum / n,
-                            "train_soft_dice": float(dice[epoch].mean())})  # fmt: skip
-            bar.update(1)
-    return SegRun(model.cpu().eval(), dice, el2n, history)
-
-
-@torch.no_grad()
-def evaluate_dice(model: nn.Module, data: Mosaics, batch_size: int = 128) -> dict[str, float]:
-    """Mean per-sample hard Dice (argmax) and soft Dice of ``model`` in eval mode."""
-    dev = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    hard, soft = [], []
-    for start in range(0, len(data), batch_size):
-        x = to_float(data.images[start : start + batch_size].to(dev))
-        y = data.masks[start : start + batch_size].to(dev)
-        logits = model(x)
-        hard.append(hard_dice(logits, y).cpu())
-        soft.append(soft_dice(logits.softmax(1), y).cpu())
-    model.train(was)
-    return {
-        "test_dice": float(torch.cat(hard).mean()),
-        "test_soft_dice": float(torch.cat(soft).mean()),
-    }
-
-
-# ----------------------------------------------------------------------------- pruning
-
-
-def select_positions(
-    method: str, rate: float, dad: np.ndarray, el2n: np.ndarray, seed: int = 0
-) -> np.ndarray:
-    """Kept positions [M] int64 (M = ⌈rate·N⌉): ``random`` (seeded), ``el2n`` (highest
-    pixel EL2N, as EL2N keeps), ``dad_hard`` (lowest DAD), ``dad_easy`` (highest DAD),
-    ``dad_ambiguous`` (the middle of the DAD ranking); ties by position."""
-    from evalib.scores.baselines import centrality
-    from evalib.select import budget, top_k
-
-    n = len(dad)
-    m = budget(n, rate)
-    if method == "random":
-        return np.sort(np.random.default_rng(seed).permutation(n)[:m]).astype(np.int64)
-    table = {
-        "el2n": (el2n, "highest"),
-        "dad_hard": (dad, "lowest"),
-        "dad_easy": (dad, "highest"),
-        "dad_ambiguous": (centrality(np.asarray(dad, np.float64)), "highest"),
-    }
-    if method not in table:
-        raise EvalibError(
-            f"unknown segmentation pruning method {method!r}; valid: {', '.join(METHODS)}"
-        )
-    scores, direction = table[method]
-    return top_k(scores, m, direction)
-
-
-def scoring_run(
-    cache: Cache,
-    train: Mosaics,
-    test: Mosaics,
-    cfg: SegSettings,
-    seed: int = 0,
-    device: str | None = None,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The full-data run that records Dice and EL2N: (dice [T, N], el2n [T, N], row).
-
-    Arrays cached in ``<scratch>/segmentation/<key>.npz``, the row (its test Dice is the
-    full-data reference) in ``<results>/segmentation/<key>.json``."""
-    key = payload_key({"kind": "seg-score", "train": array_digest(train.patches), "test": array_digest(test.patches),
-                "epochs": cfg.epochs, "width": cfg.width, "batch": cfg.batch_size, "lr": cfg.lr,
-                "seed": seed})  # fmt: skip
-    arrays = cache.scratch / "segmentation" / f"{key}.npz"
-    row = read_json_checked(cache.results / "segmentation" / f"{key}.json")
-    if row is not None and row.get("key") == key:
-        try:
-            with np.load(arrays, allow_pickle=False) as z:
-                return z["dice"], z["el2n"], row
-        except (OSError, ValueError, KeyError, EOFError):
-            pass
-    t0 = time.perf_counter()
-    run = train_segmentation(train, cfg.epochs, cfg.width, cfg.batch_size, cfg.lr, seed,
-                             device, progress)  # fmt: skip
-    with atomic_file(arrays) as fh:
-        np.savez(fh, dice=run.dice, el2n=run.el2n)
-    row = {"key": key, "method": "full", "rate": 1.0, "seed": int(seed), "n_train": len(train),
-           **evaluate_dice(run.model, test), "seconds": time.perf_counter() - t0,
-           "history": run.history, "settings": asdict(cfg)}  # fmt: skip
-    path = cache.results / "segmentation" / f"{key}.json"
-    atomic_write_json(path, row)
-    return run.dice, run.el2n, read_json_checked(path) or row  # as a later call reads it
-
-
-def run_pruning(
-    cache: Cache,
-    train: Mosaics,
-    test: Mosaics,
-    cfg: SegSettings,
-    dad: np.ndarray,
-    el2n: np.ndarray,
-    methods: Sequence[str] = METHODS,
-    rates: Sequence[float] | None = None,
-    seeds: Sequence[int] | None = None,
-    device: str | None = None,
-    progress: bool = True,
-) -> pd.DataFrame:
-    """Retrain a fresh U-Net on every method × rate × seed subset (same epochs as the
-    full run); one row each with the mean test Dice. Rows cached as JSON."""
-    rows = []
-    jobs = [(m, r, s) for s in (seeds or cfg.seeds) for r in (rates or cfg.rates) for m in methods]
-    with progress_bar(progress, total=len(jobs), desc="retrain", unit="run") as bar:
-        for method, rate, seed in jobs:
-            pos = select_positions(method, rate, dad, el2n, seed)
-            key = payload_key({"kind": "seg-prune", "train": array_digest(train.patches[pos]),
-                        "test": array_digest(test.patches), "epochs": cfg.epochs, "width": cfg.width,
-                        "batch": cfg.batch_size, "lr": cfg.lr, "seed": seed})  # fmt: skip
-            path = cache.results / "segmentation" / f"{key}.json"
-            row = read_json_checked(path)
-            if row is None or row.get("key") != key:
-                t0 = time.perf_counter()
-                run = train_segmentation(train.subset(pos), cfg.epochs, cfg.width,
-                                         cfg.batch_size, cfg.lr, seed, device, False)  # fmt: skip
-                row = {"key": key, "n_train": int(pos.size), **evaluate_dice(run.model, test),
-                       "seconds": time.perf_counter() - t0}  # fmt: skip
-                atomic_write_json(path, row)
-            rows.append({"method": method, "rate": float(rate), "seed": int(seed), **row})
-            bar.update(1)
-    cols = ["method", "rate", "seed", "n_train", "test_dice", "test_soft_dice", "seconds"]
-    return pd.DataFrame(rows)[cols]
+def describe_full(scoring_row: dict[str, Any] | None) -> str:
+    """One Markdown line on the full-data run (or that it is not in the results yet)."""
+    if scoring_row is None:
+        return "The scoring run is not in the results yet."
+    r = scoring_row
+    return (f"Full training set: test Dice **{r['test_dice']:.3f}** (argmax), soft Dice "
+            f"{r['test_soft_dice']:.3f}; {r['seconds']:.0f} s when computed.")  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -436,18 +296,26 @@ def verdicts(runs: pd.DataFrame) -> list[dict[str, Any]]:
 
 __all__ = [
     "METHODS",
+    "MOSAIC_SEEDS",
+    "PATCH",
+    "RUN_COLUMNS",
+    "TASKS",
     "Mosaics",
+    "Retrain",
+    "ScoringRun",
     "SegRun",
     "SegSettings",
     "TinyUNet",
     "dad_scores",
+    "describe_full",
     "el2n_scores",
     "evaluate_dice",
     "hard_dice",
     "make_mosaics",
     "pixel_el2n",
-    "run_pruning",
-    "scoring_run",
+    "pruning_summary",
+    "runs_table",
+    "scores_table",
     "select_positions",
     "soft_dice",
     "train_segmentation",

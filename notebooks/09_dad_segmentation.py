@@ -71,10 +71,10 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
-from evalib import claims, plots
+from evalib import claims, grids, plots
 from evalib import experiments as ex
 from evalib import segmentation as seg
-from evalib.data import load
+from evalib.data import dataset_info
 
 plots.setup_style()
 pd.options.display.float_format = "{:.3f}".format
@@ -83,20 +83,23 @@ S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, see
 P = S.profile
 cfg = P.segmentation
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
-SEEDS = tuple(S.seeds) if seeds else cfg.seeds
-ds = load(S.dataset, S.data_root)
-names = list(ds.info.class_names)
-train = seg.make_mosaics(ds.train, cfg.n_train, cfg.grid, seed=0, num_classes=ds.info.n_classes)
-test = seg.make_mosaics(ds.test, cfg.n_test, cfg.grid, seed=1, num_classes=ds.info.n_classes)
+SEEDS = tuple(S.seeds) if seeds else cfg.seeds  # retrain seeds
+info = dataset_info(S.dataset)
+scoring = grids.seg_scoring(P, S.dataset)  # the study's tasks and jobs: evalib.grids
+retrains = grids.segmentation(P, S.dataset, RATES, SEEDS)
+cls_jobs = grids.dad_classification(P, S.dataset, S.seeds)
+train, test = scoring.mosaics(S.data_root)
+side = train.images.shape[-1]
 display(
     Markdown(
         f"**Profile `{P.name}`** — segmentation settings: {cfg.description}. Patches from "
-        f"**{ab.dataset_title(S.dataset)}** ({ds.info.n_classes} classes): {len(train)} training "
+        f"**{ab.dataset_title(S.dataset)}** ({info.n_classes} classes): {len(train)} training "
         f"mosaics from the training split, {len(test)} test mosaics from the test split, "
-        f"{cfg.grid}×{cfg.grid} patches each ({train.images.shape[-1]}×{train.images.shape[-1]} "
-        f"pixels). Kept fractions {[f'{r:.0%}' for r in RATES]}, retrain seeds {list(SEEDS)}; "
-        f"DAD over epochs {ab.fmt_window(cfg.dad_window or (0, cfg.epochs))}, EL2N over "
-        f"epochs {ab.fmt_window((0, cfg.el2n_end))}."
+        f"{cfg.grid}×{cfg.grid} patches each ({side}×{side} pixels). Kept fractions "
+        f"{[f'{r:.0%}' for r in RATES]}, retrain seeds {list(SEEDS)}; DAD over epochs "
+        f"{ab.fmt_window(cfg.dad_window or (0, cfg.epochs))}, EL2N over epochs "
+        f"{ab.fmt_window((0, cfg.el2n_end))}. {1 + len(retrains)} U-Net runs and "
+        f"{len(cls_jobs)} classification coresets."
     )
 )
 
@@ -106,53 +109,31 @@ def title(what: str) -> str:
 
 
 # %%
-cmap = plt.get_cmap("tab20", ds.info.n_classes)
-fig, axes = plt.subplots(2, 4, figsize=(10, 5.2))
-for j in range(4):
-    img = train.images[j].float().div(255).permute(1, 2, 0).numpy()
-    axes[0][j].imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray")
-    axes[1][j].imshow(train.masks[j].numpy(), cmap=cmap, vmin=-0.5, vmax=ds.info.n_classes - 0.5)
-    axes[0][j].set_title(", ".join(names[c][:8] for c in train.patch_labels[j]), fontsize=7)
-    for ax in (axes[0][j], axes[1][j]):
-        ax.axis("off")
-fig.suptitle(title("training mosaics (top) and their pixel labels (bottom)"))
-fig.tight_layout()
+fig = plots.seg_mosaics(train.images, train.masks, train.patch_labels, info.class_names,
+                        title("training mosaics (top) and their pixel labels (bottom)"))  # fmt: skip
+plt.show()
 
 # %% [markdown]
 # ## The scoring run
 # One U-Net (seed 0) is trained on all training mosaics; its per-epoch soft Dice and
 # pixel EL2N of every mosaic are the dynamics the scores are computed from. Its test
-# Dice is the full-data reference. (Cached: arrays in the scratch folder, the row in
-# `<results>/segmentation/`.)
+# Dice is the full-data reference. (A task of the one runner, `segmentation:scoring`: its
+# row, with each mosaic's DAD and EL2N, is cached in `<results>/jobs/` like every job.)
 
 # %%
-dice, el2n, full = seg.scoring_run(S.cache, train, test, cfg, seed=0, device=S.device)
-hist = pd.DataFrame(full["history"])
-display(
-    Markdown(
-        f"Full training set: test Dice **{full['test_dice']:.3f}** (argmax), soft Dice "
-        f"{full['test_soft_dice']:.3f}; {full['seconds']:.0f} s when computed."
-    )
-)
-dad = seg.dad_scores(dice, cfg.dad_window)
-gn = seg.el2n_scores(el2n, cfg.el2n_end)
-scores = pd.DataFrame({"dad": dad, "el2n": gn, "first_epoch_dice": dice[0]})
+S.run([scoring])
+full = S.cache.job_result(scoring)  # the whole row, history and scores included
+display(Markdown(seg.describe_full(full)))
+scores = seg.scores_table(full)
 scores.to_csv(S.out_dir() / "seg_scores.csv", index=False)
 rho = scores["dad"].corr(scores["el2n"], method="spearman")
 display(Markdown(f"Spearman correlation of DAD and pixel EL2N over the training mosaics: "
                  f"**{rho:.2f}** (−1: the two rank mosaics in exactly opposite order)."))  # fmt: skip
 
 # %%
-fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
-ax1.plot(hist["epoch"] + 1, hist["train_soft_dice"], marker="o")
-ax1.set(xlabel="epoch", ylabel="mean training soft Dice", title="training")
-ax2.scatter(scores["el2n"], scores["dad"], s=8, alpha=0.6)
-ax2.set(xlabel=f"pixel EL2N (epochs 0–{cfg.el2n_end - 1})", ylabel="DAD",
-        title="per-mosaic scores")  # fmt: skip
-ax3.hist(scores["dad"], bins=30, alpha=0.7, label="DAD")
-ax3.set(xlabel="DAD", ylabel="mosaics", title="DAD distribution")
-fig.suptitle(title("Dice dynamics and the two scores"))
-fig.tight_layout()
+fig = plots.seg_scores(pd.DataFrame(full["history"] if full else [], columns=["epoch", "train_soft_dice"]),
+                       scores, cfg.el2n_end, title("Dice dynamics and the two scores"))  # fmt: skip
+plt.show()
 
 # %% [markdown]
 # ## Prune, retrain, test
@@ -162,34 +143,18 @@ fig.tight_layout()
 # as in the EVA recipe). Mean test Dice (argmax), mean ± std over seeds.
 
 # %%
-runs = seg.run_pruning(
-    S.cache, train, test, cfg, dad, gn, seg.METHODS, RATES, SEEDS, device=S.device
-)
+runs = seg.runs_table(S.run(retrains))
 runs.to_csv(S.out_dir() / "seg_pruning_runs.csv", index=False)
-summary = runs.groupby(["method", "rate"])["test_dice"].agg(["mean", "std", "count"]).reset_index()
-rand = summary[summary["method"] == "random"].set_index("rate")["mean"]
-summary["minus_random"] = summary["mean"] - summary["rate"].map(rand)
-summary["minus_full"] = summary["mean"] - full["test_dice"]
+summary = seg.pruning_summary(runs, full["test_dice"] if full else None)
 summary.to_csv(S.out_dir() / "seg_pruning.csv", index=False)
 display(summary.pivot_table(index="method", columns="rate", values="mean"))
 display(Markdown("Mean test Dice minus Random's at the same kept fraction:"))
 display(summary.pivot_table(index="method", columns="rate", values="minus_random"))
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 4.4))
-labels = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
-          "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
-colors = plots.arm_palette([(m, m.split("_")[0]) for m in seg.METHODS])  # DAD rules: shades
-for method in seg.METHODS:
-    g = summary[summary["method"] == method].sort_values("rate")
-    ax.errorbar(100 * g["rate"], g["mean"], yerr=g["std"].fillna(0), marker="o", capsize=3,
-                label=labels[method], color=colors[method])  # fmt: skip
-ax.axhline(full["test_dice"], color="k", ls=":", lw=1, label="full training set")
-ax.set(xlabel="kept fraction of training mosaics (%)", ylabel="mean test Dice",
-       title=title("pruning by DAD, EL2N and at random"))  # fmt: skip
-ax.set_xticks([100 * r for r in RATES], [f"{100 * r:g}" for r in RATES])
-ax.legend(fontsize="small")
-fig.tight_layout()
+fig = plots.seg_pruning(summary, title("pruning by DAD, EL2N and at random"),
+                        full["test_dice"] if full else None)  # fmt: skip
+plt.show()
 
 # %% [markdown]
 # ## The classification form in the benchmark
@@ -201,11 +166,6 @@ fig.tight_layout()
 # final epoch).
 
 # %%
-cls_rates = sorted({*sorted(P.rates)[:2], max(P.rates)})
-table1_params = dict(P.table1_methods())
-cls_jobs = ex.benchmark_jobs(P, S.dataset, [("dad", {}), ("el2n", table1_params["el2n"]),
-                                            ("random", {})], cls_rates, S.seeds,
-                             include_full=False)  # fmt: skip
 cls_table = S.run(cls_jobs)
 cls_table["accuracy"] = 100 * cls_table["clean_test_acc"]
 cls_summary = cls_table.pivot_table(index="rate", columns="method", values="accuracy",
@@ -223,11 +183,11 @@ display(cls_summary)
 # claims page.
 
 # %%
+cls_dad = cls_table[cls_table["method"] == "dad"]
 compute = ex.write_compute(S.out_dir() / "seg_compute.csv", "09_dad_segmentation", {
-    "scoring run (records Dice and EL2N)": (1, full["seconds"]),
-    "retrained U-Nets": (len(runs), runs["seconds"].sum()),
-    "DAD classification coresets": (int((cls_table["method"] == "dad").sum()),
-                                    cls_table.loc[cls_table["method"] == "dad", "seconds"].sum()),
+    "scoring run (records Dice and EL2N)": (int(full is not None), full["seconds"] if full else 0.0),
+    "retrained U-Nets": (int(runs["seconds"].notna().sum()), runs["seconds"].sum()),
+    "DAD classification coresets": (len(cls_dad), cls_dad["seconds"].sum()),
 })  # fmt: skip
 display(compute)
 

@@ -270,3 +270,54 @@ def test_pie_emphasis_draws_bars_per_variant_and_a_line_per_variant() -> None:
     assert [ln.get_label() for ln in ax2.get_lines()] == ["uniform", "weighted λ=2"]
     assert list(ax2.get_lines()[1].get_ydata()) == [88.0, 75.0]
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+
+def _seg_summary() -> pd.DataFrame:
+    rows = [{"method": m, "rate": r, "mean": 0.5 + 0.1 * i + r / 10, "std": 0.01}
+            for i, m in enumerate(plots.SEG_LABELS) for r in (0.2, 0.5)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_seg_mosaics_draws_images_over_their_labels() -> None:
+    images = np.zeros((5, 1, 56, 56), np.uint8)
+    masks = np.zeros((5, 56, 56), np.int64)
+    labels = np.array([[0, 1, 2, 0]] * 5)
+    fig = plots.seg_mosaics(images, masks, labels, ["liver", "kidney", "lung"], "mosaics", n=3)
+    axes = fig.axes
+    assert len(axes) == 6 and all(len(ax.images) == 1 for ax in axes)
+    assert axes[0].get_title() == "liver, kidney, lung, liver"
+    plt.close(fig)
+
+
+def test_seg_scores_draws_curve_scatter_and_histogram() -> None:
+    history = pd.DataFrame({"epoch": [0, 1, 2], "train_soft_dice": [0.2, 0.4, 0.5]})
+    scores = pd.DataFrame({"dad": [0.1, 0.5, 0.9, 0.4], "el2n": [0.8, 0.4, 0.1, 0.5]})
+    fig = plots.seg_scores(history, scores, 2, "scores")
+    curve, scatter, hist = fig.axes
+    assert list(curve.lines[0].get_xdata()) == [1, 2, 3]
+    assert len(scatter.collections[0].get_offsets()) == 4
+    assert "epochs 0–1" in scatter.get_xlabel()
+    assert sum(p.get_height() for p in hist.patches) == 4
+    plt.close(fig)
+    empty = plots.seg_scores(pd.DataFrame(columns=["epoch", "train_soft_dice"]),
+                             pd.DataFrame(columns=["dad", "el2n"]), 1, "nothing yet")  # fmt: skip
+    assert not empty.axes[0].lines and not empty.axes[2].patches
+    plt.close(empty)
+
+
+def test_seg_pruning_draws_one_line_per_rule_and_the_full_reference() -> None:
+    fig = plots.seg_pruning(_seg_summary(), "pruning", full=0.9)
+    ax = fig.axes[0]
+    labels = ax.get_legend_handles_labels()[1]
+    assert sorted(labels) == sorted([*plots.SEG_LABELS.values(), "full training set"])
+    assert len(ax.containers) == 5  # one errorbar line per rule
+    full = [ln for ln in ax.lines if list(ln.get_ydata()) == [0.9, 0.9]]
+    assert len(full) == 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["20", "50"]
+    plt.close(fig)
+    empty = plots.seg_pruning(_seg_summary().iloc[:0], "nothing yet")
+    assert empty.axes[0].get_legend() is None
+    plt.close(empty)

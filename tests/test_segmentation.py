@@ -1,4 +1,5 @@
-"""Mosaics, Dice by hand, DAD ignoring zeros, the U-Net, pruning selections."""
+"""Mosaics, Dice by hand, DAD ignoring zeros, the U-Net, pruning selections, the study's
+tasks (scoring run, retrain) through the one runner, its tables and builders."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from evalib import grids, rerun, tasks
 from evalib import segmentation as seg
 from evalib.data import Split
 from evalib.errors import EvalibError
-from evalib.experiments import Cache
+from evalib.experiments import Cache, get_profile
 
 
 def patch_split(n: int = 10, classes: int = 3) -> Split:
@@ -100,15 +102,6 @@ def test_unet_shapes_and_training_records(tmp_path):
     assert run.el2n.shape == (2, 6) and (run.el2n >= 0).all()
     res = seg.evaluate_dice(run.model, test)
     assert 0 <= res["test_dice"] <= 1
-    cfg = seg.SegSettings(n_train=6, n_test=3, width=0.25, epochs=2, rates=(0.5,), seeds=(0,),
-                          el2n_end=1, batch_size=4)  # fmt: skip
-    cache = Cache.at(tmp_path / "r", tmp_path / "s")
-    dice, el2n, row = seg.scoring_run(cache, train, test, cfg, progress=False)
-    again = seg.scoring_run(cache, train, test, cfg, progress=False)
-    assert np.array_equal(again[0], dice) and again[2] == row
-    table = seg.run_pruning(cache, train, test, cfg, seg.dad_scores(dice), el2n[0],
-                            methods=("random", "dad_hard"), progress=False)  # fmt: skip
-    assert table["n_train"].tolist() == [3, 3]
 
 
 def _seg_runs(el2n_shift: float) -> pd.DataFrame:
@@ -132,3 +125,108 @@ def test_verdicts_by_hand():
     el2n_high = seg.verdicts(_seg_runs(+0.05))[0]
     # +5, +6 with two seeds: the 95 % interval (± 6.35) includes 0 -> inconclusive
     assert el2n_high["verdict"] == INCONCLUSIVE
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def _scoring(**kw) -> seg.ScoringRun:
+    sizes = dict(n_train=8, n_test=4, grid=2, width=0.25, epochs=2, batch_size=4, lr=3e-3,
+                 el2n_end=1)  # fmt: skip
+    return seg.ScoringRun("organamnist", **{**sizes, **kw})
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return Cache.at(tmp_path / "results", tmp_path / "scratch")
+
+
+@pytest.fixture
+def tiny(tiny_root, monkeypatch):
+    """The tiny organamnist.npz of ``tiny_root``, read without the official MD5 check."""
+    from evalib import data
+
+    real = data.load
+    monkeypatch.setattr(data, "load", lambda flag, root=None, **kw: real(flag, root, False, False))
+    return tiny_root
+
+
+def test_task_configs_rebuild_their_keys_from_stored_rows(cache, tiny):
+    scoring = _scoring(dad_window=(0, 2))
+    retrain = seg.Retrain(scoring, "dad_hard", 0.5, 1)
+    for task in (scoring, retrain):
+        row = tasks.run_task(task, cache, tiny)
+        again = tasks.task_from_record(row)
+        assert again == task and again.key() == row["key"] == task.key()
+        assert tasks.task_class(row["kind"]) is type(task)
+    assert retrain.dataset == "organamnist" and retrain.size().n_train == 4 * 4
+    assert seg.Retrain(_scoring(seed=1), "dad_hard", 0.5, 1).key() != retrain.key()
+    with pytest.raises(EvalibError, match="unknown segmentation pruning method"):
+        seg.Retrain(scoring, "grand", 0.5)
+    with pytest.raises(EvalibError, match="el2n_end"):
+        _scoring(el2n_end=3)
+
+
+def test_a_task_run_twice_gives_the_same_row(tmp_path, tiny):
+    rows = []
+    for name in ("a", "b"):
+        cache = Cache.at(tmp_path / name / "r", tmp_path / name / "s")
+        retrain = seg.Retrain(_scoring(), "random", 0.5, 0)
+        rows.append((tasks.run_task(retrain, cache, tiny),
+                     cache.job_result(retrain.scoring)))  # fmt: skip
+    volatile = {"seconds", "provenance", "torch_threads"}
+    for a, b in zip(*rows, strict=True):
+        assert {k: v for k, v in a.items() if k not in volatile} == {
+            k: v for k, v in b.items() if k not in volatile
+        }
+    row, scoring_row = rows[0]
+    assert row["n_train"] == 4 and row["method"] == "random" and 0 <= row["test_dice"] <= 1
+    assert len(scoring_row["dad"]) == len(scoring_row["el2n"]) == 8
+    assert [h["epoch"] for h in scoring_row["history"]] == [0, 1]
+
+
+def test_rerun_of_a_stored_retrain_reproduces_it(cache, tiny, tmp_path):
+    retrain = seg.Retrain(_scoring(), "el2n", 0.5, 0)
+    stored = tasks.run_task(retrain, cache, tiny)
+    compared = rerun.rerun(cache.job_path(retrain), tmp_path / "again", tiny, progress=False)
+    assert set(compared) == {*seg.Retrain.reproduced, "stage"}
+    for field in seg.Retrain.reproduced:
+        assert compared[field][0] == compared[field][1] == stored[field], field
+    scoring = rerun.rerun(cache.job_path(retrain.scoring), tmp_path / "again2", tiny, False)
+    assert set(scoring) == {*seg.ScoringRun.reproduced, "stage"}
+    assert all(a == b for a, b in (scoring[f] for f in seg.ScoringRun.reproduced))
+
+
+def test_tables_from_rows():
+    assert list(seg.scores_table(None).columns) == ["dad", "el2n", "first_epoch_dice"]
+    row = {"dad": [0.1, 0.2], "el2n": [0.3, 0.4], "first_epoch_dice": [0.0, 0.1]}
+    assert seg.scores_table(row)["el2n"].tolist() == [0.3, 0.4]
+    runs = _seg_runs(0.0).assign(n_train=3, test_soft_dice=0.5, seconds=1.0, key="x")
+    table = seg.runs_table(runs)
+    assert list(table.columns) == seg.RUN_COLUMNS and len(table) == len(runs)
+    assert list(seg.runs_table(pd.DataFrame()).columns) == seg.RUN_COLUMNS
+    summary = seg.pruning_summary(table, full_dice=0.8)
+    easy = summary.query("method == 'dad_easy' and rate == 0.2").iloc[0]
+    assert easy["mean"] == pytest.approx(0.76) and easy["count"] == 2
+    assert easy["minus_random"] == pytest.approx(0.76 - 0.705)
+    assert easy["minus_full"] == pytest.approx(0.76 - 0.8)
+    assert seg.pruning_summary(table, None)["minus_full"].isna().all()
+    assert "not in the results" in seg.describe_full(None)
+
+
+def test_builders_at_smoke_and_cpu():
+    for name, n_retrains in (("smoke", 5 * 2 * 1), ("cpu", 5 * 2 * 3)):
+        p = get_profile(name)
+        scoring = grids.seg_scoring(p, "organamnist")
+        retrains = grids.segmentation(p, "organamnist")
+        assert len(retrains) == len(set(retrains)) == n_retrains
+        assert {r.scoring for r in retrains} == {scoring}
+        assert scoring.n_train == p.segmentation.n_train and scoring.epochs == p.segmentation.epochs
+        assert {r.rate for r in retrains} == set(p.segmentation.rates)
+        assert {r.seed for r in retrains} == set(p.segmentation.seeds)
+        jobs = grids.dad_classification(p, "organamnist")
+        rates = sorted({*sorted(p.rates)[:2], max(p.rates)})
+        assert len(jobs) == 3 * len(rates) * len(p.seeds)
+        assert {j.method for j in jobs} == {"dad", "el2n", "random"}
+    retrains = grids.segmentation(get_profile("smoke"), "organamnist", rates=[0.1], seeds=[4])
+    assert [(r.method, r.rate, r.seed) for r in retrains] == [(m, 0.1, 4) for m in seg.METHODS]
