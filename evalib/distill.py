@@ -1,559 +1,419 @@
-"""Dataset distillation by Distribution Matching (DM), and its comparison with coresets.
+"""Dataset distillation against coresets: the study's tasks, its tables and its claims.
 
-Distribution Matching (Zhao & Bilen, WACV 2023), written from the paper's description:
-a few synthetic images per class (initialised from random real images of that class)
-are learned so that, for a *randomly initialised* ConvNet drawn afresh at every
-iteration, the mean embedding of the synthetic images of each class matches the mean
-embedding of a batch of real images of that class::
-
-    loss = Σ_c ‖ mean_i φ(real_c,i) − mean_j φ(syn_c,j) ‖²
-
-minimised over the synthetic pixels (normalised space [−1, 1]) with SGD (lr 1, momentum
-0.5). φ is the ConvNet without its linear head (:func:`embed`). With ``dsa=True`` a
-*siamese* augmentation is applied before embedding: one random affine transform (scale,
-rotation, translation) and brightness shift per class and iteration, the same for the
-real and the synthetic batch, and differentiable with respect to the synthetic pixels
-(a simplified form of differentiable siamese augmentation).
-
-Evaluation (:func:`train_eval`): a fresh ConvNet (instance norm) is trained on a small
-image set for a fixed number of SGD steps (lr 0.01, momentum 0.9, weight decay 5e-4,
-lr × 0.1 at half way, per-sample random affine augmentation) and tested on the real
-test split. The same trainer, steps and augmentation are used for every image set
-compared: distilled, random real and EVA coreset at the same images per class
-(:func:`run_comparison`). Li et al. ("Dataset Distillation in Medical Imaging: A
+Every dataset is distilled by Distribution Matching (:mod:`evalib.distill_core`) at each budget of
+images per class (IPC), and one evaluation trainer (:func:`evalib.distill_core.train_eval`) is
+trained on each image set compared: the distilled images, random real images, EVA's
+per-class top-k real images (at the same k_c = min(IPC, n_c)), and the whole training
+split as the reference. Li et al. ("Dataset Distillation in Medical Imaging: A
 Feasibility Study") report that the accuracy of a small random real subset predicts
 distillation success; :func:`predictor_correlation` tests this across datasets × budgets.
 
-Its per-profile sizes are ``Profile.distill`` (:mod:`evalib.study_config`).
+The work is declared as two :class:`~evalib.tasks.Task` kinds, run and cached like every
+job (``results/<profile>/jobs/<key>.json``) and rebuilt by ``evalib rerun``:
+
+* :class:`SyntheticSet` (``distill:synthetic-set``): DM on one dataset at one IPC; its row
+  records the digest of the synthetic images and DM's time, the images themselves live
+  in ``<scratch>/distill/<key>.npz`` and :func:`synthetic_set` regenerates them
+  (deterministically, checked against the digest) when absent;
+* :class:`Evaluation` (``distill:evaluate``): one evaluation network on one image set;
+  its row records the test accuracy. The EVA set is chosen from the scores of the
+  surrogate named in its config, so it is reproducible from the config alone.
+
+:func:`evalib.grids.distill` lists the tasks of the notebook; the sizes come from
+``Profile.distill`` (:class:`~evalib.study_config.DistillSettings`).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from evalib.data import Split, to_float
-from evalib.errors import EvalibError
-from evalib.experiments import (
-    Cache,
-    array_digest,
-    atomic_write_json,
-    payload_key,
-    read_json_checked,
+from evalib.cache import Cache
+from evalib.config import DataSpec, SurrogateConfig, array_digest
+from evalib.data import dataset_info, to_float
+from evalib.distill_core import (
+    Distilled,
+    augment,
+    distribution_matching,
+    dm_loss,
+    embed,
+    per_class_counts,
+    predictor_correlation,
+    predictor_table,
+    random_convnet,
+    random_real,
+    summarize,
+    top_per_class,
+    train_eval,
+    verdicts,
 )
-from evalib.io import atomic_file, progress_bar
-from evalib.models import build_model
+from evalib.errors import EvalibError
+from evalib.io import atomic_file, warn
+from evalib.packing import JobSize
 from evalib.study_config import DISTILL_DATASETS, DistillSettings
-from evalib.train import evaluate, pick_device
+from evalib.tasks import Task, run_task
 
 DATASETS = DISTILL_DATASETS
 METHODS = ("distilled", "random", "eva")
+#: The image sets an :class:`Evaluation` trains on.
+IMAGE_SETS = (*METHODS, "full")
+#: Columns of ``distill_runs.csv`` (one row per evaluation network).
+RUN_COLUMNS = ["dataset", "method", "ipc", "n_images", "seed", "steps", "test_acc", "seconds"]
 
 
-# ----------------------------------------------------------------------------- settings
+# ----------------------------------------------------------------------------- tasks
 
 
-# ----------------------------------------------------------------------------- networks
+def _n_train(data: DataSpec) -> int:
+    return int(data.train_subset or dataset_info(data.dataset).n_samples[0])
 
 
-def embed(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Features before the linear head: ``x`` through every child module of ``model``
-    but the last, flattened to [B, D] (for the ConvNet: the pooled conv features)."""
-    children = list(model.children())
-    if len(children) < 2:
-        raise EvalibError("embed needs a model whose last child is its head")
-    out = x
-    for child in children[:-1]:
-        out = child(out)
-    return torch.flatten(out, 1)
+def _digest(images: torch.Tensor, labels: torch.Tensor) -> str:
+    """Digest of an image set: float32 normalised images and int64 labels."""
+    return array_digest(images.numpy().astype(np.float32), labels.numpy().astype(np.int64))
 
 
-def random_convnet(
-    in_channels: int, num_classes: int, width: float, image_size: int, seed: int
-) -> nn.Module:
-    """A ConvNet (3 blocks, instance norm, average pooling) initialised from ``seed``
-    without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        return build_model(
-            "convnet", in_channels, num_classes, width, norm="instance", image_size=image_size
-        )
+def loss_curve(losses: Any, points: int = 100) -> list[list[float]]:
+    """The DM loss as at most ``points`` block means: ``[[mid iteration, mean loss], …]``."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size == 0:
+        return []
+    blocks = np.array_split(np.arange(losses.size), min(points, losses.size))
+    return [[float(b.mean()), float(losses[b].mean())] for b in blocks]
 
 
-# ----------------------------------------------------------------------------- augmentation
+@dataclass(frozen=True)
+class SyntheticSet(Task):
+    """DM on the training split of ``data`` at ``ipc`` images per class, with DM's
+    settings of :class:`~evalib.study_config.DistillSettings` (``iterations``,
+    ``batch_real``, ``width``, ``lr_img``, ``momentum``, ``dsa``) from ``seed``.
 
+    Row: ``images_sha256`` (synthetic images and labels), ``n_images``, ``dm_seconds``,
+    ``final_loss`` and ``loss_curve`` (:func:`loss_curve`)."""
 
-def _affine_params(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """n random affine matrices [n, 2, 3] (scale 0.8–1.2, rotation ±15°, translation
-    ±12.5 % of the side) and brightness shifts [n] in ±0.2 (normalised units)."""
-    u = torch.rand(n, 5, generator=gen)
-    scale = 0.8 + 0.4 * u[:, 0]
-    angle = (u[:, 1] - 0.5) * (math.pi / 6)
-    tx, ty = (u[:, 2] - 0.5) * 0.5, (u[:, 3] - 0.5) * 0.5
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
-    )  # [n, 2, 3]
-    return theta, (u[:, 4] - 0.5) * 0.4
+    kind: ClassVar[str] = "distill:synthetic-set"
+    reproduced: ClassVar[tuple[str, ...]] = ("images_sha256", "final_loss")
 
+    data: DataSpec
+    ipc: int
+    iterations: int
+    batch_real: int
+    width: float
+    lr_img: float = 1.0
+    momentum: float = 0.5
+    dsa: bool = True
+    seed: int = 0
 
-def augment(x: torch.Tensor, theta: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Apply affine ``theta`` ([1 or B, 2, 3]) and brightness ``shift`` ([1 or B]) to
-    normalised images ``x`` [B, C, H, W]; outside pixels are black (−1). Differentiable."""
-    b = x.shape[0]
-    theta = theta.to(x.device, x.dtype).expand(b, 2, 3)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    out = F.grid_sample(x + 1.0, grid, padding_mode="zeros", align_corners=False) - 1.0
-    return out + shift.to(x.device, x.dtype).reshape(-1, 1, 1, 1).expand(b, 1, 1, 1)
+    @property
+    def dataset(self) -> str:
+        return self.data.dataset
 
+    def size(self) -> JobSize:
+        return JobSize(_n_train(self.data), "convnet", self.width)
 
-# ----------------------------------------------------------------------------- DM
+    def images_path(self, cache: Cache) -> Path:
+        return cache.scratch / "distill" / f"{self.key()}.npz"
 
+    def distil(self, data_root, device: str | None, progress: bool) -> Distilled:
+        """Run DM (nothing is read or written)."""
+        from evalib.runner import load_data
 
-@dataclass(frozen=True, eq=False)
-class Distilled:
-    """A synthetic set: ``images`` float32 [M, C, H, W] in normalised space, ``labels``
-    int64 [M]; ``losses`` [iterations] the DM loss at every iteration."""
+        train = load_data(self.data, data_root)[1]
+        return distribution_matching(
+            train, self.ipc, self.iterations, self.batch_real, self.width, self.lr_img,
+            self.momentum, self.dsa, self.seed, device=device, progress=progress,
+        )  # fmt: skip
 
-    images: torch.Tensor
-    labels: torch.Tensor
-    losses: np.ndarray
-    meta: dict[str, Any] = field(default_factory=dict)
+    def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        from evalib.train import pick_device
 
-
-def per_class_counts(labels: Any, ipc: int) -> dict[int, int]:
-    """Images per class k_c = min(ipc, n_c) for every class present in ``labels``."""
-    if isinstance(ipc, bool) or not isinstance(ipc, int | np.integer) or ipc < 1:
-        raise EvalibError(f"images per class must be an integer ≥ 1, got {ipc!r}")
-    classes, counts = np.unique(np.asarray(labels), return_counts=True)
-    return {int(c): int(min(ipc, n)) for c, n in zip(classes, counts, strict=True)}
-
-
-def random_real(labels: Any, ipc: int, seed: int) -> np.ndarray:
-    """Positions of k_c random real images of each class (seeded), [M] int64 sorted."""
-    y = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    parts = [
-        rng.choice(np.flatnonzero(y == c), size=k, replace=False)
-        for c, k in per_class_counts(y, ipc).items()
-    ]
-    return np.sort(np.concatenate(parts)).astype(np.int64)
-
-
-def top_per_class(scores: Any, labels: Any, ipc: int, direction: str = "highest") -> np.ndarray:
-    """Positions of the k_c best-scored images of each class (ties by position), sorted."""
-    from evalib.select import rank
-
-    y = np.asarray(labels).reshape(-1)
-    order = rank(scores, direction)
-    if order.shape != y.shape:
-        raise EvalibError(f"{order.size} scores for {y.size} labels")
-    parts = [order[y[order] == c][:k] for c, k in per_class_counts(y, ipc).items()]
-    return np.sort(np.concatenate(parts)).astype(np.int64)
-
-
-def dm_loss(
-    net: nn.Module,
-    real: Mapping[int, torch.Tensor],
-    syn: Mapping[int, torch.Tensor],
-    gen: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Σ_c ‖mean φ(real_c) − mean φ(syn_c)‖² for normalised images per class; with a
-    generator, one siamese augmentation per class is applied to both batches first.
-
-    All classes go through the network in one batch each for real and synthetic images
-    (instance norm treats every image on its own, so this equals a per-class pass)."""
-    classes = list(syn)
-    if gen is not None:
-        theta, shift = _affine_params(len(classes), gen)
-        real = {
-            c: augment(real[c], theta[i : i + 1], shift[i : i + 1]) for i, c in enumerate(classes)
+        out = self.distil(data_root, device, progress)
+        _save(self.images_path(cache), out)
+        return {
+            "method": "dm",
+            "ipc": int(self.ipc),
+            "seed": int(self.seed),
+            "images_sha256": _digest(out.images, out.labels),
+            "n_images": int(out.images.shape[0]),
+            "dm_seconds": float(out.meta["seconds"]),
+            "final_loss": float(out.losses[-1]) if len(out.losses) else None,
+            "loss_curve": loss_curve(out.losses),
+            "device": str(pick_device(device)),
         }
-        syn = {
-            c: augment(syn[c], theta[i : i + 1], shift[i : i + 1]) for i, c in enumerate(classes)
-        }
-    with torch.no_grad():
-        mr = _class_means(embed(net, torch.cat([real[c] for c in classes])),
-                          [real[c].shape[0] for c in classes])  # fmt: skip
-    ms = _class_means(embed(net, torch.cat([syn[c] for c in classes])),
-                      [syn[c].shape[0] for c in classes])  # fmt: skip
-    return ((mr - ms) ** 2).sum()
 
 
-def _class_means(feats: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
-    """[K, D] means of consecutive row blocks of ``feats`` with the given sizes."""
-    return torch.stack([part.mean(0) for part in torch.split(feats, list(sizes))])
-
-
-def distribution_matching(
-    split: Split,
-    ipc: int,
-    iterations: int,
-    batch_real: int = 256,
-    width: float = 1.0,
-    lr: float = 1.0,
-    momentum: float = 0.5,
-    dsa: bool = True,
-    seed: int = 0,
-    resample_net: bool = True,
-    device: str | None = None,
-    progress: bool = True,
-) -> Distilled:
-    """Distil ``split`` (uint8 images, labels) into k_c = min(ipc, n_c) images per class.
-
-    Synthetic images start as random real images of their class (seeded). Each
-    iteration draws a fresh random ConvNet (``resample_net=False`` keeps the first one,
-    for testing), ``batch_real`` real images per class, and takes one SGD step on the
-    pixels of all synthetic images at once.
-    """
-    if iterations < 0:
-        raise EvalibError(f"iterations must be ≥ 0, got {iterations}")
-    dev = pick_device(device)
-    y = split.labels.numpy()
-    counts = per_class_counts(y, ipc)
-    start = random_real(y, ipc, seed)
-    syn = to_float(split.images[start]).to(dev).requires_grad_(True)
-    syn_y = split.labels[start].to(dev)
-    slices = {c: torch.nonzero(syn_y == c).flatten() for c in counts}
-    by_class = {c: np.flatnonzero(y == c) for c in counts}
-    images = split.images.to(dev)
-    ch, size = int(split.images.shape[1]), int(split.images.shape[-1])
-    n_classes = max(2, int(y.max()) + 1)
-    opt = torch.optim.SGD([syn], lr=lr, momentum=momentum)
-    gen = torch.Generator().manual_seed(int(seed))
-    rng = np.random.default_rng(int(seed) + 1)
-    losses = np.zeros(iterations)
-    net = None
-    t0 = time.perf_counter()
-    with progress_bar(progress, total=iterations, desc=f"DM ipc={ipc}", unit="it") as bar:
-        for it in range(iterations):
-            if net is None or resample_net:
-                net = random_convnet(ch, n_classes, width, size, seed * 1_000_003 + it).to(dev)
-                net.requires_grad_(False)
-            real = {}
-            for c, pool in by_class.items():
-                pick = rng.choice(pool, size=min(batch_real, pool.size), replace=False)
-                real[c] = to_float(images[torch.from_numpy(pick).to(dev)])
-            loss = dm_loss(net, real, {c: syn[s] for c, s in slices.items()},
-                           gen if dsa else None)  # fmt: skip
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses[it] = float(loss.detach())
-            bar.update(1)
-    meta = {
-        "ipc": int(ipc),
-        "iterations": int(iterations),
-        "batch_real": int(batch_real),
-        "width": float(width),
-        "lr": float(lr),
-        "momentum": float(momentum),
-        "dsa": bool(dsa),
-        "seed": int(seed),
-        "seconds": time.perf_counter() - t0,
-    }
-    return Distilled(syn.detach().cpu(), syn_y.cpu(), losses, meta)
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-
-def train_eval(
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    test: Split,
-    steps: int,
-    num_classes: int,
-    width: float = 1.0,
-    lr: float = 0.01,
-    batch_size: int = 256,
-    augment_images: bool = True,
-    seed: int = 0,
-    device: str | None = None,
-) -> float:
-    """Test accuracy of a fresh instance-norm ConvNet trained on normalised ``images``.
-
-    SGD (momentum 0.9, weight decay 5e-4) for ``steps`` steps on random batches of
-    min(batch_size, M) images, lr × 0.1 after half the steps; per-sample random affine
-    augmentation when ``augment_images``. Evaluated in eval mode on the uint8 ``test``.
-    """
-    dev = pick_device(device)
-    x_all, y_all = images.float().to(dev), labels.long().to(dev)
-    m = x_all.shape[0]
-    if m == 0:
-        raise EvalibError("cannot train on an empty image set")
-    net = random_convnet(x_all.shape[1], num_classes, width, x_all.shape[-1], seed).to(dev)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, steps // 2)], 0.1)
-    gen = torch.Generator().manual_seed(int(seed) + 7)
-    net.train()
-    for _ in range(int(steps)):
-        idx = torch.randperm(m, generator=gen)[: min(batch_size, m)].to(dev)
-        x = x_all[idx]
-        if augment_images:
-            theta, shift = _affine_params(x.shape[0], gen)
-            x = augment(x, theta, shift)
-        loss = F.cross_entropy(net(x), y_all[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-    return evaluate(net, test, device=dev)
-
-
-def distilled_set(
-    cache: Cache,
-    dataset: str,
-    split: Split,
-    ipc: int,
-    cfg: DistillSettings,
-    seed: int = 0,
-    device: str | None = None,
-    progress: bool = True,
-) -> Distilled:
-    """:func:`distribution_matching` with ``cfg``, cached in
-    ``<scratch>/distill/<key>.npz`` (key: data digest, ipc, DM settings, seed)."""
-    key = payload_key({
-        "kind": "dm", "dataset": dataset, "n": len(split), "ipc": ipc,
-        "data": array_digest(split.labels.numpy(), split.images.numpy()),
-        "iterations": cfg.iterations, "batch_real": cfg.batch_real, "width": cfg.width,
-        "lr": cfg.lr_img, "momentum": cfg.momentum, "dsa": cfg.dsa, "seed": seed,
-    })  # fmt: skip
-    path = cache.scratch / "distill" / f"{key}.npz"
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            return Distilled(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
-                             z["losses"], meta)  # fmt: skip
-    except (OSError, ValueError, KeyError, EOFError):
-        pass
-    out = distribution_matching(
-        split, ipc, cfg.iterations, cfg.batch_real, cfg.width, cfg.lr_img, cfg.momentum,
-        cfg.dsa, seed, device=device, progress=progress,
-    )  # fmt: skip
+def _save(path: Path, out: Distilled) -> None:
     with atomic_file(path) as fh:
         np.savez(fh, images=out.images.numpy(), labels=out.labels.numpy(), losses=out.losses,
                  meta=np.array(json.dumps(out.meta)))  # fmt: skip
+
+
+def _load(path: Path) -> Distilled | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return Distilled(torch.from_numpy(z["images"]), torch.from_numpy(z["labels"]),
+                             z["losses"], json.loads(str(z["meta"])))  # fmt: skip
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def synthetic_set(
+    task: SyntheticSet,
+    cache: Cache,
+    data_root: str | None = None,
+    device: str | None = None,
+    progress: bool = False,
+) -> Distilled:
+    """The synthetic images of ``task``: its row from the cache (computed when missing),
+    the images from the scratch folder, regenerated when absent or not matching the row's
+    digest (a warning if the regenerated ones do not match either: another machine, torch
+    or thread count)."""
+    row = run_task(task, cache, data_root, progress, device)
+    path = task.images_path(cache)
+    out = _load(path)
+    if out is not None and _digest(out.images, out.labels) == row["images_sha256"]:
+        return out
+    out = task.distil(data_root, device, progress)
+    _save(path, out)
+    if _digest(out.images, out.labels) != row["images_sha256"]:
+        warn(f"the regenerated synthetic images of {task.dataset} at IPC {task.ipc} differ "
+             f"from those of its stored row {task.key()} (another machine, torch or threads)")  # fmt: skip
     return out
 
 
-def evaluate_set(
-    cache: Cache,
-    dataset: str,
-    method: str,
-    ipc: int | None,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    test: Split,
-    num_classes: int,
-    cfg: DistillSettings,
-    seed: int,
-    steps: int | None = None,
-    device: str | None = None,
-) -> dict[str, Any]:
-    """One evaluation network trained on ``images`` (normalised float): a result row,
-    cached as ``<results>/distill/<key>.json``."""
-    steps = cfg.eval_steps if steps is None else int(steps)
-    key = payload_key({
-        "kind": "eval", "dataset": dataset, "method": method, "ipc": ipc,
-        "images": array_digest(images.numpy().astype(np.float32), labels.numpy()),
-        "test": array_digest(test.labels.numpy()), "steps": steps, "width": cfg.width,
-        "lr": cfg.eval_lr, "batch": cfg.eval_batch, "augment": cfg.eval_augment, "seed": seed,
-    })  # fmt: skip
-    path = cache.results / "distill" / f"{key}.json"
-    row = read_json_checked(path)
-    if row is not None and row.get("key") == key:
-        return row
-    t0 = time.perf_counter()
-    acc = train_eval(
-        images, labels, test, steps, num_classes, cfg.width, cfg.eval_lr, cfg.eval_batch,
-        cfg.eval_augment, seed, device,
-    )  # fmt: skip
-    row = {
-        "key": key,
-        "dataset": dataset,
-        "method": method,
-        "ipc": ipc,
-        "n_images": int(images.shape[0]),
-        "seed": int(seed),
-        "steps": steps,
-        "test_acc": float(acc),
-        "seconds": time.perf_counter() - t0,
+@dataclass(frozen=True)
+class Evaluation(Task):
+    """One evaluation network (:func:`~evalib.distill_core.train_eval`, ``steps`` SGD steps of batch
+    ``batch`` at ``lr``, ConvNet ``width``, ``augment``, ``seed``) trained on one image set
+    of ``data``'s training split and tested on its test split.
+
+    ``method`` names the set: ``distilled`` (the images of ``synthetic``), ``random``
+    (k_c random real images per class, drawn from ``seed``), ``eva`` (the k_c real images
+    of each class with the highest EVA score on the dynamics of ``surrogate``, windows
+    ``windows`` = (early, late)) or ``full`` (the whole split; ``ipc`` None).
+
+    Row: ``test_acc`` (fraction), ``n_images``, ``images_sha256`` of the set trained on,
+    and the split's ``n_classes``, ``n_train``, ``n_test``, ``smallest_class``."""
+
+    kind: ClassVar[str] = "distill:evaluate"
+    reproduced: ClassVar[tuple[str, ...]] = ("test_acc", "images_sha256")
+
+    data: DataSpec
+    method: str
+    ipc: int | None
+    steps: int
+    width: float
+    lr: float = 0.01
+    batch: int = 256
+    augment: bool = True
+    seed: int = 0
+    synthetic: SyntheticSet | None = None
+    surrogate: SurrogateConfig | None = None
+    windows: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in IMAGE_SETS:
+            raise EvalibError(f"unknown image set {self.method!r}; choose one of {IMAGE_SETS}")
+        if (self.ipc is None) != (self.method == "full"):
+            raise EvalibError(f"the {self.method} set needs {'no' if self.method == 'full' else 'an'} ipc")  # fmt: skip
+        if (self.synthetic is not None) != (self.method == "distilled"):
+            raise EvalibError("a synthetic set goes with (only) the distilled method")
+        if self.synthetic is not None and (self.synthetic.data, self.synthetic.ipc) != (
+            self.data,
+            self.ipc,
+        ):
+            raise EvalibError("the synthetic set must be of the same data and ipc")  # fmt: skip
+        if ((self.surrogate is not None and self.windows is not None) != (self.method == "eva")
+                or (self.surrogate is None) != (self.windows is None)):  # fmt: skip
+            raise EvalibError("a surrogate and windows go with (only) the eva method")
+
+    @property
+    def dataset(self) -> str:
+        return self.data.dataset
+
+    def size(self) -> JobSize:
+        n = _n_train(self.data)
+        if self.ipc is not None:
+            n = min(n, self.ipc * dataset_info(self.dataset).n_classes)
+        return JobSize(n, "convnet", self.width)
+
+    def image_set(self, cache: Cache, data_root=None, device=None, progress=False, split=None):
+        """(normalised float images, labels) of the set, from the training split
+        (``split``: (train split, train ids) when already loaded)."""
+        if self.method == "distilled":
+            out = synthetic_set(self.synthetic, cache, data_root, device, progress)
+            return out.images, out.labels
+        if split is None:
+            from evalib.runner import load_data
+
+            split = load_data(self.data, data_root)[1:3]
+        train, ids = split
+        y = train.labels.numpy()
+        if self.method == "full":
+            pos = np.arange(len(y))
+        elif self.method == "random":
+            pos = random_real(y, self.ipc, self.seed)
+        else:
+            from evalib.runner import run_surrogate
+            from evalib.scores import compute_scores
+
+            dyn = run_surrogate(self.surrogate, cache, data_root, progress, device)
+            if not np.array_equal(np.asarray(dyn.sample_ids), ids):
+                raise EvalibError(f"{self.dataset}: the surrogate's dynamics cover other samples")
+            early, late = self.windows
+            scores = compute_scores("eva", dyn, early=early, late=late)
+            pos = top_per_class(scores, y, self.ipc, "highest")
+        return to_float(train.images[pos]), train.labels[pos]
+
+    def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        import time
+
+        from evalib.runner import load_data
+        from evalib.train import pick_device
+
+        ds, train, ids, _, test = load_data(self.data, data_root)
+        images, labels = self.image_set(cache, data_root, device, progress, (train, ids))
+        t0 = time.perf_counter()
+        acc = train_eval(images, labels, test, self.steps, ds.info.n_classes, self.width,
+                         self.lr, self.batch, self.augment, self.seed, device)  # fmt: skip
+        return {
+            "method": self.method,
+            "ipc": self.ipc,
+            "n_images": int(images.shape[0]),
+            "seed": int(self.seed),
+            "steps": int(self.steps),
+            "test_acc": float(acc),
+            "train_seconds": time.perf_counter() - t0,
+            "images_sha256": _digest(images, labels),
+            "n_classes": int(ds.info.n_classes),
+            "n_train": len(train),
+            "n_test": len(test),
+            "smallest_class": int(np.bincount(train.labels.numpy()).min()),
+            "device": str(pick_device(device)),
+        }
+
+
+TASKS = {cls.kind: cls for cls in (SyntheticSet, Evaluation)}
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _of_kind(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if rows.empty or "kind" not in rows.columns:
+        return pd.DataFrame()
+    return rows[rows["kind"] == kind].reset_index(drop=True)
+
+
+def runs_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The evaluation networks among task rows (of :func:`evalib.batch.run_jobs`), in the
+    columns of ``distill_runs.csv`` (:data:`RUN_COLUMNS`; ``test_acc`` a fraction, ``ipc``
+    NaN for the full set)."""
+    t = _of_kind(rows, Evaluation.kind)
+    if t.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    return t[RUN_COLUMNS].astype({"ipc": float, "n_images": int, "seed": int, "steps": int})
+
+
+def synthetic_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic sets among task rows: dataset, ipc, n_images, dm_seconds, final_loss,
+    loss_curve, key."""
+    cols = ["dataset", "ipc", "n_images", "dm_seconds", "final_loss", "loss_curve", "key"]
+    t = _of_kind(rows, SyntheticSet.kind)
+    return t[cols].astype({"ipc": int, "n_images": int}) if len(t) else pd.DataFrame(columns=cols)
+
+
+def dataset_sizes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset: classes, training and test images, and the smallest class (from the
+    evaluation rows)."""
+    cols = {"n_classes": "classes", "n_train": "train", "n_test": "test",
+            "smallest_class": "smallest_class"}  # fmt: skip
+    t = _of_kind(rows, Evaluation.kind)
+    if t.empty:
+        return pd.DataFrame(columns=["dataset", *cols.values()])
+    sizes = t.groupby("dataset", sort=False)[list(cols)].first().astype(int)
+    return sizes.rename(columns=cols).reset_index()
+
+
+def compute_parts(rows: pd.DataFrame) -> dict[str, tuple[int, float]]:
+    """What the page's runs cost as computed: (runs, seconds) of DM and of the evaluation
+    networks (for :func:`evalib.costs.write_compute`)."""
+    syn, runs = synthetic_table(rows), runs_table(rows)
+    return {
+        "distribution matching": (len(syn), float(syn["dm_seconds"].sum()) if len(syn) else 0.0),
+        "evaluation networks": (len(runs), float(runs["seconds"].sum()) if len(runs) else 0.0),
     }
-    atomic_write_json(path, row)
-    return row
 
 
-def run_comparison(
-    cache: Cache,
-    dataset: str,
-    train_split: Split,
-    test_split: Split,
-    num_classes: int,
-    cfg: DistillSettings,
-    eva_scores: np.ndarray | None = None,
-    ipcs: Sequence[int] | None = None,
+def settings_table(profiles: Mapping[str, Any]) -> pd.DataFrame:
+    """The distillation settings of every profile (one row each, without the text and the
+    datasets)."""
+    from dataclasses import asdict
+
+    rows = [{"profile": name, **{k: v for k, v in asdict(p.distill).items()
+                                 if k not in ("description", "datasets")}}
+            for name, p in profiles.items() if p.distill is not None]  # fmt: skip
+    table = pd.DataFrame(rows).set_index("profile")
+    table["width"] = table["width"].map("{:g}".format)
+    return table
+
+
+def example_images(
+    tasks: Iterable[SyntheticSet], cache: Cache, data_root: str | None = None,
     device: str | None = None,
-    progress: bool = True,
-) -> tuple[pd.DataFrame, dict[int, Distilled]]:
-    """Distilled vs random real vs EVA (per-class top-k of ``eva_scores``, keep
-    highest) at every images-per-class budget, plus the full-set reference; one row per
-    evaluation network. Returns (table, distilled sets by ipc)."""
-    rows, sets = [], {}
-    y = train_split.labels.numpy()
-    for ipc in ipcs or cfg.ipcs:
-        dm = distilled_set(cache, dataset, train_split, ipc, cfg, 0, device, progress)
-        sets[ipc] = dm
-        for seed in range(cfg.eval_models):
-            kw = dict(test=test_split, num_classes=num_classes, cfg=cfg, seed=seed, device=device)
-            rows.append(evaluate_set(cache, dataset, "distilled", ipc, dm.images, dm.labels, **kw))
-            real = {"random": random_real(y, ipc, seed)}
-            if eva_scores is not None:
-                real["eva"] = top_per_class(eva_scores, y, ipc, "highest")
-            for method, pos in real.items():
-                x, lab = to_float(train_split.images[pos]), train_split.labels[pos]
-                rows.append(evaluate_set(cache, dataset, method, ipc, x, lab, **kw))
-    if cfg.full_steps:
-        for seed in range(cfg.eval_models):
-            rows.append(evaluate_set(
-                cache, dataset, "full", None, to_float(train_split.images), train_split.labels,
-                test_split, num_classes, cfg, seed, steps=cfg.full_steps, device=device,
-            ))  # fmt: skip
-    cols = ["dataset", "method", "ipc", "n_images", "seed", "steps", "test_acc", "seconds"]
-    return pd.DataFrame(rows)[cols], sets
-
-
-# ----------------------------------------------------------------------------- analysis
-
-
-def summarize(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std of test accuracy (%) per dataset × method × ipc, and n networks."""
-    t = table.assign(ipc=table["ipc"].fillna(-1).astype(int))
-    out = t.groupby(["dataset", "method", "ipc"])["test_acc"].agg(["mean", "std", "count"])
-    out = out.reset_index()
-    out[["mean", "std"]] *= 100
-    out["ipc"] = out["ipc"].where(out["ipc"] >= 0)
+) -> dict[str, tuple[np.ndarray, list[str]]]:  # fmt: skip
+    """Per dataset: the first synthetic image of each class ([K, H, W, C] in [0, 1]) of
+    its task in ``tasks`` and the class names; tasks not in the cache are left out (their
+    images are regenerated from a cached row when the scratch folder lacks them)."""
+    out = {}
+    for task in tasks:
+        if cache.job_result(task) is None:
+            continue
+        syn = synthetic_set(task, cache, data_root, device)
+        names = list(dataset_info(task.dataset).class_names)
+        first = [
+            syn.images[syn.labels == c][0] for c in range(len(names)) if (syn.labels == c).any()
+        ]
+        imgs = torch.stack(first).clamp(-1, 1).add(1).div(2).permute(0, 2, 3, 1).numpy()
+        out[task.dataset] = (imgs, [n for c, n in enumerate(names) if (syn.labels == c).any()])
     return out
-
-
-def predictor_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × ipc: random, distilled, EVA and full accuracy (%),
-    distillation gain over random, and accuracies relative to the full-set reference."""
-    s = summary.dropna(subset=["ipc"])
-    wide = s.pivot_table(index=["dataset", "ipc"], columns="method", values="mean").reset_index()
-    full = summary[summary["method"] == "full"].set_index("dataset")["mean"]
-    wide["full"] = wide["dataset"].map(full)
-    wide["gain"] = wide["distilled"] - wide["random"]
-    wide["random_rel"] = wide["random"] / wide["full"]
-    wide["distilled_rel"] = wide["distilled"] / wide["full"]
-    wide.columns.name = None
-    return wide
-
-
-def predictor_correlation(points: pd.DataFrame) -> pd.DataFrame:
-    """Pearson and Spearman correlation (with two-sided p-values) across datasets ×
-    budgets of: random vs distilled accuracy; random accuracy vs the gain of distillation
-    over random; random vs distilled accuracy relative to the full set. NaN below 3 points."""
-    from scipy import stats
-
-    pairs = [("random", "distilled"), ("random", "gain"), ("random_rel", "distilled_rel")]
-    rows = []
-    for x, y in pairs:
-        d = points[[x, y]].dropna() if {x, y} <= set(points.columns) else pd.DataFrame()
-        n = len(d)
-        r = rp = rho = sp = math.nan
-        if n >= 3 and d[x].nunique() > 1 and d[y].nunique() > 1:
-            r, rp = stats.pearsonr(d[x], d[y])
-            rho, sp = stats.spearmanr(d[x], d[y])
-        rows.append({"x": x, "y": y, "n": n, "pearson_r": float(r), "pearson_p": float(rp),
-                     "spearman_rho": float(rho), "spearman_p": float(sp)})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-# ----------------------------------------------------------------------------- verdicts
-
-
-def _paired_ipc(results: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]:
-    """Per images-per-class budget, differences a − b (points) paired on dataset and
-    evaluation-network seed."""
-    from evalib.claims import paired_parts
-
-    t = results.dropna(subset=["ipc"]).astype({"ipc": int})
-    return paired_parts(t, "ipc", ["dataset", "seed"], a, b, "test_acc", "IPC {}", 100)
-
-
-def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) -> dict[str, Any]:
-    from evalib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
-
-    row = corr[(corr["x"] == "random") & (corr["y"] == y)]
-    rho = float(row["spearman_rho"].iloc[0]) if len(row) else math.nan
-    p = float(row["spearman_p"].iloc[0]) if len(row) else math.nan
-    n = int(row["n"].iloc[0]) if len(row) else 0
-    if math.isnan(rho):
-        verdict, ours = UNTESTED, "fewer than 3 points"
-    else:
-        verdict = (
-            CONTRADICTED
-            if rho < 0 and p < 0.05
-            else HOLDS
-            if rho > 0 and p < 0.05
-            else INCONCLUSIVE
-        )
-        p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-        ours = f"Spearman ρ = {rho:.2f} ({p_text}, n = {n} dataset × budget points)"
-    return {"claim": claim, "source": "Li et al.", "expected": expected, "ours": ours,
-            "verdict": verdict, "parts": {"all": verdict}}  # fmt: skip
-
-
-def verdicts(results: pd.DataFrame, corr: pd.DataFrame) -> list[dict[str, Any]]:
-    """Claims on the evaluation rows (dataset, method, ipc, seed, test_acc as a fraction)
-    and the :func:`predictor_correlation` table: random-subset accuracy predicts distilled
-    accuracy (Li et al.: positive; *holds* for ρ > 0 at Spearman p < 0.05, *contradicted*
-    for ρ < 0 at p < 0.05, *inconclusive* otherwise), and predicts the gain of distillation; DM's distilled images
-    beat random real ones at equal images per class; this book's question whether EVA's
-    per-class top-k beats random real images."""
-    from evalib.claims import related_claim
-
-    return [
-        _correlation_claim("random-subset accuracy predicts distilled accuracy", corr,
-                           "distilled", "strong positive correlation"),
-        _correlation_claim("random-subset accuracy predicts the gain of distillation", corr,
-                           "gain", "positive correlation"),
-        related_claim("distilled images beat random real images at equal budget",
-                      "Zhao & Bilen (DM); Li et al.", "distilled − random > 0",
-                      _paired_ipc(results, "distilled", "random"), 1),
-        related_claim("EVA's per-class top-k beats random real images", "this book (no paper "
-                      "claim)", "EVA − random > 0", _paired_ipc(results, "eva", "random"), 1),
-    ]  # fmt: skip
 
 
 __all__ = [
     "DATASETS",
+    "IMAGE_SETS",
+    "METHODS",
+    "RUN_COLUMNS",
+    "TASKS",
     "DistillSettings",
     "Distilled",
+    "Evaluation",
+    "SyntheticSet",
     "augment",
-    "distilled_set",
+    "compute_parts",
+    "dataset_sizes",
     "distribution_matching",
     "dm_loss",
     "embed",
-    "evaluate_set",
+    "example_images",
+    "loss_curve",
     "per_class_counts",
     "predictor_correlation",
     "predictor_table",
     "random_convnet",
     "random_real",
-    "run_comparison",
+    "runs_table",
+    "settings_table",
     "summarize",
+    "synthetic_set",
+    "synthetic_table",
     "top_per_class",
     "train_eval",
     "verdicts",

@@ -589,3 +589,65 @@ def dad_classification(profile: ex.Profile, dataset: str,
     el2n = dict(profile.table1_methods())["el2n"]
     methods = [("dad", {}), ("el2n", el2n), ("random", {})]
     return ex.benchmark_jobs(profile, dataset, methods, rates, seeds, include_full=False)
+
+
+# ----------------------------------------------------------------------------- distillation
+
+
+def distill_sets(
+    profile: ex.Profile, datasets: Sequence[str] | None = None, ipcs: Sequence[int] | None = None
+) -> list:
+    """The synthetic sets of the distillation page (:class:`evalib.distill.SyntheticSet`):
+    DM with ``profile.distill``'s settings on every dataset at every images-per-class
+    budget (``datasets``, ``ipcs``: the settings' when None), seed 0."""
+    from evalib.distill import SyntheticSet
+
+    cfg = profile.distill
+    return [
+        SyntheticSet(
+            profile.data_spec(flag),
+            int(ipc),
+            cfg.iterations,
+            cfg.batch_real,
+            cfg.width,
+            cfg.lr_img,
+            cfg.momentum,
+            cfg.dsa,
+            seed=0,
+        )  # fmt: skip
+        for flag in datasets or cfg.datasets
+        for ipc in ipcs or cfg.ipcs
+    ]
+
+
+def distill(
+    profile: ex.Profile, datasets: Sequence[str] | None = None, ipcs: Sequence[int] | None = None
+) -> list:
+    """Every task of the distillation page: the synthetic sets (:func:`distill_sets`),
+    then per dataset, budget and evaluation seed (``range(eval_models)``) one evaluation
+    network on the distilled, the random real and EVA's real images (EVA: the published
+    windows on the profile's first surrogate), and per seed the full training split
+    (``full_steps`` steps; none when 0)."""
+    from evalib.distill import Evaluation
+
+    cfg = profile.distill
+    sets = distill_sets(profile, datasets, ipcs)
+    kw = dict(width=cfg.width, lr=cfg.eval_lr, batch=cfg.eval_batch, augment=cfg.eval_augment)
+    windows = tuple(tuple(profile.eva_windows()[w]) for w in ("early", "late"))
+    out = []
+    for flag in datasets or cfg.datasets:
+        data = profile.data_spec(flag)
+        surrogate = profile.surrogate_config(flag, profile.seeds[0])
+        for syn in (s for s in sets if s.dataset == flag):
+            for seed in range(cfg.eval_models):
+                out += [
+                    Evaluation(data, "distilled", syn.ipc, cfg.eval_steps, seed=seed,
+                               synthetic=syn, **kw),
+                    Evaluation(data, "random", syn.ipc, cfg.eval_steps, seed=seed, **kw),
+                    Evaluation(data, "eva", syn.ipc, cfg.eval_steps, seed=seed,
+                               surrogate=surrogate, windows=windows, **kw),
+                ]  # fmt: skip
+        if cfg.full_steps:
+            out += [Evaluation(data, "full", None, cfg.full_steps, seed=s, **kw)
+                    for s in range(cfg.eval_models)]  # fmt: skip
+    return sets + out

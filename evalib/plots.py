@@ -598,3 +598,138 @@ def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
         ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- distillation
+
+
+def _panels(n: int, height: float, cols: int = 2) -> tuple[plt.Figure, list]:
+    """A figure of ``n`` panels, at most ``cols`` per row, as wide as the text column."""
+    cols = max(1, min(cols, n))
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(min(MAX_WIDTH, 4.2 * cols), height * rows),
+                             squeeze=False)  # fmt: skip
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def distill_accuracy(summary: pd.DataFrame, title: str,
+                     methods: Sequence[str] = ("distilled", "random", "eva"),
+                     datasets: Sequence[str] | None = None) -> plt.Figure:  # fmt: skip
+    """Test accuracy (%) against images per class (log axis), one panel per dataset, one
+    line per method with ± std error bars; the full training set as a dotted line.
+
+    summary: rows of :func:`evalib.distill.summarize` (``dataset``, ``method``, ``ipc``
+    NaN for the full set, ``mean``, ``std``); ``datasets``: the panels' order (default:
+    as in ``summary``)."""
+    from evalib.ablations import dataset_title
+
+    flags = list(datasets or dict.fromkeys(summary["dataset"]))
+    fig, axes = _panels(len(flags), 3.2)
+    markers = dict(zip(methods, "os^vDP", strict=False))
+    for ax, flag in zip(axes, flags, strict=True):
+        s = summary[summary["dataset"] == flag]
+        for method in methods:
+            g = s[s["method"] == method].sort_values("ipc")
+            if len(g):
+                ax.errorbar(g["ipc"], g["mean"], yerr=g["std"].fillna(0), capsize=3,
+                            marker=markers.get(method, "o"), label=label(method),
+                            color=method_color(method), gid=f"method-{method}")  # fmt: skip
+        full = s[s["method"] == "full"]["mean"]
+        if len(full):
+            ax.axhline(float(full.iloc[0]), color="k", ls=":", lw=1, label="full set", gid="full")
+        ipcs = sorted(int(i) for i in s["ipc"].dropna().unique())
+        ax.set(xscale="log", xlabel="images per class (log)", ylabel="test accuracy (%)",
+               title=dataset_title(flag))  # fmt: skip
+        ax.set_xticks(ipcs, [str(i) for i in ipcs])
+        ax.minorticks_off()
+    if axes and axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def distill_images(
+    examples: Mapping[str, tuple[np.ndarray, Sequence[str]]], title: str
+) -> plt.Figure:
+    """One row per dataset of ``examples`` (flag -> (images [K, H, W, C] in [0, 1], class
+    names), as :func:`evalib.distill.example_images` gives them), one image per class."""
+    from evalib.ablations import dataset_title
+
+    n_cols = max([len(names) for _, names in examples.values()] or [1])
+    n_rows = max(1, len(examples))
+    cell = min(1.2, MAX_WIDTH / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols, (cell + 0.3) * n_rows + 0.4),
+                             squeeze=False)  # fmt: skip
+    for r, (flag, (images, names)) in enumerate(examples.items()):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c >= len(names):
+                continue
+            img = np.asarray(images[c])
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
+            ax.set_title(str(names[c])[:12], fontsize=7)
+        axes[r][0].text(-0.1, 0.5, dataset_title(flag), transform=axes[r][0].transAxes,
+                        rotation=90, ha="right", va="center", fontsize=7)  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def distill_losses(synthetic: pd.DataFrame, title: str) -> plt.Figure:
+    """The DM loss during distillation (log axis), one panel per dataset, one line per
+    images-per-class budget. synthetic: rows of :func:`evalib.distill.synthetic_table`
+    (``dataset``, ``ipc``, ``loss_curve`` = [[iteration, mean loss], …])."""
+    from evalib.ablations import dataset_title
+
+    flags = list(dict.fromkeys(synthetic["dataset"]))
+    fig, axes = _panels(len(flags), 2.8)
+    for ax, flag in zip(axes, flags, strict=True):
+        for _, row in synthetic[synthetic["dataset"] == flag].sort_values("ipc").iterrows():
+            curve = np.asarray(row["loss_curve"], dtype=float).reshape(-1, 2)
+            ax.plot(
+                curve[:, 0],
+                curve[:, 1],
+                label=f"IPC {int(row['ipc'])}",
+                gid=f"ipc-{int(row['ipc'])}",
+            )
+        ax.set(xlabel="DM iteration", ylabel="DM loss (block mean)", title=dataset_title(flag),
+               yscale="log")  # fmt: skip
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def distill_predictor(points: pd.DataFrame, title: str) -> plt.Figure:
+    """Random-subset accuracy against distilled accuracy (left, with the diagonal; labels:
+    images per class) and against the gain of distillation (right, with zero), one colour
+    per dataset. points: rows of :func:`evalib.distill.predictor_table`."""
+    from evalib.ablations import dataset_title
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6))
+    for flag, g in points.groupby("dataset", sort=False):
+        ax1.scatter(g["random"], g["distilled"], label=dataset_title(flag), gid=f"points-{flag}")
+        ax2.scatter(g["random"], g["gain"], label=dataset_title(flag), gid=f"gain-{flag}")
+        for _, r in g.iterrows():
+            ax1.annotate(f"{int(r['ipc'])}", (r["random"], r["distilled"]), fontsize=7,
+                         xytext=(3, 3), textcoords="offset points")  # fmt: skip
+    both = points[["random", "distilled"]].to_numpy(dtype=float)
+    if np.isfinite(both).any():
+        lo, hi = float(np.nanmin(both)), float(np.nanmax(both))
+        ax1.plot([lo, hi], [lo, hi], color="0.6", ls="--", lw=1, label="distilled = random",
+                 gid="diagonal")  # fmt: skip
+    ax1.set(xlabel="random real subset accuracy (%)", ylabel="distilled accuracy (%)",
+            title="labels: images per class")  # fmt: skip
+    ax2.axhline(0, color="0.6", ls="--", lw=1, gid="zero-line")
+    ax2.set(xlabel="random real subset accuracy (%)", ylabel="distilled − random (points)",
+            title="gain of distillation")  # fmt: skip
+    if ax1.get_legend_handles_labels()[0]:
+        ax1.legend(fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

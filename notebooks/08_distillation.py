@@ -73,17 +73,13 @@ datasets: Optional[list[str]] = None  # None: four MedMNIST sets; -y "datasets: 
 ipcs: Optional[list[int]] = None  # images per class; None: the profile's; -y "ipcs: [1, 10]"
 
 # %%
-import dataclasses
-
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
-from evalib import claims, distill, plots
+from evalib import claims, distill, grids, plots
 from evalib import experiments as ex
-from evalib.scores import compute_scores
 
 plots.setup_style()
 pd.options.display.float_format = "{:.2f}".format
@@ -94,6 +90,7 @@ P = S.profile
 cfg = P.distill
 DATASETS = tuple(datasets or cfg.datasets)
 IPCS = tuple(int(i) for i in (ipcs or cfg.ipcs))
+head = f"MedMNIST · {P.name} profile"
 display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Distillation settings: {cfg.description}. "
@@ -103,12 +100,6 @@ display(
     )
 )
 
-
-def title(what: str, flag: str | None = None) -> str:
-    head = ab.dataset_title(flag) if flag else " · ".join(ab.dataset_title(d) for d in DATASETS)
-    return f"{head} · {P.name} profile · {what}"
-
-
 # %% [markdown]
 # ## Settings of every profile
 # The notebook uses the row of its profile. `paper` is DM's published setting and needs
@@ -116,46 +107,30 @@ def title(what: str, flag: str | None = None) -> str:
 # four datasets finish on a 2-core CPU, `smoke` only checks that everything runs.
 
 # %%
-settings = pd.DataFrame([{"profile": name, **{k: v for k, v in dataclasses.asdict(s).items()
-                                             if k not in ("description", "datasets")}}
-                         for name, s in ((n, p.distill) for n, p in ex.PROFILES.items())]).set_index("profile")  # fmt: skip
-settings["width"] = settings["width"].map("{:g}".format)
-display(settings)
+display(distill.settings_table(ex.PROFILES))
 
 # %% [markdown]
 # ## Distil, select, evaluate
-# For each dataset: its training split at this profile, the surrogate's dynamics for
-# EVA (cached and shared with the other notebooks), DM at every budget (synthetic sets
-# cached in the scratch folder), and the evaluations (cached as JSON in the results
-# folder). Where a class has fewer images than the budget, every method gets all of
-# them (k_c = min(IPC, n_c)).
+# The page's tasks (`evalib.grids.distill`): DM at every budget on every dataset (each
+# synthetic set a cached row with the digest of its images, the images in the scratch
+# folder), then the evaluation networks on the distilled, random real and EVA real images
+# and on the full training split (EVA from the dynamics of the profile's surrogate, shared
+# with the other notebooks). Where a class has fewer images than the budget, every method
+# gets all of them (k_c = min(IPC, n_c)).
 
 # %%
-tables, sets, sizes = [], {}, []
-for flag in DATASETS:
-    ds, train, ids, _, test = ex.load_data(P.data_spec(flag), S.data_root)
-    dyn = ex.run_surrogate(ab.surrogate_config(P, flag), S.cache, S.data_root, device=S.device)
-    if not np.array_equal(np.asarray(dyn.sample_ids), ids):
-        raise RuntimeError(f"{flag}: the surrogate's dynamics cover other samples")
-    eva = compute_scores("eva", dyn, **P.eva_windows())
-    table, dm_sets = distill.run_comparison(S.cache, flag, train, test, ds.info.n_classes, cfg,
-                                            eva, IPCS, device=S.device)  # fmt: skip
-    tables.append(table)
-    sets[flag] = (dm_sets, list(ds.info.class_names))
-    smallest = int(np.bincount(train.labels.numpy()).min())
-    sizes.append({"dataset": flag, "classes": ds.info.n_classes, "train": len(train),
-                  "test": len(test), "smallest_class": smallest})  # fmt: skip
-results = pd.concat(tables, ignore_index=True)
+S.run(grids.distill_sets(P, DATASETS, IPCS))
+rows = S.run(grids.distill(P, DATASETS, IPCS))
+results = distill.runs_table(rows)
+synthetic = distill.synthetic_table(rows)
 results.to_csv(S.out_dir() / "distill_runs.csv", index=False)
-display(pd.DataFrame(sizes))
-dm_seconds = {
-    (f, i): s.meta.get("seconds", np.nan) for f, (d, _) in sets.items() for i, s in d.items()
-}
+display(distill.dataset_sizes(rows))
+parts = distill.compute_parts(rows)
 display(
     Markdown(
         f"{len(results)} evaluation networks; DM took "
-        f"{np.nansum(list(dm_seconds.values())) / 60:.1f} minutes in total when computed, "
-        f"the evaluations {results['seconds'].sum() / 60:.1f} minutes."
+        f"{parts['distribution matching'][1] / 60:.1f} minutes in total when computed, "
+        f"the evaluation tasks {parts['evaluation networks'][1] / 60:.1f} minutes."
     )
 )
 
@@ -170,61 +145,26 @@ summary.to_csv(S.out_dir() / "distill_accuracy.csv", index=False)
 display(summary.pivot_table(index=["dataset", "ipc"], columns="method", values="mean"))
 
 # %%
-fig, axes = plt.subplots(1, len(DATASETS), figsize=(4 * len(DATASETS), 3.6), squeeze=False)
-for ax, flag in zip(axes[0], DATASETS, strict=True):
-    s = summary[summary["dataset"] == flag]
-    for method, marker in (("distilled", "o"), ("random", "s"), ("eva", "^")):
-        g = s[s["method"] == method].sort_values("ipc")
-        ax.errorbar(g["ipc"], g["mean"], yerr=g["std"].fillna(0), marker=marker, capsize=3,
-                    label=plots.label(method), color=plots.method_color(method))  # fmt: skip
-    full = s[s["method"] == "full"]["mean"]
-    if len(full):
-        ax.axhline(float(full.iloc[0]), color="k", ls=":", lw=1, label="full set")
-    ax.set(xscale="log", xlabel="images per class (log)", ylabel="test accuracy (%)",
-           title=ab.dataset_title(flag))  # fmt: skip
-    ax.set_xticks(list(IPCS), [str(i) for i in IPCS])
-    ax.minorticks_off()
-axes[0][0].legend(fontsize="small")
-fig.suptitle(title("distilled vs random vs EVA at equal images per class"))
-fig.tight_layout()
+fig = plots.distill_accuracy(
+    summary, f"{head} · distilled vs random vs EVA at equal images per class", datasets=DATASETS
+)
+plt.show()
 
 # %% [markdown]
 # ## What the synthetic images look like
 # One distilled image per class at the smallest budget (it started as a random real
 # image of that class), and the DM loss during distillation (a fresh random network at
-# every iteration, so the curve is noisy; a moving average is drawn).
+# every iteration, so the curve is noisy; block means of the loss are drawn).
 
 # %%
-ipc_show = min(IPCS)
-n_cols = max(len(names) for _, names in sets.values())
-fig, axes = plt.subplots(len(DATASETS), n_cols, figsize=(1.2 * n_cols, 1.4 * len(DATASETS)),
-                         squeeze=False)  # fmt: skip
-for r, flag in enumerate(DATASETS):
-    dm_sets, names = sets[flag]
-    syn = dm_sets[ipc_show]
-    for c in range(n_cols):
-        ax = axes[r][c]
-        ax.axis("off")
-        if c >= len(names):
-            continue
-        img = syn.images[syn.labels == c][0].clamp(-1, 1).add(1).div(2).permute(1, 2, 0).numpy()
-        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-        ax.set_title(names[c][:12], fontsize=7)
-fig.suptitle(title(f"DM synthetic images, {ipc_show} per class"))
-fig.tight_layout()
+examples = distill.example_images(grids.distill_sets(P, DATASETS, (min(IPCS),)), S.cache,
+                                  S.data_root, S.device)  # fmt: skip
+fig = plots.distill_images(examples, f"{head} · DM synthetic images, {min(IPCS)} per class")
+plt.show()
 
 # %%
-fig, axes = plt.subplots(1, len(DATASETS), figsize=(4 * len(DATASETS), 3), squeeze=False)
-for ax, flag in zip(axes[0], DATASETS, strict=True):
-    for ipc_, s in sets[flag][0].items():
-        w = max(1, len(s.losses) // 20)
-        smooth = np.convolve(s.losses, np.ones(w) / w, mode="valid")
-        ax.plot(np.arange(len(smooth)) + w - 1, smooth, label=f"IPC {ipc_}")
-    ax.set(xlabel="DM iteration", ylabel="DM loss (moving average)", title=ab.dataset_title(flag),
-           yscale="log")  # fmt: skip
-    ax.legend(fontsize="small")
-fig.suptitle(title("distribution-matching loss"))
-fig.tight_layout()
+fig = plots.distill_losses(synthetic, f"{head} · distribution-matching loss")
+plt.show()
 
 # %% [markdown]
 # ## Does a small random real subset predict distillation success?
@@ -245,24 +185,8 @@ display(points)
 display(corr)
 
 # %%
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-for flag, g in points.groupby("dataset"):
-    ax1.scatter(g["random"], g["distilled"], label=ab.dataset_title(flag))
-    ax2.scatter(g["random"], g["gain"], label=ab.dataset_title(flag))
-    for _, r in g.iterrows():
-        ax1.annotate(f"{int(r['ipc'])}", (r["random"], r["distilled"]), fontsize=7,
-                     xytext=(3, 3), textcoords="offset points")  # fmt: skip
-lo = float(np.nanmin(points[["random", "distilled"]].to_numpy()))
-hi = float(np.nanmax(points[["random", "distilled"]].to_numpy()))
-ax1.plot([lo, hi], [lo, hi], color="0.6", ls="--", lw=1, label="distilled = random")
-ax1.set(xlabel="random real subset accuracy (%)", ylabel="distilled accuracy (%)",
-        title="labels: images per class")  # fmt: skip
-ax2.axhline(0, color="0.6", ls="--", lw=1)
-ax2.set(xlabel="random real subset accuracy (%)", ylabel="distilled − random (points)",
-        title="gain of distillation")  # fmt: skip
-ax1.legend(fontsize="small")
-fig.suptitle(title("random-subset accuracy as a predictor"))
-fig.tight_layout()
+fig = plots.distill_predictor(points, f"{head} · random-subset accuracy as a predictor")
+plt.show()
 
 # %% [markdown]
 # ## Compute
@@ -271,10 +195,7 @@ fig.tight_layout()
 # claims page.
 
 # %%
-compute = ex.write_compute(S.out_dir() / "distill_compute.csv", "08_distillation", {
-    "distribution matching": (len(dm_seconds), np.nansum(list(dm_seconds.values()))),
-    "evaluation networks": (len(results), results["seconds"].sum()),
-})  # fmt: skip
+compute = ex.write_compute(S.out_dir() / "distill_compute.csv", "08_distillation", parts)
 display(compute)
 
 # %% [markdown]

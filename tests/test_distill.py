@@ -1,16 +1,22 @@
-"""Distribution matching: embedding, budgets, the loss going down, evaluation, analysis."""
+"""Distribution matching: embedding, budgets, the loss going down, evaluation, the study's
+tasks (rows rebuilt, reproduced, rerun), tables from rows, analysis."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from evalib import distill
+from evalib import distill, tasks
+from evalib.batch import run_jobs
+from evalib.config import DataSpec, ModelSpec, SurrogateConfig
 from evalib.data import Split, to_float
 from evalib.errors import EvalibError
 from evalib.experiments import Cache
+from evalib.train import Recipe
 
 
 def tiny_split(n_per_class: int = 12, size: int = 16, seed: int = 0) -> Split:
@@ -70,22 +76,99 @@ def test_dm_loss_decreases_on_tiny_data():
     assert held_out(out.images) < held_out(start)
 
 
-def test_train_eval_and_cached_rows(tmp_path):
+def test_train_eval_gives_an_accuracy():
     split, test = tiny_split(), tiny_split(6, seed=1)
     acc = distill.train_eval(to_float(split.images), split.labels, test, steps=3,
                              num_classes=2, width=0.0625)  # fmt: skip
     assert 0.0 <= acc <= 1.0
-    cfg = distill.DistillSettings(ipcs=(1, 2), iterations=2, batch_real=4, width=0.0625,
-                                  eval_steps=2, eval_models=1, full_steps=2)  # fmt: skip
-    cache = Cache.at(tmp_path / "r", tmp_path / "s")
-    scores = np.arange(len(split), dtype=float)
-    table, sets = distill.run_comparison(cache, "breastmnist", split, test, 2, cfg, scores,
-                                         progress=False)  # fmt: skip
-    assert sorted(set(table["method"])) == ["distilled", "eva", "full", "random"]
-    assert sets[2].images.shape[0] == 4
-    again, _ = distill.run_comparison(cache, "breastmnist", split, test, 2, cfg, scores,
-                                      progress=False)  # fmt: skip
-    pd.testing.assert_frame_equal(table, again)  # read back from the cache
+
+
+# ----------------------------------------------------------------------------- tasks
+
+DATA = DataSpec("breastmnist", train_subset=60, val_subset=20, test_subset=40)
+
+
+def tiny_tasks() -> list:
+    """One task of each kind and image set on a small BreastMNIST subset."""
+    syn = distill.SyntheticSet(DATA, 2, iterations=3, batch_real=8, width=0.0625)
+    sur = SurrogateConfig(DATA, ModelSpec("convnet", 0.0625), Recipe(epochs=4, batch_size=16))
+    kw = dict(width=0.0625, batch=16)
+    return [
+        syn,
+        distill.Evaluation(DATA, "distilled", 2, 2, synthetic=syn, **kw),
+        distill.Evaluation(DATA, "random", 2, 2, seed=1, **kw),
+        distill.Evaluation(DATA, "eva", 2, 2, surrogate=sur, windows=((0, 2), (2, 4)), **kw),
+        distill.Evaluation(DATA, "full", None, 2, **kw),
+    ]
+
+
+def test_tiny_tasks_give_the_same_rows_twice_and_rebuild_their_keys(tmp_path, shared_data):
+    todo = tiny_tasks()
+    rows = []
+    for run in ("a", "b"):
+        cache = Cache.at(tmp_path / run / "results", tmp_path / run / "scratch")
+        rows.append(run_jobs(todo, cache, shared_data, progress=False))
+        for task in todo:
+            stored = cache.job_result(task)
+            assert tasks.task_from_record(stored) == task
+            assert stored["kind"] in distill.TASKS and stored["dataset"] == "breastmnist"
+    for col in ("images_sha256", "test_acc", "final_loss", "n_images"):
+        pd.testing.assert_series_equal(rows[0][col], rows[1][col])
+    runs = distill.runs_table(rows[0])
+    assert list(runs.columns) == distill.RUN_COLUMNS
+    assert runs["method"].tolist() == ["distilled", "random", "eva", "full"]
+    assert runs["n_images"].tolist() == [4, 4, 4, 60] and runs["ipc"].isna().tolist()[-1]
+    syn = distill.synthetic_table(rows[0])
+    assert syn["ipc"].tolist() == [2] and len(syn["loss_curve"].iloc[0]) == 3
+    sizes = distill.dataset_sizes(rows[0])
+    assert sizes.to_dict("records") == [{"dataset": "breastmnist", "classes": 2, "train": 60,
+                                         "test": 40, "smallest_class": 16}]  # fmt: skip
+    parts = distill.compute_parts(rows[0])
+    assert [n for n, _ in parts.values()] == [1, 4]
+
+
+def test_synthetic_images_are_regenerated_from_the_row(tmp_path, shared_data):
+    syn = tiny_tasks()[0]
+    cache = Cache.at(tmp_path / "results", tmp_path / "scratch")
+    first = distill.synthetic_set(syn, cache, shared_data)
+    syn.images_path(cache).unlink()
+    again = distill.synthetic_set(syn, cache, shared_data)
+    torch.testing.assert_close(again.images, first.images, rtol=0, atol=0)
+    shown = distill.example_images([syn], cache, shared_data)
+    assert shown["breastmnist"][0].shape == (2, 28, 28, 1) and len(shown["breastmnist"][1]) == 2
+    assert distill.example_images([replace(syn, seed=1)], cache, shared_data) == {}  # not run
+
+
+def test_rerun_reproduces_an_evaluation_of_distilled_images(tmp_path, shared_data):
+    from evalib.rerun import rerun
+
+    syn, evaluation = tiny_tasks()[:2]
+    cache = Cache.at(tmp_path / "results", tmp_path / "scratch")
+    run_jobs([syn, evaluation], cache, shared_data, progress=False)
+    compared = rerun(cache.job_path(evaluation), tmp_path / "again", shared_data, progress=False)
+    assert compared.pop("stage") == ("task", "task")
+    assert set(compared) == {"test_acc", "images_sha256"}
+    assert all(stored == new for stored, new in compared.values()), compared
+    assert not (tmp_path / "again" / "results" / "jobs").exists()  # nothing written
+
+
+def test_an_evaluation_names_a_consistent_image_set():
+    syn = tiny_tasks()[0]
+    with pytest.raises(EvalibError, match="unknown image set"):
+        distill.Evaluation(DATA, "herding", 2, 2, 0.0625)
+    with pytest.raises(EvalibError, match="needs no ipc"):
+        distill.Evaluation(DATA, "full", 2, 2, 0.0625)
+    with pytest.raises(EvalibError, match="synthetic set"):
+        distill.Evaluation(DATA, "distilled", 2, 2, 0.0625)
+    with pytest.raises(EvalibError, match="same data and ipc"):
+        distill.Evaluation(DATA, "distilled", 1, 2, 0.0625, synthetic=syn)
+    with pytest.raises(EvalibError, match="surrogate and windows"):
+        distill.Evaluation(DATA, "eva", 2, 2, 0.0625)
+
+
+def test_loss_curve_is_block_means():
+    assert distill.loss_curve([4.0, 2.0, 1.0, 1.0], points=2) == [[0.5, 3.0], [2.5, 1.0]]
+    assert distill.loss_curve([]) == []
 
 
 def test_predictor_correlation_by_hand():

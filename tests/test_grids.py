@@ -188,3 +188,33 @@ def test_pie_profile_overrides_only_what_is_given():
     p = grids.pie_profile(SMOKE, sparsities=[0.5], lams=None, coreset_rates=[0.1])
     assert p.pie.sparsities == (0.5,) and p.pie.coreset_rates == (0.1,)
     assert p.pie.lams == SMOKE.pie.lams and grids.pie_profile(SMOKE) is SMOKE
+
+
+def test_distillation_tasks_come_from_the_profile_settings():
+    from collections import Counter
+
+    from evalib.distill import Evaluation, SyntheticSet
+
+    todo = grids.distill(SMOKE)
+    assert len(todo) == len(set(todo)) == 36  # 4 datasets x 2 IPCs: 8 sets, 24 evaluations, 4 full
+    kinds = Counter(type(t).__name__ for t in todo)
+    assert kinds == {"SyntheticSet": 8, "Evaluation": 28}
+    assert todo[:8] == grids.distill_sets(SMOKE)
+    cfg = SMOKE.distill
+    syn = todo[0]
+    assert isinstance(syn, SyntheticSet)
+    assert (syn.iterations, syn.batch_real, syn.width) == (
+        cfg.iterations,
+        cfg.batch_real,
+        cfg.width,
+    )
+    assert syn.data == SMOKE.data_spec(cfg.datasets[0])
+    evals = [t for t in todo if isinstance(t, Evaluation)]
+    assert Counter(t.method for t in evals) == {"distilled": 8, "random": 8, "eva": 8, "full": 4}
+    assert {t.steps for t in evals if t.method == "full"} == {cfg.full_steps}
+    assert {t.windows for t in evals if t.method == "eva"} == {
+        (SMOKE.eva_windows()["early"], SMOKE.eva_windows()["late"])
+    }
+    assert len(grids.distill(CPU)) == 92  # 12 sets, 72 evaluations, 8 full (not run here)
+    one = grids.distill(SMOKE, ["bloodmnist"], [5])
+    assert [t.dataset for t in one] == ["bloodmnist"] * 5 and one[0].ipc == 5

@@ -321,3 +321,66 @@ def test_seg_pruning_draws_one_line_per_rule_and_the_full_reference() -> None:
     empty = plots.seg_pruning(_seg_summary().iloc[:0], "nothing yet")
     assert empty.axes[0].get_legend() is None
     plt.close(empty)
+
+
+# ----------------------------------------------------------------------------- distillation
+
+
+def _distill_summary() -> pd.DataFrame:
+    rows = [{"dataset": d, "method": m, "ipc": i, "mean": 50.0 + i + k, "std": 1.0}
+            for d in ("bloodmnist", "breastmnist") for i in (1, 10)
+            for k, m in enumerate(("distilled", "random", "eva"))]  # fmt: skip
+    rows += [{"dataset": d, "method": "full", "ipc": np.nan, "mean": 90.0, "std": np.nan}
+             for d in ("bloodmnist", "breastmnist")]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_distill_accuracy_draws_one_line_per_method_and_the_full_set() -> None:
+    fig = plots.distill_accuracy(_distill_summary(), "t")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["BloodMNIST", "BreastMNIST"]
+    for ax in axes:
+        assert len(ax.containers) == 3  # one errorbar line per method
+        gids = {ln.get_gid() for ln in ax.get_lines()} - {None}
+        assert gids == {"method-distilled", "method-random", "method-eva", "full"}
+        full = [ln for ln in ax.get_lines() if ln.get_gid() == "full"]
+        assert len(full) == 1 and full[0].get_ydata()[0] == 90.0
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "10"]
+    assert _width(fig) <= plots.MAX_WIDTH + 1e-9
+    plt.close(fig)
+
+
+def test_distill_images_shows_one_image_per_class() -> None:
+    examples = {"bloodmnist": (np.random.default_rng(0).random((3, 8, 8, 3)), ["a", "b", "c"]),
+                "breastmnist": (np.zeros((2, 8, 8, 1)), ["x", "y"])}  # fmt: skip
+    fig = plots.distill_images(examples, "t")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 5 and [ax.get_title() for ax in shown] == ["a", "b", "c", "x", "y"]
+    assert shown[-1].images[0].get_array().ndim == 2  # grey images drawn as one channel
+    assert _width(fig) <= plots.MAX_WIDTH + 1e-9
+    plt.close(fig)
+
+
+def test_distill_losses_draws_one_curve_per_budget() -> None:
+    syn = pd.DataFrame([{"dataset": "bloodmnist", "ipc": i, "loss_curve": [[0.5, 4.0], [2.5, 1.0]]}
+                        for i in (10, 1)])  # fmt: skip
+    fig = plots.distill_losses(syn, "t")
+    ax = fig.axes[0]
+    assert [ln.get_gid() for ln in ax.get_lines()] == ["ipc-1", "ipc-10"]
+    assert ax.get_lines()[0].get_ydata().tolist() == [4.0, 1.0] and ax.get_yscale() == "log"
+    plt.close(fig)
+
+
+def test_distill_predictor_draws_points_the_diagonal_and_zero() -> None:
+    from evalib import distill
+
+    points = distill.predictor_table(_distill_summary())
+    fig = plots.distill_predictor(points, "t")
+    left, right = fig.axes
+    assert {c.get_gid() for c in left.collections} == {"points-bloodmnist", "points-breastmnist"}
+    assert {c.get_gid() for c in right.collections} == {"gain-bloodmnist", "gain-breastmnist"}
+    assert [ln.get_gid() for ln in left.get_lines()] == ["diagonal"]
+    assert [ln.get_gid() for ln in right.get_lines()] == ["zero-line"]
+    assert len(left.texts) == 4  # one IPC label per point
+    assert _width(fig) <= plots.MAX_WIDTH + 1e-9
+    plt.close(fig)
