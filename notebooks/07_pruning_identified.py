@@ -30,26 +30,6 @@
 # reporting overall, balanced (mean per class) and **worst-class** test accuracy, since
 # the point of emphasis is to help the classes and samples the network neglects.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -77,11 +57,7 @@ from evalib import claims, grids, plots
 from evalib import experiments as ex
 from evalib import pie_tables as pt
 
-plots.setup_style()
-pd.options.display.float_format = "{:.2f}".format
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device,
-                      extra={"sparsities": sparsities, "lams": lams})  # fmt: skip
+S = ex.start(globals(), extra=("sparsities", "lams"))
 P = grids.pie_profile(S.profile, sparsities, lams, rates)
 cfg = P.pie
 ds, train_split, train_ids, val_split, test_split = ex.load_data(P.data_spec(S.dataset),

@@ -35,26 +35,6 @@
 # This notebook runs over several datasets (`datasets`); the `dataset` parameter only
 # names the results folder its tables go to.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -81,11 +61,7 @@ from evalib import ablations as ab
 from evalib import claims, distill, grids, plots
 from evalib import experiments as ex
 
-plots.setup_style()
-pd.options.display.float_format = "{:.2f}".format
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device,
-                      extra={"datasets": datasets, "ipcs": ipcs})  # fmt: skip
+S = ex.start(globals(), extra=("datasets", "ipcs"))
 P = S.profile
 cfg = P.distill
 DATASETS = tuple(datasets or cfg.datasets)

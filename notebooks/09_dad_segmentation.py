@@ -30,26 +30,6 @@
 # highest, as EL2N does) and at random; a fresh U-Net is trained on each subset and
 # scored by its mean Dice on held-out test mosaics.
 
-# %% tags=["remove-cell"]
-# Where evalib is missing (this notebook opened in Colab or Binder), install it: from the
-# checkout this notebook sits in, else from the repository the book was built from.
-# Nothing happens where evalib is installed.
-import importlib.util
-import subprocess
-import sys
-from pathlib import Path
-
-EVALIB_REPOSITORY = "{repository_url}"  # written by evalib.reproduce from _config.yml
-if importlib.util.find_spec("evalib") is None:
-    checkout = Path.cwd().parent
-    if (checkout / "pyproject.toml").exists():
-        source = str(checkout)
-    elif EVALIB_REPOSITORY.startswith("http"):
-        source = f"git+{EVALIB_REPOSITORY}"
-    else:
-        raise ModuleNotFoundError("evalib is not installed: pip install it from its repository")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-
 # %% tags=["parameters"]
 from typing import Optional  # papermill reads the types: --help-notebook
 
@@ -76,10 +56,8 @@ from evalib import experiments as ex
 from evalib import segmentation as seg
 from evalib.data import dataset_info
 
-plots.setup_style()
 pd.options.display.float_format = "{:.3f}".format
-S = ex.notebook_setup(profile, dataset, results_dir, data_root, scratch_dir, seeds, rates,
-                      executor, workers, ray_address, device)  # fmt: skip
+S = ex.start(globals())
 P = S.profile
 cfg = P.segmentation
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
