@@ -31,6 +31,7 @@ import pandas as pd
 
 from evalib import experiments as ex
 from evalib.errors import EvalibError
+from evalib.labels import dataset_title, figure_title  # noqa: F401 (ab.dataset_title)
 from evalib.scores import WindowStats, compare_at_rate, compute_scores, get_method
 from evalib.scores.windows import Window
 
@@ -130,24 +131,6 @@ def resolve_grid(
                 raise EvalibError(f"grid_seeds must be integers, got {x!r}")
         out_seeds = tuple(dict.fromkeys(grid_seeds))
     return out_rates, out_seeds
-
-
-def dataset_title(flag: str) -> str:
-    """MedMNIST's spelling of a flag: ``organamnist`` -> ``OrganAMNIST``."""
-    f = flag.lower()
-    if f.startswith("organ") and len(f) > 5:
-        return f"Organ{f[5].upper()}MNIST"
-    if f.startswith("oct"):
-        return "OCTMNIST"
-    if f.endswith("mnist"):
-        return f"{f[:-5].capitalize()}MNIST"
-    return flag
-
-
-def figure_title(dataset: str, profile: str, what: str = "") -> str:
-    """``"OrganAMNIST · cpu profile · what"``: the header of every ablation figure."""
-    head = f"{dataset_title(dataset)} · {profile} profile"
-    return f"{head} · {what}" if what else head
 
 
 # ----------------------------------------------------------------------------- job builders

@@ -16,6 +16,7 @@ except ModuleNotFoundError as exc:  # the core install has no plotting packages
         f"evalib.plots needs {exc.name}: pip install 'evalib[plots]'", name=exc.name
     ) from None
 
+from evalib.labels import dataset_title
 from evalib.paper import METHOD_LABELS, METHOD_ORDER
 
 #: one colour per method, used by every figure: Okabe–Ito and Tol colours, at least 25
@@ -429,6 +430,9 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     right.set(xlabel="selection rate (%)", ylabel="samples with an unseen epoch (%)",
               title="who gets selected")  # fmt: skip
     right.legend(fontsize="x-small", loc="upper right")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 # ----------------------------------------------------------------------------- PIE (notebook 07)
@@ -452,32 +456,6 @@ def pie_pruning(table: pd.DataFrame, title: str) -> plt.Figure:
             title="pruning-identified exemplars")  # fmt: skip
     for ax in (ax1, ax2):
         ax.legend(fontsize="small")
-
-
-# ----------------------------------------------------------------------------- segmentation
-
-#: How the DAD page names its pruning rules.
-SEG_LABELS = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
-              "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
-
-
-def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: str,
-                n: int = 4) -> plt.Figure:  # fmt: skip
-    """The first ``n`` mosaics (top, titled by their patches' classes) and their pixel
-    labels (bottom, one colour per class). images: uint8 [N, ch, H, W]; masks: int
-    [N, H, W]; patch_labels: int [N, g·g] (arrays or tensors)."""
-    images, masks = np.asarray(images), np.asarray(masks)
-    c = len(class_names)
-    n = min(n, len(images))
-    fig, axes = plt.subplots(2, n, figsize=(2.5 * n, 5.2), squeeze=False)
-    cmap = plt.get_cmap("tab20", c)
-    for j in range(n):
-        img = images[j].astype(np.float32).transpose(1, 2, 0) / 255
-        axes[0][j].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
-        axes[1][j].imshow(masks[j], cmap=cmap, vmin=-0.5, vmax=c - 0.5)
-        axes[0][j].set_title(", ".join(class_names[k][:8] for k in patch_labels[j]), fontsize=7)
-        for ax in (axes[0][j], axes[1][j]):
-            ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -502,23 +480,6 @@ def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> 
         ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
     ax2.set(xlabel="HTL score (fraction of sparsities at which it is a PIE)",
             ylabel="training samples (%)", title="HTL distribution")  # fmt: skip
-
-
-def seg_scores(history: pd.DataFrame, scores: pd.DataFrame, el2n_end: int,
-               title: str) -> plt.Figure:  # fmt: skip
-    """Three panels of the scoring run: mean training soft Dice per epoch (history:
-    ``epoch``, ``train_soft_dice``), pixel EL2N against DAD per mosaic and the histogram
-    of DAD (scores: ``dad``, ``el2n``)."""
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
-    if len(history):
-        ax1.plot(history["epoch"] + 1, history["train_soft_dice"], marker="o")
-    ax1.set(xlabel="epoch", ylabel="mean training soft Dice", title="training")
-    ax2.scatter(scores["el2n"], scores["dad"], s=8, alpha=0.6)
-    ax2.set(xlabel=f"pixel EL2N (epochs 0–{el2n_end - 1})", ylabel="DAD",
-            title="per-mosaic scores")  # fmt: skip
-    if len(scores):
-        ax3.hist(scores["dad"], bins=30, alpha=0.7, label="DAD")
-    ax3.set(xlabel="DAD", ylabel="mosaics", title="DAD distribution")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -575,6 +536,57 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
     if order:
         ax1.legend(fontsize="small", loc="upper right")
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+#: How the DAD page names its pruning rules.
+SEG_LABELS = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
+              "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
+
+
+def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: str,
+                n: int = 4) -> plt.Figure:  # fmt: skip
+    """The first ``n`` mosaics (top, titled by their patches' classes) and their pixel
+    labels (bottom, one colour per class). images: uint8 [N, ch, H, W]; masks: int
+    [N, H, W]; patch_labels: int [N, g·g] (arrays or tensors)."""
+    images, masks = np.asarray(images), np.asarray(masks)
+    c = len(class_names)
+    n = min(n, len(images))
+    fig, axes = plt.subplots(2, n, figsize=(2.5 * n, 5.2), squeeze=False)
+    cmap = plt.get_cmap("tab20", c)
+    for j in range(n):
+        img = images[j].astype(np.float32).transpose(1, 2, 0) / 255
+        axes[0][j].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
+        axes[1][j].imshow(masks[j], cmap=cmap, vmin=-0.5, vmax=c - 0.5)
+        axes[0][j].set_title(", ".join(class_names[k][:8] for k in patch_labels[j]), fontsize=7)
+        for ax in (axes[0][j], axes[1][j]):
+            ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def seg_scores(history: pd.DataFrame, scores: pd.DataFrame, el2n_end: int,
+               title: str) -> plt.Figure:  # fmt: skip
+    """Three panels of the scoring run: mean training soft Dice per epoch (history:
+    ``epoch``, ``train_soft_dice``), pixel EL2N against DAD per mosaic and the histogram
+    of DAD (scores: ``dad``, ``el2n``)."""
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
+    if len(history):
+        ax1.plot(history["epoch"] + 1, history["train_soft_dice"], marker="o")
+    ax1.set(xlabel="epoch", ylabel="mean training soft Dice", title="training")
+    ax2.scatter(scores["el2n"], scores["dad"], s=8, alpha=0.6)
+    ax2.set(xlabel=f"pixel EL2N (epochs 0–{el2n_end - 1})", ylabel="DAD",
+            title="per-mosaic scores")  # fmt: skip
+    if len(scores):
+        ax3.hist(scores["dad"], bins=30, alpha=0.7, label="DAD")
+    ax3.set(xlabel="DAD", ylabel="mosaics", title="DAD distribution")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
@@ -624,7 +636,6 @@ def distill_accuracy(summary: pd.DataFrame, title: str,
     summary: rows of :func:`evalib.distill.summarize` (``dataset``, ``method``, ``ipc``
     NaN for the full set, ``mean``, ``std``); ``datasets``: the panels' order (default:
     as in ``summary``)."""
-    from evalib.ablations import dataset_title
 
     flags = list(datasets or dict.fromkeys(summary["dataset"]))
     fig, axes = _panels(len(flags), 3.2)
@@ -657,7 +668,6 @@ def distill_images(
 ) -> plt.Figure:
     """One row per dataset of ``examples`` (flag -> (images [K, H, W, C] in [0, 1], class
     names), as :func:`evalib.distill.example_images` gives them), one image per class."""
-    from evalib.ablations import dataset_title
 
     n_cols = max([len(names) for _, names in examples.values()] or [1])
     n_rows = max(1, len(examples))
@@ -684,7 +694,6 @@ def distill_losses(synthetic: pd.DataFrame, title: str) -> plt.Figure:
     """The DM loss during distillation (log axis), one panel per dataset, one line per
     images-per-class budget. synthetic: rows of :func:`evalib.distill.synthetic_table`
     (``dataset``, ``ipc``, ``loss_curve`` = [[iteration, mean loss], …])."""
-    from evalib.ablations import dataset_title
 
     flags = list(dict.fromkeys(synthetic["dataset"]))
     fig, axes = _panels(len(flags), 2.8)
@@ -709,7 +718,6 @@ def distill_predictor(points: pd.DataFrame, title: str) -> plt.Figure:
     """Random-subset accuracy against distilled accuracy (left, with the diagonal; labels:
     images per class) and against the gain of distillation (right, with zero), one colour
     per dataset. points: rows of :func:`evalib.distill.predictor_table`."""
-    from evalib.ablations import dataset_title
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6))
     for flag, g in points.groupby("dataset", sort=False):

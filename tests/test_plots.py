@@ -206,6 +206,7 @@ def test_missing_convention_draws_the_overlap_and_the_affected_shares() -> None:
     assert sorted(round(b.get_height(), 6) for b in right.patches) == [4, 4, 4, 5, 8, 11]
     assert [t.get_text() for t in right.get_xticklabels()] == ["2", "5"]
     assert len(right.get_legend().get_texts()) == 3
+    plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- PIE
