@@ -13,7 +13,7 @@ from evalib import ablations as ab
 from evalib import experiments as ex
 from evalib.dynamics import from_arrays
 from evalib.errors import EvalibError
-from evalib.scores import check_window, check_windows
+from evalib.scores import check_windows
 
 SMOKE = ex.get_profile("smoke")
 CPU = ex.get_profile("cpu")
@@ -53,79 +53,7 @@ def test_format_windows():
     assert ab.fmt_pair([0, 10], [100, 110]) == "[0, 10) + [100, 110)"
 
 
-def test_default_grid_rates_are_the_lowest():
-    assert ab.default_grid_rates((0.3, 0.02, 0.1, 0.05)) == (0.02, 0.05)
-    assert ab.default_grid_rates((0.3,)) == (0.3,)
-
-
 # ----------------------------------------------------------------------------- job builders
-
-
-def test_variance_ablation_jobs_count_and_scaled_windows():
-    jobs = ab.variance_ablation_jobs(CPU, "organamnist")
-    n_sel = 4 * len(CPU.rates) * len(CPU.seeds)
-    assert len(jobs) == len(set(jobs)) == n_sel + len(CPU.seeds)  # plus full data per seed
-    early, late = CPU.window(0, 10), CPU.window(100, 110)
-    assert (early, late) == ((0, 5), (20, 25))  # 40 surrogate epochs, K = 5
-    by_method = {}
-    for j in jobs:
-        if j.selection is None:
-            assert j.surrogate is None
-            continue
-        by_method.setdefault(j.method, set()).add(tuple(_windows_of(j)))
-        assert j.surrogate == CPU.surrogate_config("organamnist", j.seed)  # its own seed's
-        assert j.model == CPU.model
-    assert by_method == {
-        "exp_s": {(early,)},
-        "var_s": {(early,)},
-        "exp_d": {(early, late)},
-        "var_d": {(early, late)},
-    }
-
-
-def test_variance_ablation_jobs_without_full_and_with_overrides():
-    jobs = ab.variance_ablation_jobs(SMOKE, "organamnist", rates=[0.1, 0.1], seeds=[3],
-                                     include_full=False)  # fmt: skip
-    assert len(jobs) == 4
-    assert {j.seed for j in jobs} == {3} and {j.rate for j in jobs} == {0.1}
-
-
-def test_dual_window_jobs_have_early_late_and_both():
-    jobs = ab.dual_window_jobs(CPU, "organamnist", rates=[0.02, 0.05], seeds=[0, 1])
-    assert len(jobs) == 7 * 2 * 2
-    windows = {(j.method, tuple(_windows_of(j))) for j in jobs}
-    e, lt = CPU.eva_windows()["early"], CPU.eva_windows()["late"]
-    assert windows == {
-        ("exp_s", (e,)), ("exp_s", (lt,)), ("var_s", (e,)), ("var_s", (lt,)),
-        ("exp_d", (e, lt)), ("var_d", (e, lt)), ("eva_official", (e, lt)),
-    }  # fmt: skip
-
-
-def test_dual_window_jobs_share_keys_with_variance_ablation():
-    # the same arm in two notebooks is the same cached job
-    a = set(ab.variance_ablation_jobs(SMOKE, "organamnist", include_full=False))
-    b = set(ab.dual_window_jobs(SMOKE, "organamnist"))
-    # late-window EXP-S and VAR-S, and the official-code EVA, are the only new arms
-    assert a <= b and len(b - a) == 3 * len(SMOKE.rates) * len(SMOKE.seeds)
-
-
-@pytest.mark.parametrize("profile", [SMOKE, CPU, PAPER], ids=lambda p: p.name)
-def test_window_grid_jobs_cover_every_window_and_pair(profile):
-    ws = profile.grid_windows()
-    jobs = ab.window_grid_jobs(profile, "organamnist", rates=[0.02, 0.05], seeds=[0])
-    n_arms = len(ws) + len(ws) * (len(ws) - 1) // 2
-    assert len(jobs) == len(set(jobs)) == 2 * n_arms
-    singles = {tuple(_windows_of(j))[0] for j in jobs if j.method == "var_s"}
-    assert singles == set(ws)
-    for j in jobs:
-        assert j.method in ("var_s", "var_d")
-        w = _windows_of(j)
-        for x in w:
-            check_window(x, profile.surrogate_epochs)
-        if j.method == "var_d":
-            assert w[0][1] <= w[1][0]
-    if profile is PAPER:
-        assert len(ws) == 20 and n_arms == 20 + 190
 
 
 def test_grid_windows_are_scaled_by_the_profile():
@@ -135,27 +63,8 @@ def test_grid_windows_are_scaled_by_the_profile():
     assert SMOKE.grid_windows() == [(0, 2), (2, 4), (4, 6)]
 
 
-def test_cross_architecture_jobs():
-    models = ab.cross_models(SMOKE)
-    assert models[0] == SMOKE.model and models[1:] == list(SMOKE.cross_models)
-    jobs = ab.cross_architecture_jobs(SMOKE, "organamnist")
-    per_model = 1 + 3 * len(SMOKE.rates) * len(SMOKE.seeds)
-    assert len(jobs) == len(set(jobs)) == len(models) * per_model
-    assert {j.model for j in jobs} == set(models)
-    for j in jobs:
-        if j.selection is not None:  # chosen on the surrogate's dynamics, whatever is trained
-            assert j.surrogate == SMOKE.surrogate_config("organamnist", j.seed)
-    eva = [j for j in jobs if j.method == "eva"]
-    assert {tuple(_windows_of(j)) for j in eva} == {tuple(SMOKE.eva_windows().values())}
-
-
-def test_builders_reject_unknown_parameters():
-    with pytest.raises(EvalibError, match="no parameter"):
-        ab.jobs_for_specs(SMOKE, "organamnist", [("var_s", {"windw": (0, 2)})])
-
-
 def test_drop_last_surrogate_changes_only_the_loader():
-    cfg = ab.surrogate_config(SMOKE, "organamnist")
+    cfg = SMOKE.surrogate_config("organamnist", 0)
     dl = ab.drop_last_surrogate(cfg)
     assert dl.recipe.drop_last and not cfg.recipe.drop_last
     assert dl.key() != cfg.key()
@@ -406,17 +315,6 @@ def test_overlap_matrix_agrees_with_compare_at_rate():
     assert long.iloc[0]["jaccard"] == pytest.approx(m.loc["s0", "s1"])
     with pytest.raises(EvalibError, match="entries"):
         ab.overlap_matrix({"a": np.zeros(5), "b": np.zeros(4)}, 0.2)
-
-
-def test_resolve_grid_defaults_and_validation():
-    assert ab.resolve_grid((0.3, 0.05, 0.1), (4, 5)) == ((0.05, 0.1), (4,))
-    assert ab.resolve_grid((0.3,), (0,), [0.2, 0.2, 0.1], [1, 2]) == ((0.2, 0.1), (1, 2))
-    for bad in ([0.0], [1.5], "0.1", [], [True]):
-        with pytest.raises(EvalibError, match="grid_rates"):
-            ab.resolve_grid((0.1,), (0,), grid_rates=bad)
-    for bad in ([0.5], [], 3):
-        with pytest.raises(EvalibError, match="grid_seeds"):
-            ab.resolve_grid((0.1,), (0,), grid_seeds=bad)
 
 
 def test_titles():
