@@ -255,11 +255,12 @@ def cross(profile: ex.Profile, dataset: str, cache: ex.Cache,
     return out
 
 
-STUDIES = ("tuning", "table1", "ablation", "dual", "cross")
+STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "pie", "distill", "segmentation")
 
 
 def study(name: str, profile: ex.Profile, dataset: str, cache: ex.Cache) -> list[Planned]:
-    """The planned jobs of study ``name`` (one of :data:`STUDIES`)."""
+    """The planned jobs (and study tasks) of study ``name`` (one of :data:`STUDIES`);
+    a study with stages returns what can be declared with the results in ``cache``."""
     if name == "tuning":
         return tuning(profile, dataset)
     if name == "table1":
@@ -270,6 +271,16 @@ def study(name: str, profile: ex.Profile, dataset: str, cache: ex.Cache) -> list
         return dual(profile, dataset)
     if name == "cross":
         return cross(profile, dataset, cache)
+    if name == "pie":  # the trainings join once the pruned networks' rows are in
+        prune = [Planned(t.kind, "", t) for t in pie_prune(profile, dataset)]
+        return prune + pie_trainings(profile, dataset, cache)
+    if name == "distill":
+        return [Planned(t.kind, "", t) for t in distill(profile, (dataset,))]
+    if name == "segmentation":
+        tasks = [seg_scoring(profile, dataset), *segmentation(profile, dataset)]
+        return [Planned(t.kind, "", t) for t in tasks] + [
+            Planned(j.method, "epochs", j) for j in dad_classification(profile, dataset)
+        ]
     raise ex.EvalibError(f"unknown study {name!r}; choose one of {', '.join(STUDIES)}")
 
 

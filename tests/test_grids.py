@@ -218,3 +218,24 @@ def test_distillation_tasks_come_from_the_profile_settings():
     assert len(grids.distill(CPU)) == 92  # 12 sets, 72 evaluations, 8 full (not run here)
     one = grids.distill(SMOKE, ["bloodmnist"], [5])
     assert [t.dataset for t in one] == ["bloodmnist"] * 5 and one[0].ipc == 5
+
+
+def test_every_study_is_declared_through_grids_study(tmp_path):
+    """`evalib grid --what <study>` reads grids.study: the related systems' tasks are
+    there too, PIE's trainings only once its pruned networks are in the cache."""
+    from evalib.tasks import Task
+
+    smoke = ex.get_profile("smoke")
+    cache = ex.Cache.at(tmp_path / "results", tmp_path / "scratch")
+    assert set(grids.STUDIES) >= {"pie", "distill", "segmentation"}
+    pie = grids.study("pie", smoke, "bloodmnist", cache)
+    assert [p.arm for p in pie] == ["pie:prune"] * smoke.pie.dense_models  # trainings wait
+    distill = grids.study("distill", smoke, "bloodmnist", cache)
+    assert {p.job.dataset for p in distill} == {"bloodmnist"}
+    assert all(isinstance(p.job, Task) for p in distill)
+    seg = grids.study("segmentation", smoke, "organamnist", cache)
+    kinds = [p.arm for p in seg]
+    assert kinds[0] == "segmentation:scoring" and "segmentation:retrain" in kinds
+    assert {"dad", "el2n", "random"} <= set(kinds)
+    with pytest.raises(ex.EvalibError, match="unknown study"):
+        grids.study("pies", smoke, "bloodmnist", cache)
