@@ -405,7 +405,7 @@ def plan(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from evalib.cli import HelpFormatter
+    from evalib.cli.options import HelpFormatter
 
     parser = argparse.ArgumentParser(
         prog="python -m evalib.reproduce",

@@ -1,0 +1,230 @@
+"""The ``evalib`` command's options: value types, shared option groups, help and epilogs.
+
+Each value type turns an option's text into its value or fails with one line that says
+what the option must be (argparse prefixes the option's name: ``argument --lr: must be
+a finite number > 0, got '-1'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from evalib.errors import EvalibError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (``evalib: error: argument --lr: …``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"evalib: error: {message} (see {self.prog} --help)\n")
+
+
+# ------------------------------------------------------------------ option value types
+
+
+def _checked(name: str, convert, ok, what: str, out_of_range: str | None = None):
+    """Option type ``name``: ``convert(text)`` (``int`` or ``float``), kept when ``ok(value)``.
+
+    Otherwise the error is ``must be <what>, got '<text>'`` (not a number) or ``must be
+    <out_of_range or what>, got <value>`` (a number out of range; a float is shown as
+    typed)."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not ok(value):
+            got = value if convert is int else text
+            raise argparse.ArgumentTypeError(f"must be {out_of_range or what}, got {got}")
+        return value
+
+    parse.__name__ = name
+    return parse
+
+
+def _int_at_least(minimum: int):
+    return _checked(f"integer ≥ {minimum}", int, lambda v: v >= minimum, f"an integer ≥ {minimum}")
+
+
+_seed = _checked(
+    "_seed", int, lambda v: 0 <= v < 2**63, "an integer seed ≥ 0", "an integer seed in [0, 2^63)"
+)
+_positive = _checked(
+    "_positive", float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0"
+)
+_non_negative = _checked(
+    "_non_negative", float, lambda v: math.isfinite(v) and v >= 0, "a finite number ≥ 0"
+)
+_rate = _checked("_rate", float, lambda v: 0.0 < v <= 1.0, "a fraction in (0, 1]")  # no NaN
+
+_count = _int_at_least(1)
+MAX_WIDTH = 16.0  # a 16× ResNet-18 has ~3 billion weights (11 GB in float32): a typo, not a plan
+
+
+def _width(text: str) -> float:
+    value = _positive(text)
+    if value > MAX_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"must be a width multiplier in (0, {MAX_WIDTH:g}], got {text}"
+        )
+    return value
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return text
+
+
+def _flagged(flag: str, fn, *args, **kwargs):
+    """``fn(*args)``, its EvalibError prefixed with the CLI ``flag`` that gave the value."""
+    try:
+        return fn(*args, **kwargs)
+    except EvalibError as exc:
+        raise EvalibError(f"{flag}: {exc.cli_message}") from None
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (when it has one) and its valid choices, and
+    keeps the line breaks of the usage examples in the epilogs."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        names = getattr(action, "lazy_choices", None)
+        if names is None and action.choices is not None and action.metavar is not None:
+            names = lambda: list(action.choices)  # noqa: E731 - the metavar hides them
+        if names is not None:  # computed when help is shown, so that parsing stays fast
+            text += "; one of: " + ", ".join(names()).replace("%", "%%")
+        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if "%(default)" in text or "default:" in text or not shown:
+            return text
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or default == []:
+            return text  # nothing to show (0 and 0.0 are shown)
+        if isinstance(default, list | tuple):
+            default = " ".join(str(d) for d in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+
+def _choices(action: argparse.Action, names) -> argparse.Action:
+    """Let ``action``'s help list ``names()`` (imported only when help is shown)."""
+    action.lazy_choices = names
+    return action
+
+
+def _dataset_names() -> list[str]:
+    from evalib.data import DATASETS
+
+    return list(DATASETS)
+
+
+def _method_names() -> list[str]:
+    from evalib.scores import METHODS
+
+    return sorted(METHODS)
+
+
+def _model_names() -> list[str]:
+    from evalib.models import MODEL_NAMES
+
+    return list(MODEL_NAMES)
+
+
+def _profile_names() -> list[str]:
+    from evalib.experiments import PROFILES
+
+    return list(PROFILES)
+
+
+EPILOGS = {
+    "evalib": """examples:
+  evalib info                                   datasets and where data is looked for
+  evalib download organsmnist bloodmnist        fetch files for an offline machine
+  evalib profiles cpu                           what the cpu profile runs
+  evalib train --dataset bloodmnist --model resnet18 --epochs 200 --out dyn
+  evalib select --dynamics dyn --method eva -p early=0,10 -p late=100,110 \\
+      --rate 0.05 0.1 --out-dir coresets/
+  evalib grid --profile cpu --dataset organamnist --what table1 --dry-run
+
+`evalib COMMAND --help` shows each command's options and examples.""",
+    "info": """examples:
+  evalib info
+  evalib info --data-root /data/medmnist --json""",
+    "download": """examples:
+  evalib download organsmnist                   into $EVALIB_DATA_ROOT (else ~/.medmnist)
+  evalib download OrganAMNIST bloodmnist --data-root /data/medmnist
+  evalib download --all --data-root /data/medmnist
+
+An interrupted download resumes from <flag>.npz.part on the next run.""",
+    "profiles": """examples:
+  evalib profiles                               every profile in one line each
+  evalib profiles cpu                           model, recipe, seeds, rates, windows, data
+  evalib profiles paper --json""",
+    "train": """examples:
+  evalib train --dataset organamnist --out dyn.npz            the official recipe (GPU)
+  evalib train --dataset BloodMNIST --model convnet --width 0.25 --epochs 20 \\
+      --batch-size 128 --amp bf16 --subset 2000 --out dyn.npz  a CPU-sized run
+  evalib train --dataset organamnist --checkpoint-dir ckpt --out dyn   resumable""",
+    "score": """examples:
+  evalib score --dynamics dyn.npz --method EVA -p early=0,10 -p late=100,110 --out eva.csv
+  evalib score --dynamics dyn.npz --method forgetting --out forgetting.npy""",
+    "select": """examples:
+  evalib select --dynamics dyn.npz --method eva -p early=0,10 -p late=100,110 \\
+      --rate 0.02 0.05 0.1 --out-dir coresets/
+  evalib select --dynamics dyn.npz --method random --rate 0.1 --seed 1 --out-dir coresets/
+  evalib select --dynamics dyn.npz --method ccs --rate 0.1 --class-balanced \\
+      --dataset organamnist --out-dir coresets/      checks the dynamics against the data""",
+    "grid": """examples:
+  evalib grid --profile cpu --dataset organamnist bloodmnist --what table1 --dry-run
+  OMP_NUM_THREADS=1 evalib grid --profile cpu --dataset organsmnist \\
+      --what tuning table1 ablation --executor process --workers 2""",
+    "evaluate": """examples:
+  evalib select --dynamics dyn.npz --method el2n --rate 0.05 --out-dir coresets/
+  evalib evaluate --dataset organamnist --indices coresets/el2n-0.05.npy --profile cpu""",
+    "rerun": """examples:
+  evalib rerun results/cpu/jobs/0123456789abcdef.json""",
+    "methods": """examples:
+  evalib methods""",
+}
+
+
+def _add_data_root(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+    )
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1 or mps (default: auto)")
+
+
+def _add_method_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dynamics", type=_path, required=True, help="file or folder written by evalib train"
+    )
+    _choices(p.add_argument("--method", required=True,
+                            help="scorer (case-insensitive; `evalib methods` shows defaults)"),
+             _method_names)  # fmt: skip
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method parameter, e.g. -p early=0,10 -p late=100,110 -p variant=official",
+    )
+    _choices(p.add_argument("--dataset", help="check the dynamics against this dataset's "
+                            "training split (case-insensitive)"), _dataset_names)  # fmt: skip
+    _add_data_root(p)
+    p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    _choices(p.add_argument("--dataset", required=True, help="MedMNIST flag (case-insensitive)"),
+             _dataset_names)  # fmt: skip
+    _add_data_root(p)
+    p.add_argument("--subset", type=_count, default=None, help="train on a stratified subset of N")
+    p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
+    p.add_argument("--skip-md5", action="store_true", help="accept a file that is not official")
