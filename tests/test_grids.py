@@ -239,3 +239,9 @@ def test_every_study_is_declared_through_grids_study(tmp_path):
     assert {"dad", "el2n", "random"} <= set(kinds)
     with pytest.raises(ex.EvalibError, match="unknown study"):
         grids.study("pies", smoke, "bloodmnist", cache)
+
+
+def test_the_grid_command_offers_every_study():
+    from evalib import cli
+
+    assert cli.STUDIES == grids.STUDIES

@@ -56,6 +56,9 @@ from evalib.cli.options import (
 from evalib.cli.studies import cmd_evaluate, cmd_grid, cmd_rerun, pd_concat, read_indices
 from evalib.errors import EvalibError
 
+#: ``evalib.grids.STUDIES``, spelled out so that ``evalib --help`` imports no torch (tested)
+STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "pie", "distill", "segmentation")
+
 __all__ = [
     "EPILOGS",
     "EXIT_BROKEN_PIPE",
@@ -229,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
                             default=["organamnist"], metavar="DATASET",
                             help="MedMNIST flags (case-insensitive)"), _dataset_names)  # fmt: skip
     p.add_argument("--what", nargs="+", default=["tuning", "table1"], metavar="STUDY",
-                   choices=("tuning", "table1", "ablation", "dual", "cross"),
-                   help="studies of evalib.grids; tuned arms are added once tuning is done")  # fmt: skip
+                   choices=STUDIES,
+                   help="studies of evalib.grids; tuned arms (and PIE's trainings) are added "
+                   "once what they depend on is done")  # fmt: skip
     p.add_argument("--results-dir", type=_path, default=None,
                    help="job results: <dir>/<profile>/jobs (default: $EVALIB_RESULTS_DIR, "
                    "else the checkout's results/)")  # fmt: skip

@@ -27,7 +27,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     def planned() -> list:  # tuning first, then seed by seed; grows as tuning completes
         jobs = [p.job for w in studies for d in flags for p in grids.study(w, profile, d, cache)]
-        return sorted(dict.fromkeys(jobs), key=lambda j: (j.seed != profile.tuning_seed, j.seed))
+        return sorted(
+            dict.fromkeys(jobs),
+            key=lambda j: (getattr(j, "seed", 0) != profile.tuning_seed, getattr(j, "seed", 0)),
+        )
 
     jobs = planned()
     done, missing = ex.collect(jobs, cache)
