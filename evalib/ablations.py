@@ -31,44 +31,13 @@ import pandas as pd
 
 from evalib import experiments as ex
 from evalib.errors import EvalibError
-from evalib.labels import dataset_title, figure_title  # noqa: F401 (ab.dataset_title)
+from evalib.labels import fmt_pair, fmt_window, model_label, protocol_label, rank, short
 from evalib.scores import WindowStats, compare_at_rate, compute_scores, get_method
 from evalib.scores.windows import Window
 
 #: protocol name -> result column. ``paper``: best validation accuracy over the periodic
 #: evaluations (what the official code reports); ``clean``: test accuracy at the last epoch.
 PROTOCOLS: dict[str, str] = {"paper": "paper_val_acc", "clean": "clean_test_acc"}
-PROTOCOL_LABELS: dict[str, str] = {
-    "paper": "paper protocol (validation, best over evaluations)",
-    "clean": "clean protocol (test, final epoch)",
-}
-ARM_NAMES: dict[str, str] = {
-    "exp_s": "EXP-S",
-    "var_s": "VAR-S",
-    "exp_d": "EXP-D",
-    "var_d": "VAR-D",
-    "eva": "EVA",
-    "eva_paper": "EVA (paper)",
-    "eva_official": "EVA (official)",
-    "eva_tuned": "EVA (tuned)",
-    "eva_published": "EVA (published)",
-    "random": "Random",
-    "ccs": "CCS",
-    "full": "Full data",
-}
-#: display order of methods in tables and figures (others follow, alphabetically)
-METHOD_ORDER = (
-    "full",
-    "random",
-    "ccs",
-    "eva",
-    "eva_tuned",
-    "eva_published",
-    "exp_s",
-    "var_s",
-    "exp_d",
-    "var_d",
-)
 SINGLE = ("exp_s", "var_s")
 DUAL = ("exp_d", "var_d", "eva", "eva_paper", "eva_official")
 
@@ -76,17 +45,6 @@ Spec = tuple[str, dict[str, Any]]
 
 
 # ----------------------------------------------------------------------------- windows
-
-
-def fmt_window(window: Sequence[int]) -> str:
-    """``(a, b)`` as the half-open range ``"[a, b)"``."""
-    a, b = (int(x) for x in window)
-    return f"[{a}, {b})"
-
-
-def fmt_pair(early: Sequence[int], late: Sequence[int]) -> str:
-    """A dual window as ``"[a, b) + [c, d)"``."""
-    return f"{fmt_window(early)} + {fmt_window(late)}"
 
 
 def grid_pairs(windows: Iterable[Sequence[int]]) -> list[tuple[Window, Window]]:
@@ -123,11 +81,6 @@ def _window_param(params: Mapping[str, Any], method: str, name: str) -> Window |
     return int(a), int(b)
 
 
-def model_label(name: str, width: float) -> str:
-    """``"resnet18"`` at width 1, ``"resnet18 ×0.125"`` otherwise."""
-    return name if float(width) == 1.0 else f"{name} ×{float(width):g}"
-
-
 def annotate(
     table: pd.DataFrame, named_windows: Mapping[str, Sequence[int]] | None = None
 ) -> pd.DataFrame:
@@ -162,9 +115,8 @@ def annotate(
             if method.startswith("var")
             else ("expectation" if method.startswith("exp") else "")
         )
-        name = ARM_NAMES.get(method, method)
-        if method == "eva" and params.get("variant") == "official":
-            name = ARM_NAMES["eva_official"]
+        official = method == "eva" and params.get("variant") == "official"
+        name = short("eva_official" if official else method)
         arm = f"{name} {role}" if role else name
         rows.append(
             {
@@ -201,7 +153,7 @@ def summarize_protocols(
 
     Columns: ``*by, protocol, metric, mean, std, count, ci95`` (accuracy in %). Within a
     protocol rows are sorted by ``by`` in that order; methods follow
-    :data:`METHOD_ORDER` and ``orders`` gives the order of values of other columns
+    :data:`evalib.labels.ORDER` and ``orders`` gives the order of values of other columns
     (e.g. ``{"model_label": [...]}``; values not listed go last).
     """
     parts = []
@@ -213,16 +165,11 @@ def summarize_protocols(
     return pd.concat(parts, ignore_index=True)
 
 
-def method_rank(method: str) -> int:
-    """Position of ``method`` in :data:`METHOD_ORDER` (unknown methods after)."""
-    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
-
-
 def order_rows(
     frame: pd.DataFrame, by: Sequence[str], orders: Mapping[str, Sequence[Any]] | None = None
 ) -> pd.DataFrame:
     """``frame`` with rows sorted by the columns ``by`` in turn, stably: ``method`` in
-    :data:`METHOD_ORDER`, columns named in ``orders`` in the listed order (unlisted
+    :data:`evalib.labels.ORDER`, columns named in ``orders`` in the listed order (unlisted
     values last), others by value."""
     orders = dict(orders or {})
     keys = [c for c in by if c in frame.columns]
@@ -230,10 +177,10 @@ def order_rows(
     sort = []
     for i, c in enumerate(keys):
         if c == "method" and c not in orders:
-            tmp[f"_k{i}"] = tmp[c].map(method_rank)
+            tmp[f"_k{i}"] = tmp[c].map(rank)
         elif c in orders:
-            rank = {v: j for j, v in enumerate(orders[c])}
-            tmp[f"_k{i}"] = tmp[c].map(lambda v, r=rank: r.get(v, len(r)))
+            pos = {v: j for j, v in enumerate(orders[c])}
+            tmp[f"_k{i}"] = tmp[c].map(lambda v, r=pos: r.get(v, len(r)))
         else:
             tmp[f"_k{i}"] = tmp[c]
         sort.append(f"_k{i}")
@@ -253,7 +200,7 @@ def long_by_protocol(table: pd.DataFrame) -> pd.DataFrame:
     for protocol, metric in PROTOCOLS.items():
         part = table.copy()
         part["protocol"] = protocol
-        part["protocol_label"] = PROTOCOL_LABELS[protocol]
+        part["protocol_label"] = protocol_label(protocol)
         part["accuracy"] = 100 * part[metric].astype(float)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalib import findings
+from evalib.labels import dataset_title, fmt_window, model_label
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATED = Path("book") / "_generated"
@@ -92,8 +93,6 @@ def compute_cost(results: Path) -> dict[str, str]:
 
 def profile_values(name: str) -> dict[str, str]:
     """The profile's settings as the architecture and method pages quote them."""
-    from evalib.ablations import fmt_window, model_label
-
     p = _profile(name)
     if p is None:
         return {}
@@ -163,8 +162,6 @@ def gap_values(gaps: pd.DataFrame) -> dict[str, str]:
 
 def gap_table(gaps: pd.DataFrame) -> str:
     """Markdown table of :func:`full_data_gaps`."""
-    from evalib.ablations import dataset_title
-
     lines = ["| dataset | full-data runs | best val. (paper protocol) | final val. | final test "
              "(clean protocol) | val. − test, final epoch | best − final, val. |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -205,8 +202,6 @@ def _names(items) -> str:
 def claims_values(name: str, results: Path) -> dict[str, str]:
     """Which claims hold / are contradicted on every dataset, and where the paper
     protocol's verdict differs from the clean one (for the teaching page)."""
-    from evalib.ablations import dataset_title
-
     verdicts = _csv(results / "claims_verdicts.csv")
     comps = pd.concat([_csv(results / "claims_comparisons.csv"),
                        _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
@@ -291,16 +286,12 @@ def dataset_values() -> dict[str, str]:
 
 def findings_page(name: str, results: Path) -> str:
     """The landing page's Findings body for profile ``name``."""
-    from evalib.ablations import dataset_title
-
     verdicts = _csv(results / "claims_verdicts.csv")
     comps = pd.concat([_csv(results / "claims_comparisons.csv"),
                        _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
     p = _profile(name)
     scale, windows, about = "", "", f"the `{name}` profile"
     if p is not None:
-        from evalib.ablations import model_label
-
         rates = ", ".join(f"{100 * r:g} %" for r in p.tune_rates)
         scale = (f"`{name}` scale ({model_label(p.model.name, p.model.width)}, {p.epochs} "
                  f"epochs; surrogate {p.surrogate_epochs} epochs)")  # fmt: skip

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from evalib.labels import model_label
 from evalib.stats import (
     CONTRADICTED,
     HOLDS,
@@ -107,7 +108,7 @@ def evaluate(
     t = table.copy()
     if t.empty:
         return pd.DataFrame()
-    t["model_label"] = t["model"] + " ×" + t["width"].map(lambda w: f"{w:g}")
+    t["model_label"] = [model_label(m, w) for m, w in zip(t["model"], t["width"], strict=True)]
     own = pd.Series(True, index=t.index)
     if surrogate_model is not None:
         own = (t["model"] == surrogate_model[0]) & (t["width"] == surrogate_model[1])

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evalib import experiments as ex
+from evalib.labels import fmt_pair, fmt_window
 
 Window = tuple[int, int]
 #: Arms whose windows are tuned, with the score method each one runs.
@@ -118,10 +119,8 @@ def tuning(profile: ex.Profile, dataset: str) -> list[Planned]:
 def window_label(params: Mapping[str, Any]) -> str:
     """ "[a, b)" or "[a, b) + [c, d)" from a job's window parameters."""
     if "window" in params:
-        a, b = params["window"]
-        return f"[{a}, {b})"
-    (a, b), (c, d) = params["early"], params["late"]
-    return f"[{a}, {b}) + [{c}, {d})"
+        return fmt_window(params["window"])
+    return fmt_pair(params["early"], params["late"])
 
 
 def tuning_table(profile: ex.Profile, dataset: str, cache: ex.Cache) -> tuple[pd.DataFrame, int]:

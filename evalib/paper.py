@@ -11,24 +11,10 @@ from importlib.resources import files
 
 import pandas as pd
 
-METHOD_ORDER = ("random", "forgetting", "entropy", "el2n", "aum", "ccs", "eva")
-METHOD_LABELS = {
-    "full": "Full data",
-    "random": "Random",
-    "forgetting": "Forgetting",
-    "entropy": "Entropy",
-    "el2n": "EL2N",
-    "aum": "AUM",
-    "ccs": "CCS",
-    "eva": "EVA",
-    "eva_tuned": "EVA (windows tuned on validation)",
-    "eva_published": "EVA (published windows)",
-    "eva_official": "EVA (official code)",
-    "exp_s": "EXP-S",
-    "var_s": "VAR-S",
-    "exp_d": "EXP-D",
-    "var_d": "VAR-D",
-}
+from evalib import labels
+
+#: Table 1's methods, in the paper's order (display names: :mod:`evalib.labels`)
+TABLE1_METHODS = ("random", "forgetting", "entropy", "el2n", "aum", "ccs", "eva")
 
 
 def table1() -> pd.DataFrame:
@@ -58,8 +44,7 @@ def side_by_side(ours: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out["diff"] = out["ours_mean"] - out["paper_mean"]
     cols = ["method", "rate", "paper_mean", "paper_std", "ours_mean", "ours_std", "ours_ci95",
             "n_seeds", "diff"]  # fmt: skip
-    order = {m: i for i, m in enumerate(("full", *METHOD_ORDER, "eva_published", "eva_tuned"))}
-    out = out.assign(_o=out["method"].map(order).fillna(99)).sort_values(["_o", "rate"])
+    out = out.assign(_o=out["method"].map(labels.rank)).sort_values(["_o", "rate"], kind="stable")
     return out[cols].reset_index(drop=True)
 
 

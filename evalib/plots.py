@@ -16,8 +16,8 @@ except ModuleNotFoundError as exc:  # the core install has no plotting packages
         f"evalib.plots needs {exc.name}: pip install 'evalib[plots]'", name=exc.name
     ) from None
 
+from evalib import labels
 from evalib.labels import dataset_title
-from evalib.paper import METHOD_LABELS, METHOD_ORDER
 
 #: one colour per method, used by every figure: Okabe–Ito and Tol colours, at least 25
 #: CIELAB units apart (tests/test_plots.py); Random is grey and the full data black,
@@ -114,7 +114,8 @@ def setup_style() -> None:
 
 
 def label(method: str) -> str:
-    return METHOD_LABELS.get(method, method)
+    """A method's name on a figure (its short name, :func:`evalib.labels.label`)."""
+    return labels.label(method, short=True)
 
 
 def learning_curves(history: Sequence[dict] | pd.DataFrame, title: str) -> plt.Figure:
@@ -169,8 +170,7 @@ def accuracy_vs_rate(
     paper's numbers (method, rate, mean) drawn as faint dashed lines for comparison.
     """
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    methods = [m for m in METHOD_ORDER if m in set(summary["method"])]
-    methods += sorted(set(summary["method"]) - set(methods) - {"full"})
+    methods = [m for m in labels.ordered(summary["method"]) if m != "full"]
     palette = {m: method_color(m) for m in methods}
     for m in methods:
         s = summary[summary["method"] == m].sort_values("rate")
@@ -493,7 +493,7 @@ def pie_coresets(summary: pd.DataFrame, title: str) -> plt.Figure:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6), sharey=True)
     for method, g in summary.groupby("method"):
         g = g.sort_values("rate")
-        name = "HTL (PIE)" if method == "pie" else label(str(method))
+        name = label(str(method))
         for ax, col in ((ax1, "accuracy"), (ax2, "worst_class_accuracy")):
             ax.errorbar(100 * g["rate"], g[f"{col}_mean"], yerr=g[f"{col}_std"].fillna(0),
                         marker="o", capsize=3, label=name, color=method_color(str(method)))  # fmt: skip
@@ -542,9 +542,8 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
 
 # ----------------------------------------------------------------------------- segmentation
 
-#: How the DAD page names its pruning rules.
-SEG_LABELS = {"random": "Random", "el2n": "EL2N (pixel mean)", "dad_hard": "DAD keep hard",
-              "dad_easy": "DAD keep easy", "dad_ambiguous": "DAD keep ambiguous"}  # fmt: skip
+#: the segmentation page's pruning rules, in the order its figures list them
+SEG_METHODS = ("random", "el2n", "dad_hard", "dad_easy", "dad_ambiguous")
 
 
 def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: str,
@@ -590,7 +589,7 @@ def seg_scores(history: pd.DataFrame, scores: pd.DataFrame, el2n_end: int,
 
 
 def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
-                methods: Sequence[str] = tuple(SEG_LABELS)) -> plt.Figure:  # fmt: skip
+                methods: Sequence[str] = SEG_METHODS) -> plt.Figure:  # fmt: skip
     """Mean test Dice against the kept fraction (%), one line per pruning rule with error
     bars of one std over seeds (summary: ``method``, ``rate``, ``mean``, ``std``); the
     DAD rules in shades of DAD's colour; a dotted line at the full-data Dice."""
@@ -598,9 +597,10 @@ def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
     colors = arm_palette([(m, m.split("_")[0]) for m in methods])
     for method in methods:
         g = summary[summary["method"] == method].sort_values("rate")
+        name = labels.label(method, short=True, segmentation=True)
         if len(g):
             ax.errorbar(100 * g["rate"], g["mean"], yerr=g["std"].fillna(0), marker="o",
-                        capsize=3, label=SEG_LABELS.get(method, method), color=colors[method])  # fmt: skip
+                        capsize=3, label=name, color=colors[method])  # fmt: skip
     if full is not None:
         ax.axhline(full, color="k", ls=":", lw=1, label="full training set")
     ax.set(xlabel="kept fraction of training mosaics (%)", ylabel="mean test Dice", title=title)

@@ -328,7 +328,7 @@ def title_with_dataset(path: Path, dataset: str) -> None:
     navigation, the search results and the Previous / Next links."""
     import nbformat
 
-    from evalib.ablations import dataset_title
+    from evalib.labels import dataset_title
 
     nb = nbformat.read(path, as_version=4)
     name = dataset_title(dataset)

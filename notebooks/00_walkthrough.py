@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from evalib import classroom, data, plots, scores, select
+from evalib import classroom, data, labels, plots, scores, select
 from evalib import experiments as ex
 from evalib.errors import EvalibError
 
@@ -216,7 +216,7 @@ if CLASS:
     worst = gaps.loc[gaps["minus_random"].idxmin()]
     eva = gaps[gaps["method"] == "eva"]
     display(Markdown(
-        f"At {worst['rate']:.0%} of the images, **{plots.label(worst['method'])}** reaches "
+        f"At {worst['rate']:.0%} of the images, **{labels.label(worst['method'])}** reaches "
         f"{worst['accuracy']:.1f} % against {worst['random']:.1f} % for Random "
         f"({worst['minus_random']:+.1f} points): keeping only the hardest images leaves "
         f"classes out and fills the coreset with ambiguous or mislabelled ones, the "

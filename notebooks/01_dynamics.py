@@ -39,9 +39,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import plots, scores
+from evalib import labels, plots, scores
 
 S = ex.start(globals())
 P = S.profile
@@ -125,7 +124,7 @@ m = np.linspace(0, np.sqrt(2), 200)
 ax.plot(m, m * (np.sqrt(2) - m), color="0.4", lw=1, ls="--",
         label="largest variance for that mean")  # fmt: skip
 ax.set(xlabel="window mean of S", ylabel="window variance of S", xlim=(0, 1.45),
-       title=f"early window {ab.fmt_window(early)} · {S.dataset} · {P.name}")  # fmt: skip
+       title=f"early window {labels.fmt_window(early)} · {S.dataset} · {P.name}")  # fmt: skip
 ax.legend(loc="upper right", fontsize="small")
 plt.show()
 print("Spearman rank correlation:", round(frame.corr(method="spearman").iloc[0, 1], 3))

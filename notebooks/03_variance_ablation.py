@@ -51,14 +51,15 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, plots
+from evalib import grids, labels, plots
 
 S = ex.start(globals())
 P = S.profile
 display(
     Markdown(
-        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-        f"model `{ab.model_label(P.model.name, P.model.width)}`; surrogate {P.surrogate_epochs} "
+        f"**Profile `{P.name}`** — {P.description}. Dataset "
+        f"**{labels.dataset_title(S.dataset)}**, model "
+        f"`{labels.model_label(P.model.name, P.model.width)}`; surrogate {P.surrogate_epochs} "
         f"epochs, coreset models {P.epochs} epochs (budget `epochs`) or at least "
         f"{P.min_steps} steps (budget `floor`); reported seeds {list(S.seeds)}, each with its "
         f"own surrogate; windows tuned on seed {P.tuning_seed} at rates "
@@ -76,7 +77,7 @@ display(
 S.run(grids.jobs(grids.tuning(P, S.dataset)))
 chosen = grids.chosen_windows(P, S.dataset, S.cache)
 chosen.to_csv(S.out_dir() / "ablation_windows.csv", index=False)
-display(chosen.assign(arm=chosen["arm"].map(ab.ARM_NAMES), rate=chosen["rate"].map("{:.0%}".format))
+display(chosen.assign(arm=chosen["arm"].map(labels.short), rate=chosen["rate"].map("{:.0%}".format))
         .pivot(index="rate", columns="arm", values="windows"))  # fmt: skip
 
 # %% [markdown]
@@ -88,7 +89,7 @@ display(chosen.assign(arm=chosen["arm"].map(ab.ARM_NAMES), rate=chosen["rate"].m
 planned = grids.ablation_page(P, S.dataset, S.cache, S.seeds)
 S.run(grids.jobs(planned))
 runs = grids.page_table(planned, S.cache)[0]
-runs["arm"] = runs["method"].map(lambda m: ab.ARM_NAMES.get(m, m))
+runs["arm"] = runs["method"].map(labels.short)
 arms = runs.query("method not in ('random', 'full')")
 table = arms.query("budget == 'epochs'")
 print(f"{len(runs)} jobs; {runs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
@@ -105,15 +106,16 @@ display(ab.wide(summary.query("budget == 'epochs'"), ["protocol", "rate"], "arm"
 
 # %%
 long = ab.long_by_protocol(table)
-order = [ab.ARM_NAMES[m] for m in ("exp_s", "var_s", "exp_d", "var_d")]
+order = [labels.short(m) for m in ("exp_s", "var_s", "exp_d", "var_d")]
 reference = runs.query("budget == 'epochs'")
 full = reference.query("method == 'full'")
 fig = plots.ablation_bars(
-    long, ab.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows"),
+    long,
+    labels.figure_title(S.dataset, P.name, "expectation vs variance, single and dual windows"),
     order=order, random=ab.long_by_protocol(reference.query("method == 'random'")),
-    full={ab.PROTOCOL_LABELS[p]: 100 * full[m].mean() for p, m in ab.PROTOCOLS.items()}
+    full={labels.PROTOCOL_LABELS[p]: 100 * full[m].mean() for p, m in ab.PROTOCOLS.items()}
     if len(full) else None,
-    protocols=list(ab.PROTOCOL_LABELS.values()),
+    protocols=list(labels.PROTOCOL_LABELS.values()),
 )  # fmt: skip
 plt.show()
 
@@ -154,9 +156,8 @@ display(
 # %%
 per_seed = pd.concat([ab.paired_rows(table, a, b, name=n) for n, (a, b) in comparisons.items()],
                      ignore_index=True)  # fmt: skip
-fig = plots.paired_bars(per_seed,
-                        ab.figure_title(S.dataset, P.name, "variance minus expectation, paired by seed"),
-                        "VAR − EXP (accuracy points)")  # fmt: skip
+title = labels.figure_title(S.dataset, P.name, "variance minus expectation, paired by seed")
+fig = plots.paired_bars(per_seed, title, "VAR − EXP (accuracy points)")
 plt.show()
 
 # %% [markdown]

@@ -53,19 +53,20 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, plots
+from evalib import grids, labels, plots
 
 S = ex.start(globals())
 P = S.profile
 W = P.eva_windows()
 display(
     Markdown(
-        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-        f"model `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
+        f"**Profile `{P.name}`** — {P.description}. Dataset "
+        f"**{labels.dataset_title(S.dataset)}**, "
+        f"model `{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
         f"{list(S.seeds)}, each with its own surrogate; windows tuned on seed {P.tuning_seed} "
         f"at rates {[f'{r:.0%}' for r in P.tune_rates]} (windows of {P.window_len} epochs). "
         f"Published windows (official code, scaled from [0, 10) and [100, 110) of 200): early "
-        f"{ab.fmt_window(W['early'])}, late {ab.fmt_window(W['late'])}."
+        f"{labels.fmt_window(W['early'])}, late {labels.fmt_window(W['late'])}."
     )
 )
 
@@ -78,7 +79,7 @@ display(
 # %%
 S.run(grids.jobs(grids.tuning(P, S.dataset)))
 chosen = grids.chosen_windows(P, S.dataset, S.cache)
-display(chosen.assign(arm=chosen["arm"].map(ab.ARM_NAMES), rate=chosen["rate"].map("{:.0%}".format))
+display(chosen.assign(arm=chosen["arm"].map(labels.short), rate=chosen["rate"].map("{:.0%}".format))
         .pivot(index="rate", columns="arm", values="windows"))  # fmt: skip
 planned = grids.ablation_page(P, S.dataset, S.cache, S.seeds)
 S.run(grids.jobs(planned))
@@ -116,7 +117,7 @@ display(same.pivot_table(index=["budget", "rate"], columns="comparison", values=
 # %%
 per_seed = pd.concat([ab.paired_rows(arms.query("budget == 'epochs'"), a, b, name=n)
                       for n, (a, b) in comparisons.items()], ignore_index=True)  # fmt: skip
-fig = plots.paired_bars(per_seed, ab.figure_title(S.dataset, P.name, "two windows minus one"),
+fig = plots.paired_bars(per_seed, labels.figure_title(S.dataset, P.name, "two windows minus one"),
                         "dual − single (accuracy points)")  # fmt: skip
 plt.show()
 
@@ -137,8 +138,9 @@ plt.show()
 dual_planned = grids.dual(P, S.dataset, S.seeds)
 S.run(grids.jobs(dual_planned))
 variants_runs = grids.page_table(dual_planned, S.cache)[0]
-variants_runs["arm"] = variants_runs["method"].map({"eva_official": "EVA (official)",
-                                                    "eva_published": "EVA (paper)"})  # fmt: skip
+# the published-window arm runs the paper's formula: named as such beside the official code's
+variants_runs["arm"] = variants_runs["method"].map({"eva_official": labels.short("eva_official"),
+                                                    "eva_published": labels.short("eva_paper")})  # fmt: skip
 trained = ab.summarize_protocols(variants_runs, by=("method", "arm", "rate"))
 jaccard = grids.coreset_jaccard(variants_runs, S.cache, "eva_official", "eva_published")
 gap = ab.paired_difference(variants_runs, {"method": "eva_official"},
@@ -186,7 +188,7 @@ for r in S.rates:
     ax2.axhline(100 * r, color="0.6", lw=0.8, ls="--")
 ax2.set(xlabel="rank under the paper's EVA (% of training set, best first)",
         ylabel="rank under the official EVA (%)", title="per-sample ranks")  # fmt: skip
-fig.suptitle(ab.figure_title(S.dataset, P.name, "EVA paper vs official variant"))
+fig.suptitle(labels.figure_title(S.dataset, P.name, "EVA paper vs official variant"))
 fig.tight_layout()
 plt.show()
 
@@ -235,7 +237,7 @@ display(missing)
 # %%
 fig = plots.missing_convention(
     missing.query("recording == 'drop_last=True'"),
-    ab.figure_title(S.dataset, P.name, "drop-last recording: does zero-filling change EVA?"),
+    labels.figure_title(S.dataset, P.name, "drop-last recording: does zero-filling change EVA?"),
 )
 plt.show()
 

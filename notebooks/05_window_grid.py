@@ -51,7 +51,7 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, plots
+from evalib import grids, labels, plots
 
 S = ex.start(globals())
 P = S.profile
@@ -59,13 +59,14 @@ G_RATES = P.tune_rates
 WINDOWS = P.grid_windows()
 PAIRS = grids.grid_pairs(WINDOWS)
 W = P.eva_windows()
-DEFAULT = ab.fmt_pair(W["early"], W["late"])
+DEFAULT = labels.fmt_pair(W["early"], W["late"])
 display(
     Markdown(
-        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-        f"model `{ab.model_label(P.model.name, P.model.width)}`, surrogate "
+        f"**Profile `{P.name}`** — {P.description}. Dataset "
+        f"**{labels.dataset_title(S.dataset)}**, "
+        f"model `{labels.model_label(P.model.name, P.model.width)}`, surrogate "
         f"{P.surrogate_epochs} epochs. Grid: {len(WINDOWS)} windows of {P.window_len} epochs "
-        f"({', '.join(ab.fmt_window(w) for w in WINDOWS)}) and {len(PAIRS)} ordered "
+        f"({', '.join(labels.fmt_window(w) for w in WINDOWS)}) and {len(PAIRS)} ordered "
         f"non-overlapping pairs, at rates {[f'{r:.0%}' for r in G_RATES]}, on tuning seed "
         f"{P.tuning_seed}. The published pair, placed on this surrogate: {DEFAULT}."
     )
@@ -98,7 +99,7 @@ display(top.groupby("rate").head(5)[["rate", "method", "windows", "mean", "std",
 panels = [[(f"rate {rate:.0%} · {protocol} protocol", ab.grid_matrix(table, metric, rate, WINDOWS))
            for protocol, metric in ab.PROTOCOLS.items()] for rate in G_RATES]  # fmt: skip
 fig = plots.grid_heatmaps(
-    panels, ab.figure_title(S.dataset, P.name, "VAR-S (diagonal) and VAR-D (above) accuracy")
+    panels, labels.figure_title(S.dataset, P.name, "VAR-S (diagonal) and VAR-D (above) accuracy")
 )
 plt.show()
 
@@ -174,7 +175,7 @@ for ax, (rate, mat) in zip(axes[0], overlaps.items(), strict=True):
     ax.tick_params(axis="y", rotation=0)
     ax.grid(False)
 fig.suptitle(
-    ab.figure_title(S.dataset, P.name, "overlap between the selections of different windows")
+    labels.figure_title(S.dataset, P.name, "overlap between the selections of different windows")
 )
 fig.tight_layout()
 plt.show()

@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, plots
+from evalib import grids, labels, plots
 from evalib.data import dataset_info
 
 S = ex.start(globals())
@@ -61,8 +61,9 @@ P = S.profile
 info = dataset_info(S.dataset)
 display(
     Markdown(
-        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}**, "
-        f"surrogate `{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
+        f"**Profile `{P.name}`** — {P.description}. Dataset "
+        f"**{labels.dataset_title(S.dataset)}**, "
+        f"surrogate `{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs, seeds "
         f"{list(P.cross_seeds)} (the profile's cross-architecture seeds), each with its own "
         f"surrogate; EVA's windows tuned on seed {P.tuning_seed}."
     )
@@ -105,13 +106,13 @@ display(ab.wide(summary.query("protocol == 'clean'"), ["model_label", "rate"], "
 
 # %%
 long = ab.long_by_protocol(table.query("method != 'full'"))
-methods = [m for m in ab.METHOD_ORDER if m in set(long["method"])]
-long["method"] = long["method"].map(ab.ARM_NAMES)
+methods = labels.ordered(long["method"])
+long["method"] = long["method"].map(labels.short)
 g = sns.catplot(data=long, kind="bar", x="rate_label", y="accuracy", hue="method",
-                hue_order=[ab.ARM_NAMES[m] for m in methods], col="model_label", col_order=order,
+                hue_order=[labels.short(m) for m in methods], col="model_label", col_order=order,
                 row="protocol", row_order=list(ab.PROTOCOLS), errorbar="sd", capsize=0.1,
                 height=2.9, aspect=min(1.1, plots.MAX_WIDTH / (2.9 * len(order))),
-                palette={ab.ARM_NAMES[m]: plots.method_color(m) for m in methods})  # fmt: skip
+                palette={labels.short(m): plots.method_color(m) for m in methods})  # fmt: skip
 full = table.query("method == 'full'")
 for (protocol, model), ax in g.axes_dict.items():
     ref = full.loc[full["model_label"] == model, ab.PROTOCOLS[protocol]]
@@ -122,10 +123,11 @@ g.set_titles("{row_name} · trained: {col_name}", size="small")
 sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=len(methods), title=None,
                 frameon=False)  # fmt: skip
 g.figure.suptitle(
-    ab.figure_title(
+    labels.figure_title(
         S.dataset,
         P.name,
-        f"coresets chosen on {ab.model_label(P.model.name, P.model.width)}, trained on each network",
+        f"coresets chosen on {labels.model_label(P.model.name, P.model.width)}, "
+        "trained on each network",
     )
 )
 g.figure.set_size_inches(
@@ -151,7 +153,7 @@ plt.show()
 # %%
 gaps = pd.concat([
     ab.paired_difference(table, {"method": "eva_tuned"}, {"method": other},
-                         by=("model_label", "rate"), name=f"EVA − {ab.ARM_NAMES[other]}")
+                         by=("model_label", "rate"), name=f"EVA − {labels.short(other)}")
     for other in ("random",)
 ], ignore_index=True)  # fmt: skip
 gaps = pd.concat([ab.order_rows(g, ("model_label", "rate"), {"model_label": order})

@@ -52,8 +52,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import claims, grids, plots
+from evalib import claims, grids, labels, plots
 from evalib import experiments as ex
 from evalib import pie_tables as pt
 
@@ -67,9 +66,10 @@ names = list(info.class_names)
 y_train, y_test = train_split.labels.numpy(), test_split.labels.numpy()
 display(
     Markdown(
-        f"**Profile `{P.name}`** — {P.description}. Dataset **{ab.dataset_title(S.dataset)}** "
+        f"**Profile `{P.name}`** — {P.description}. Dataset "
+        f"**{labels.dataset_title(S.dataset)}** "
         f"({len(train_split)} training, {len(test_split)} test images), network "
-        f"`{ab.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. PIE settings: "
+        f"`{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. PIE settings: "
         f"{cfg.description}; sparsities {list(cfg.sparsities)}, λ {list(cfg.lams)}, coreset "
         f"rates {[f'{r:.0%}' for r in cfg.coreset_rates or P.rates]}, coreset seeds "
         f"{list(S.seeds)}."
@@ -97,7 +97,7 @@ display(Markdown("Test accuracy (%) of the dense (sparsity 0) and pruned network
 display(pruned_table)
 
 # %%
-fig = plots.pie_pruning(pruned_table, ab.figure_title(
+fig = plots.pie_pruning(pruned_table, labels.figure_title(
     S.dataset, P.name, f"{cfg.dense_models} dense networks, global magnitude pruning"))  # fmt: skip
 plt.show()
 
@@ -124,7 +124,7 @@ display(
 
 # %%
 fig = plots.pie_classes(per_class, None if res is None else res.htl,
-                        ab.figure_title(S.dataset, P.name, "what pruning forgets"))  # fmt: skip
+                        labels.figure_title(S.dataset, P.name, "what pruning forgets"))  # fmt: skip
 plt.show()
 
 # %% [markdown]
@@ -146,7 +146,7 @@ core_summary.to_csv(S.out_dir() / "pie_coreset.csv", index=False)
 display(core_summary)
 
 # %%
-fig = plots.pie_coresets(core_summary, ab.figure_title(S.dataset, P.name,
+fig = plots.pie_coresets(core_summary, labels.figure_title(S.dataset, P.name,
                                                        "HTL, Random and EVA coresets"))  # fmt: skip
 plt.show()
 
@@ -170,7 +170,7 @@ display(Markdown("Per-class test accuracy (%), mean over seeds:"))
 display(pc_summary)
 
 # %%
-fig = plots.pie_emphasis(emph_summary, pc_summary, ab.figure_title(
+fig = plots.pie_emphasis(emph_summary, pc_summary, labels.figure_title(
     S.dataset, P.name, "full-data training with HTL emphasis"))  # fmt: skip
 plt.show()
 

@@ -57,8 +57,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import claims, distill, grids, plots
+from evalib import claims, distill, grids, labels, plots
 from evalib import experiments as ex
 
 S = ex.start(globals(), extra=("datasets", "ipcs"))
@@ -70,9 +69,9 @@ head = f"MedMNIST · {P.name} profile"
 display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Distillation settings: {cfg.description}. "
-        f"Datasets {[ab.dataset_title(d) for d in DATASETS]}, images per class {list(IPCS)}; "
-        f"EVA from the surrogate `{ab.model_label(P.model.name, P.model.width)}` "
-        f"({P.epochs} epochs), windows {ab.fmt_pair(**P.eva_windows())}."
+        f"Datasets {[labels.dataset_title(d) for d in DATASETS]}, images per class {list(IPCS)}; "
+        f"EVA from the surrogate `{labels.model_label(P.model.name, P.model.width)}` "
+        f"({P.epochs} epochs), windows {labels.fmt_pair(**P.eva_windows())}."
     )
 )
 

@@ -50,8 +50,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import claims, grids, plots
+from evalib import claims, grids, labels, plots
 from evalib import experiments as ex
 from evalib import segmentation as seg
 from evalib.data import dataset_info
@@ -71,19 +70,19 @@ side = train.images.shape[-1]
 display(
     Markdown(
         f"**Profile `{P.name}`** — segmentation settings: {cfg.description}. Patches from "
-        f"**{ab.dataset_title(S.dataset)}** ({info.n_classes} classes): {len(train)} training "
+        f"**{labels.dataset_title(S.dataset)}** ({info.n_classes} classes): {len(train)} training "
         f"mosaics from the training split, {len(test)} test mosaics from the test split, "
         f"{cfg.grid}×{cfg.grid} patches each ({side}×{side} pixels). Kept fractions "
         f"{[f'{r:.0%}' for r in RATES]}, retrain seeds {list(SEEDS)}; DAD over epochs "
-        f"{ab.fmt_window(cfg.dad_window or (0, cfg.epochs))}, EL2N over epochs "
-        f"{ab.fmt_window((0, cfg.el2n_end))}. {1 + len(retrains)} U-Net runs and "
+        f"{labels.fmt_window(cfg.dad_window or (0, cfg.epochs))}, EL2N over epochs "
+        f"{labels.fmt_window((0, cfg.el2n_end))}. {1 + len(retrains)} U-Net runs and "
         f"{len(cls_jobs)} classification coresets."
     )
 )
 
 
 def title(what: str) -> str:
-    return f"{ab.dataset_title(S.dataset)} mosaics · {P.name} profile · {what}"
+    return f"{labels.dataset_title(S.dataset)} mosaics · {P.name} profile · {what}"
 
 
 # %%
@@ -149,7 +148,7 @@ cls_table["accuracy"] = 100 * cls_table["clean_test_acc"]
 cls_summary = cls_table.pivot_table(index="rate", columns="method", values="accuracy",
                                     aggfunc=["mean", "std"])  # fmt: skip
 cls_summary.to_csv(S.out_dir() / "dad_classification.csv")
-display(Markdown(f"Test accuracy (%) of coresets of **{ab.dataset_title(S.dataset)}**, mean "
+display(Markdown(f"Test accuracy (%) of coresets of **{labels.dataset_title(S.dataset)}**, mean "
                  f"and std over seeds {list(S.seeds)}:"))  # fmt: skip
 display(cls_summary)
 

@@ -11,6 +11,7 @@ from scipy import stats
 
 from evalib import ablations as ab
 from evalib import experiments as ex
+from evalib import labels
 from evalib.dynamics import from_arrays
 from evalib.errors import EvalibError
 from evalib.scores import check_windows
@@ -46,11 +47,6 @@ def test_grid_pairs_count_and_validity_per_profile(profile):
     for e, lt in pairs:
         assert check_windows(e, lt, profile.surrogate_epochs) == (e, lt)
         assert e[1] <= lt[0]
-
-
-def test_format_windows():
-    assert ab.fmt_window((0, 10)) == "[0, 10)"
-    assert ab.fmt_pair([0, 10], [100, 110]) == "[0, 10) + [100, 110)"
 
 
 # ----------------------------------------------------------------------------- job builders
@@ -298,7 +294,6 @@ def test_architecture_info():
     assert (info["n_params"] > 0).all()
     paper = ab.architecture_info(PAPER)
     assert not paper["narrow"].any() and "n_params" not in paper.columns
-    assert ab.model_label("vgg", 1.0) == "vgg" and ab.model_label("vgg", 0.0625) == "vgg ×0.0625"
 
 
 def test_overlap_matrix_agrees_with_compare_at_rate():
@@ -317,14 +312,6 @@ def test_overlap_matrix_agrees_with_compare_at_rate():
         ab.overlap_matrix({"a": np.zeros(5), "b": np.zeros(4)}, 0.2)
 
 
-def test_titles():
-    assert ab.dataset_title("organamnist") == "OrganAMNIST"
-    assert ab.dataset_title("organsmnist") == "OrganSMNIST"
-    assert ab.dataset_title("bloodmnist") == "BloodMNIST"
-    assert ab.dataset_title("octmnist") == "OCTMNIST"
-    assert ab.figure_title("organamnist", "cpu", "x") == "OrganAMNIST · cpu profile · x"
-
-
 def test_long_by_protocol():
     t = _table()
     long = ab.long_by_protocol(t)
@@ -333,7 +320,7 @@ def test_long_by_protocol():
     assert first["accuracy"] == pytest.approx(10.0) and first["rate_pct"] == 5.0
     clean = long[(long.protocol == "clean")].iloc[0]
     assert clean["accuracy"] == pytest.approx(20.0)
-    assert set(long["protocol_label"]) == set(ab.PROTOCOL_LABELS.values())
+    assert set(long["protocol_label"]) == set(labels.PROTOCOL_LABELS.values())
 
 
 def test_summaries_follow_method_order_and_wide_keeps_it():

@@ -46,7 +46,6 @@ def test_numbers_use_a_true_minus_and_intervals_only_where_there_are_some() -> N
     assert lessons.side(-3.0, 2.5, 3) == "below Random"
     assert lessons.side(1.0, 2.5, 3) == "not separable from Random (the interval covers 0)"
     assert lessons.side(-3.0, math.nan, 1) == "below Random on one seed, which gives no interval"
-    assert lessons.dataset_title("bloodmnist") == "BloodMNIST"
 
 
 # ----------------------------------------------------------------------------- 01 dynamics
@@ -107,7 +106,7 @@ def _table1(eva_last: float = 0.54) -> pd.DataFrame:
 def test_benchmark_sorts_methods_by_their_verdict_against_random() -> None:
     text = lessons.benchmark(_table1(), [0.02])
     assert (
-        "- At 2 %: beat Random: EVA (tuned windows) +3.0 ± 2.5; fall below Random: "
+        "- At 2 %: beat Random: EVA (windows tuned on validation) +3.0 ± 2.5; fall below Random: "
         "Forgetting −10.0 ± 2.5; **inconclusive** against Random: CCS +3.0 ± 9.9 "
         "(3 seeds)."
     ) in text
@@ -117,7 +116,10 @@ def test_benchmark_verdict_flips_when_one_seed_changes() -> None:
     # seed 2 of EVA now +8 points: mean 4.3, but the interval (± 8.0) covers 0
     text = lessons.benchmark(_table1(eva_last=0.58), [0.02])
     assert "beat Random" not in text
-    assert "**inconclusive** against Random: EVA (tuned windows) +4.3 ± 8.0, CCS" in text
+    assert (
+        "**inconclusive** against Random: CCS +3.0 ± 9.9, EVA (windows tuned on validation) "
+        "+4.3 ± 8.0 (3 seeds)" in text
+    )
 
 
 def test_benchmark_states_what_is_missing() -> None:
@@ -128,7 +130,7 @@ def test_benchmark_states_what_is_missing() -> None:
     assert "Random has no run yet" in lessons.benchmark(no_random, [0.02])
     one_seed = t[t["seed"] == 0]
     text = lessons.benchmark(one_seed, [0.02])
-    assert "**inconclusive** against Random: EVA (tuned windows) +2.0" in text
+    assert "Forgetting −10.0, CCS −1.0, EVA (windows tuned on validation) +2.0 (1 seed" in text
     assert "(1 seed, so no interval)" in text
 
 
@@ -136,7 +138,10 @@ def test_benchmark_reads_the_floor_budget_on_its_own_line() -> None:
     floor = _table1().assign(budget="floor")
     floor.loc[floor["arm"] == "eva_tuned", "clean_test_acc"] -= 0.10
     text = lessons.benchmark(pd.concat([_table1(), floor]), [0.02])
-    assert "- At 2 % with the `floor` budget: fall below Random: EVA (tuned windows) −7.0" in text
+    assert (
+        "- At 2 % with the `floor` budget: fall below Random: Forgetting −10.0 ± 2.5, "
+        "EVA (windows tuned on validation) −7.0 ± 2.5;" in text
+    )
 
 
 # ----------------------------------------------------------------------------- 03 ablation

@@ -31,7 +31,7 @@ The pages' functions live in :mod:`.coresets` (01–03), :mod:`.windows` (04–0
 from evalib.lessons.coresets import ablation, benchmark, dynamics
 from evalib.lessons.related import dad, distillation, pruning_identified
 from evalib.lessons.summary import claims_summary
-from evalib.lessons.text import dataset_title, num, pm, seeds_text, side
+from evalib.lessons.text import num, pm, seeds_text, side
 from evalib.lessons.windows import cross_architecture, dual_window, window_grid
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "claims_summary",
     "cross_architecture",
     "dad",
-    "dataset_title",
     "distillation",
     "dual_window",
     "dynamics",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from evalib import stats
+from evalib.labels import label, ordered
 from evalib.lessons.text import (
     CLEAN,
     _acc,
@@ -17,9 +18,7 @@ from evalib.lessons.text import (
     _has,
     _mean,
     _one,
-    _order,
     _reading,
-    label,
     names,
     num,
     pm,
@@ -168,7 +167,7 @@ def benchmark(
     column = "arm" if _has(table, ("arm",)) else "method"
     if not _has(table, (column, "rate", "seed", metric)):
         return "No benchmark run is in the results yet, so no method can be set against Random."
-    methods = [m for m in _order(table[column]) if m not in (reference, "full")]
+    methods = [m for m in ordered(table[column]) if m not in (reference, "full")]
     budgets = list(dict.fromkeys(table["budget"])) if "budget" in table else ["epochs"]
     budgets.sort(key=lambda b: b != "epochs")
     out = [

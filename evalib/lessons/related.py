@@ -7,15 +7,13 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from evalib import stats
+from evalib.labels import dataset_title, label, ordered
 from evalib.lessons.text import (
     CLEAN,
     _finite,
     _has,
-    _order,
     _paired,
-    dataset_title,
     is_word,
-    label,
     names,
     num,
     percent,
@@ -98,7 +96,7 @@ def pruning_identified(
     ``worst_class_accuracy``, ``pie_test`` in %)."""
     out = []
     if _has(core, ("method", "rate", "seed", metric)) and "random" in set(core["method"]):
-        methods = [m for m in _order(core["method"]) if m != "random"]
+        methods = [m for m in ordered(core["method"]) if m != "random"]
         lines, verdicts = _matches_lines(
             core, "method", methods, "random", "rate", rate_text, metric, ("seed",)
         )
@@ -150,7 +148,7 @@ def distillation(
         out.append("No distillation run is in the results yet.")
     else:
         t = results.dropna(subset=["ipc"]).astype({"ipc": int})
-        methods = [m for m in _order(t["method"]) if m not in ("random", "full")]
+        methods = [m for m in ordered(t["method"]) if m not in ("random", "full")]
         summary = {}
         for flag, g in t.groupby("dataset", sort=False):
             if "random" not in set(g["method"]):
@@ -195,7 +193,7 @@ def dad(
     random, ``rate``, ``seed``, ``clean_test_acc``)."""
     out = []
     if _has(runs, ("method", "rate", "seed", metric)) and "random" in set(runs["method"]):
-        methods = [m for m in _order(runs["method"]) if m != "random"]
+        methods = [m for m in ordered(runs["method"]) if m != "random"]
         lines, verdicts = _matches_lines(
             runs, "method", methods, "random", "rate", rate_text, metric, ("seed",)
         )
@@ -217,7 +215,7 @@ def dad(
     if _has(classification, ("method", "rate", "seed", CLEAN)) and "random" in set(
         classification["method"]
     ):
-        methods = [m for m in _order(classification["method"]) if m != "random"]
+        methods = [m for m in ordered(classification["method"]) if m != "random"]
         lines, verdicts = _matches_lines(
             classification, "method", methods, "random", "rate", rate_text, CLEAN, ("seed",)
         )

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pandas as pd
 
 from evalib.findings import category
+from evalib.labels import dataset_title
 from evalib.lessons.text import (
     _count,
     _has,
-    dataset_title,
     names,
     pm,
     rate_text,

@@ -1,5 +1,5 @@
 """Formatting and table helpers shared by the pages' conclusions (numbers, intervals,
-verdict words, method names)."""
+verdict words); method and dataset names come from :mod:`evalib.labels`."""
 
 from __future__ import annotations
 
@@ -10,46 +10,11 @@ import numpy as np
 import pandas as pd
 
 from evalib import stats
-from evalib.paper import METHOD_LABELS
 from evalib.stats import HOLDS
 
 CLEAN = "clean_test_acc"
 PAPER_EVA = "the paper's EVA"
 MINUS = "−"
-#: display names beyond Table 1's (evalib.paper.METHOD_LABELS)
-LABELS = {
-    **METHOD_LABELS,
-    "eva_tuned": "EVA (tuned windows)",
-    "eva_published": "EVA (published windows)",
-    "pie": "HTL (PIE)",
-    "distilled": "DM distilled",
-    "dad": "DAD",
-    "dad_hard": "DAD keep-hard",
-    "dad_easy": "DAD keep-easy",
-    "dad_ambiguous": "DAD keep-ambiguous",
-}
-#: order in which methods are listed (others follow, alphabetically)
-ORDER = (
-    "eva_tuned",
-    "eva_published",
-    "eva",
-    "eva_official",
-    "forgetting",
-    "entropy",
-    "el2n",
-    "aum",
-    "ccs",
-    "exp_s",
-    "var_s",
-    "exp_d",
-    "var_d",
-    "pie",
-    "distilled",
-    "dad_ambiguous",
-    "dad_easy",
-    "dad_hard",
-    "dad",
-)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -110,17 +75,6 @@ def word(verdict: str) -> str:
     return f"**{verdict}**"
 
 
-def label(method: object) -> str:
-    return LABELS.get(str(method), str(method))
-
-
-def dataset_title(flag: object) -> str:
-    """MedMNIST's spelling of a dataset flag (``organamnist`` → ``OrganAMNIST``)."""
-    from evalib.ablations import dataset_title as title
-
-    return title(str(flag))
-
-
 def percent(x: object) -> str:
     """``0.153`` → ``"15 %"``, ``0.042`` → ``"4.2 %"``."""
     if not _finite(x):
@@ -151,11 +105,6 @@ def side(diff: object, ci: object, n: object, reference: str = "Random") -> str:
 
 def _has(frame: object, columns: Iterable[str] = ()) -> bool:
     return isinstance(frame, pd.DataFrame) and len(frame) > 0 and set(columns) <= set(frame)
-
-
-def _order(methods: Iterable[object]) -> list[str]:
-    rank = {m: i for i, m in enumerate(ORDER)}
-    return sorted({str(m) for m in methods}, key=lambda m: (rank.get(m, len(rank)), m))
 
 
 def _at(frame: pd.DataFrame, column: str, value: float) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from evalib import stats
+from evalib.labels import label
 from evalib.lessons.text import (
     CLEAN,
     PAPER_EVA,
@@ -23,7 +24,6 @@ from evalib.lessons.text import (
     _paired,
     _reading,
     is_word,
-    label,
     num,
     percent,
     pm,
