@@ -53,7 +53,7 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, labels, plots
+from evalib import grids, labels, overlaps, plots
 
 S = ex.start(globals())
 P = S.profile
@@ -158,9 +158,9 @@ display(gap.query("protocol == 'clean'").merge(
 
 # %%
 dyn = S.dynamics()
-variants = ab.eva_variant_scores(dyn, W["early"], W["late"])
-share = ab.window_variance_share(dyn, W["early"], W["late"])
-overlap = ab.score_overlaps(variants, S.rates)
+variants = overlaps.eva_variant_scores(dyn, W["early"], W["late"])
+share = overlaps.window_variance_share(dyn, W["early"], W["late"])
+overlap = overlaps.score_overlaps(variants, S.rates)
 overlap["spearman"] = pd.Series(variants["paper"]).corr(pd.Series(variants["official"]),
                                                         method="spearman")  # fmt: skip
 overlap.to_csv(S.out_dir() / "eva_variants_overlap.csv", index=False)
@@ -216,8 +216,8 @@ dl_cfg = ab.drop_last_surrogate(S.surrogate())
 dyn_dl = ex.run_surrogate(dl_cfg, S.cache, S.data_root, device=S.device)
 unseen = 1 - np.asarray(dyn_dl.seen).mean()
 missing = pd.concat([
-    ab.missing_effect(dyn, S.rates, "eva", **W).assign(recording="every sample, every epoch"),
-    ab.missing_effect(dyn_dl, S.rates, "eva", **W).assign(recording="drop_last=True"),
+    overlaps.missing_effect(dyn, S.rates, "eva", **W).assign(recording="every sample, every epoch"),
+    overlaps.missing_effect(dyn_dl, S.rates, "eva", **W).assign(recording="drop_last=True"),
 ], ignore_index=True)  # fmt: skip
 missing = missing[["recording", *[c for c in missing.columns if c != "recording"]]]
 missing.to_csv(S.out_dir() / "missing_zero_vs_mask.csv", index=False)

@@ -51,7 +51,7 @@ from IPython.display import Markdown, display
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import grids, labels, plots
+from evalib import grids, labels, overlaps, plots
 
 S = ex.start(globals())
 P = S.profile
@@ -156,9 +156,9 @@ display(choice)
 
 # %%
 dyn = S.dynamics(seed=P.tuning_seed)
-scores = ab.window_scores(dyn, WINDOWS, PAIRS)
-overlaps = {rate: ab.overlap_matrix(scores, rate) for rate in G_RATES}
-pd.concat([ab.matrix_long(m).assign(rate=r) for r, m in overlaps.items()], ignore_index=True)[
+scores = overlaps.window_scores(dyn, WINDOWS, PAIRS)
+overlaps = {rate: overlaps.overlap_matrix(scores, rate) for rate in G_RATES}
+pd.concat([overlaps.matrix_long(m).assign(rate=r) for r, m in overlaps.items()], ignore_index=True)[
     ["rate", "a", "b", "jaccard"]].to_csv(S.out_dir() / "window_selection_overlap.csv", index=False)  # fmt: skip
 n_arms = len(scores)
 labelled = n_arms <= 20  # more tick labels than that overlap

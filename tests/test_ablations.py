@@ -11,7 +11,7 @@ from scipy import stats
 
 from evalib import ablations as ab
 from evalib import experiments as ex
-from evalib import labels
+from evalib import labels, overlaps
 from evalib.dynamics import from_arrays
 from evalib.errors import EvalibError
 from evalib.scores import check_windows
@@ -213,13 +213,13 @@ def test_score_overlaps_and_matrix_by_hand():
         "b": np.array([5.0, 0, 4, 1, 2, 3]),
         "c": np.array([0.0, 1, 2, 3, 4, 5]),
     }
-    o = ab.score_overlaps(s, [0.5])
+    o = overlaps.score_overlaps(s, [0.5])
     assert list(o[["a", "b"]].itertuples(index=False, name=None)) == [
         ("a", "b"), ("a", "c"), ("b", "c")]  # fmt: skip
     ab_row = o.iloc[0]  # a top-3 {0,1,2}, b top-3 {0,2,5}: 2 shared, union 4
     assert ab_row["m"] == 3 and ab_row["intersection"] == 2
     assert ab_row["jaccard"] == pytest.approx(0.5)
-    m = ab.overlap_matrix(s, 0.5)
+    m = overlaps.overlap_matrix(s, 0.5)
     assert m.shape == (3, 3) and np.allclose(np.diag(m), 1)
     assert m.loc["a", "b"] == m.loc["b", "a"] == pytest.approx(0.5)
     assert m.loc["a", "c"] == 0  # a top {0,1,2}, c top {3,4,5}
@@ -234,16 +234,16 @@ def _dynamics(seen=None, t=6, n=40, c=3, seed=0):
 
 def test_window_scores_keys_and_values():
     d = _dynamics()
-    s = ab.window_scores(d, [(0, 2), (2, 4)], ab.grid_pairs([(0, 2), (2, 4)]))
+    s = overlaps.window_scores(d, [(0, 2), (2, 4)], ab.grid_pairs([(0, 2), (2, 4)]))
     assert list(s) == ["[0, 2)", "[2, 4)", "[0, 2) + [2, 4)"]
     assert np.allclose(s["[0, 2) + [2, 4)"], s["[0, 2)"] + s["[2, 4)"])  # VAR-D = sum
 
 
 def test_eva_variant_scores_and_window_share():
     d = _dynamics()
-    v = ab.eva_variant_scores(d, (0, 3), (3, 6))
+    v = overlaps.eva_variant_scores(d, (0, 3), (3, 6))
     assert set(v) == {"paper", "official"} and v["paper"].shape == (40,)
-    share = ab.window_variance_share(d, (0, 3), (3, 6))
+    share = overlaps.window_variance_share(d, (0, 3), (3, 6))
     assert 0 <= share["early_share"] <= 1
     assert share["early_share"] == pytest.approx(
         share["early_total"] / (share["early_total"] + share["late_total"]))  # fmt: skip
@@ -254,7 +254,7 @@ def test_unseen_in_windows():
     seen[1, 0] = False  # inside [0, 2)
     seen[4, 1] = False  # outside [0, 2) and [2, 4)
     seen[3, 2] = False  # inside [2, 4)
-    assert ab.unseen_in(seen, [(0, 2), (2, 4)]).tolist() == [True, False, True, False]
+    assert overlaps.unseen_in(seen, [(0, 2), (2, 4)]).tolist() == [True, False, True, False]
 
 
 def test_missing_effect_zero_fill_favours_unseen_samples():
@@ -264,16 +264,16 @@ def test_missing_effect_zero_fill_favours_unseen_samples():
     hit = rng.choice(n, 10, replace=False)
     seen[rng.integers(0, 3, 10), hit] = False  # one unseen epoch each, inside [0, 3)
     d = _dynamics(seen=seen, t=t, n=n)
-    eff = ab.missing_effect(d, [0.1, 0.5], early=(0, 3), late=(3, 6))
+    eff = overlaps.missing_effect(d, [0.1, 0.5], early=(0, 3), late=(3, 6))
     assert list(eff["rate"]) == [0.1, 0.5]
     assert eff["affected_all"].iloc[0] == pytest.approx(10 / 60)
     assert (eff["affected_zero"] >= eff["affected_mask"]).all()
     assert eff["affected_zero"].iloc[0] > eff["affected_mask"].iloc[0]
     assert (eff["jaccard"] < 1).any()
-    full = ab.missing_effect(_dynamics(t=t, n=n), [0.1], early=(0, 3), late=(3, 6))
+    full = overlaps.missing_effect(_dynamics(t=t, n=n), [0.1], early=(0, 3), late=(3, 6))
     assert full["jaccard"].iloc[0] == 1 and full["affected_all"].iloc[0] == 0
     with pytest.raises(EvalibError, match="windows"):
-        ab.missing_effect(d, [0.1])
+        overlaps.missing_effect(d, [0.1])
 
 
 # ----------------------------------------------------------------------------- models
@@ -301,15 +301,15 @@ def test_overlap_matrix_agrees_with_compare_at_rate():
 
     rng = np.random.default_rng(3)
     s = {f"s{i}": rng.normal(size=50) for i in range(4)}
-    m = ab.overlap_matrix(s, 0.2)
+    m = overlaps.overlap_matrix(s, 0.2)
     for x in s:
         for y in s:
             assert m.loc[x, y] == pytest.approx(compare_at_rate(s[x], s[y], 0.2)["jaccard"])
-    long = ab.matrix_long(m)
+    long = overlaps.matrix_long(m)
     assert len(long) == 6 and list(long.columns) == ["a", "b", "jaccard"]
     assert long.iloc[0]["jaccard"] == pytest.approx(m.loc["s0", "s1"])
     with pytest.raises(EvalibError, match="entries"):
-        ab.overlap_matrix({"a": np.zeros(5), "b": np.zeros(4)}, 0.2)
+        overlaps.overlap_matrix({"a": np.zeros(5), "b": np.zeros(4)}, 0.2)
 
 
 def test_long_by_protocol():

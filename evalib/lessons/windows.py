@@ -51,8 +51,8 @@ def dual_window(
     ``diff``: the page's dual − single differences; ``overlap``: paper vs official per
     rate (``rate, m, intersection, jaccard``, optional ``spearman``); ``table``: the
     page's runs (``method`` var_d and eva_official among them); ``share``: from
-    :func:`evalib.ablations.window_variance_share`; ``missing``: from
-    :func:`evalib.ablations.missing_effect`, with a ``recording`` column; ``rates``: the
+    :func:`evalib.overlaps.window_variance_share`; ``missing``: from
+    :func:`evalib.overlaps.missing_effect`, with a ``recording`` column; ``rates``: the
     rates claim 4 is judged at (every rate when None)."""
     out = [
         "**Two windows against one** (clean protocol, accuracy points, paired by seed, "

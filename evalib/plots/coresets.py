@@ -305,7 +305,7 @@ def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
 
 
 def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
-    """Two panels from a :func:`evalib.ablations.missing_effect` table (one recording):
+    """Two panels from a :func:`evalib.overlaps.missing_effect` table (one recording):
     left, the Jaccard overlap of the coresets chosen with unseen epochs masked and
     zero-filled, per rate (1 = the convention changes nothing); right, the share (%) of
     samples with an unseen epoch in the whole training set and in each coreset."""
