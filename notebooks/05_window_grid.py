@@ -157,14 +157,14 @@ display(choice)
 # %%
 dyn = S.dynamics(seed=P.tuning_seed)
 scores = overlaps.window_scores(dyn, WINDOWS, PAIRS)
-overlaps = {rate: overlaps.overlap_matrix(scores, rate) for rate in G_RATES}
-pd.concat([overlaps.matrix_long(m).assign(rate=r) for r, m in overlaps.items()], ignore_index=True)[
+overlap_at = {rate: overlaps.overlap_matrix(scores, rate) for rate in G_RATES}
+pd.concat([overlaps.matrix_long(m).assign(rate=r) for r, m in overlap_at.items()], ignore_index=True)[
     ["rate", "a", "b", "jaccard"]].to_csv(S.out_dir() / "window_selection_overlap.csv", index=False)  # fmt: skip
 n_arms = len(scores)
 labelled = n_arms <= 20  # more tick labels than that overlap
 fig, axes = plt.subplots(1, len(G_RATES), figsize=(1.5 + 6.5 * len(G_RATES), 6.5 if labelled else 5.5),
                          squeeze=False)  # fmt: skip
-for ax, (rate, mat) in zip(axes[0], overlaps.items(), strict=True):
+for ax, (rate, mat) in zip(axes[0], overlap_at.items(), strict=True):
     sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n_arms <= 8,
                 fmt=".2f", xticklabels=labelled, yticklabels=labelled,
                 cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
