@@ -16,7 +16,7 @@ smaller width) on OrganAMNIST, this measures on this CPU, with one torch thread:
 and models from them the per-epoch cost of the two runs that set the profile's cost: a
 2 % coreset job (no recording) and the full-set surrogate run (recording), each with
 checkpoints after every epoch (before the cadence change) and every
-``evalib.train.CHECKPOINT_EVERY_S`` seconds (after). Epochs are the profile's; a job
+``evalib.checkpoints.CHECKPOINT_EVERY_S`` seconds (after). Epochs are the profile's; a job
 evaluates the validation split after every epoch and the test split after the last
 (spread over the epochs here), a surrogate also does one eval pass over its training
 set. Nothing trains a full epoch: the full set is extrapolated from the per-image costs.
@@ -62,7 +62,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from evalib import data  # noqa: E402
+from evalib import (
+    checkpoints,  # noqa: E402
+    data,  # noqa: E402
+)
 from evalib import experiments as ex  # noqa: E402
 from evalib import train as T  # noqa: E402
 from evalib.io import atomic_file  # noqa: E402
@@ -186,8 +189,8 @@ def measure(args, sizes: dict[str, int]) -> Costs:
             record = name == "full"  # the full-set run that records is the surrogate
             logp = torch.zeros((n, classes), dtype=torch.float16)
             mask = torch.ones(n, dtype=torch.bool)
-            store = T._Store(Path(tmp) / name, recipe.epochs, n, classes, 1, record,
-                             {"bench": name}, every_s=math.inf)  # fmt: skip
+            store = checkpoints.EpochStore(Path(tmp) / name, recipe.epochs, n, classes, 1,
+                                         record, {"bench": name}, every_s=math.inf)  # fmt: skip
             if record:  # rows written into the memory-mapped file, no state.pt
                 commit = (
                     cpu_seconds(
@@ -428,7 +431,7 @@ def main() -> None:
         profile = ex.get_profile("paper")
         full, n_val, n_test = data.dataset_info(DATASET).n_samples
         sizes = {"coreset": budget(full, CORESET_RATE), "full": full}
-        cadence = T.CHECKPOINT_EVERY_S
+        cadence = checkpoints.CHECKPOINT_EVERY_S
         costs = measure(args, sizes)
         runs = [Run(f"{CORESET_RATE:.0%} coreset job", sizes["coreset"], profile.epochs, False),
                 Run("full-set surrogate", sizes["full"], profile.epochs, True)]  # fmt: skip

@@ -132,7 +132,7 @@ class SyntheticSet(Task):
         )  # fmt: skip
 
     def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
-        from evalib.train import pick_device
+        from evalib.devices import pick_device
 
         out = self.distil(data_root, device, progress)
         _save(self.images_path(cache), out)
@@ -275,8 +275,8 @@ class Evaluation(Task):
     def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
         import time
 
+        from evalib.devices import pick_device
         from evalib.runner import load_data
-        from evalib.train import pick_device
 
         ds, train, ids, _, test = load_data(self.data, data_root)
         images, labels = self.image_set(cache, data_root, device, progress, (train, ids))

@@ -39,10 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from evalib.data import Split, to_float
+from evalib.devices import pick_device
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
 from evalib.models import build_model
-from evalib.train import evaluate, pick_device
+from evalib.train import evaluate
 
 # ----------------------------------------------------------------------------- networks
 

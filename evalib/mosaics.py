@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from evalib.data import Split, to_float
+from evalib.devices import pick_device
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
-from evalib.train import pick_device
 
 PATCH = 28
 METHODS = ("random", "el2n", "dad_hard", "dad_easy", "dad_ambiguous")

@@ -44,7 +44,7 @@ def _shown(folder: Path) -> str:
 @dataclass(frozen=True)
 class Setup:
     """What a notebook's parameters resolve to. ``device``: as given (None = auto); the
-    runs pick and check it with :func:`evalib.train.pick_device`."""
+    runs pick and check it with :func:`evalib.devices.pick_device`."""
 
     profile: Profile
     dataset: str
@@ -223,7 +223,7 @@ def check_parameter_names(names: Iterable[str], known: Iterable[str]) -> None:
 def paper_cpu_warning(profile: Profile, dataset: str) -> str:
     """The one-line warning for a ``paper``-profile run on the CPU, with its estimated cost."""
     from evalib.data import dataset_info
-    from evalib.train import cpu_hours
+    from evalib.devices import cpu_hours
 
     spec = profile.data_spec(dataset)
     n = spec.train_subset or dataset_info(dataset).n_samples[0]
@@ -262,7 +262,7 @@ def notebook_setup(
     the CPU; the ``paper`` profile on the CPU prints a one-line warning with its cost.
     """
     from evalib.data import dataset_info
-    from evalib.train import device_warning, pick_device
+    from evalib.devices import device_warning, pick_device
 
     extra = dict(extra or {})
     injected = injected_parameters()

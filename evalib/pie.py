@@ -342,9 +342,10 @@ class PruneTask(Task):
         return JobSize(n, self.model.name, self.model.width)
 
     def execute(self, cache, data_root, device, threads, progress) -> dict[str, Any]:
+        from evalib.devices import pick_device
         from evalib.models import build_model
         from evalib.runner import _train_resumable, load_data
-        from evalib.train import pick_device, seed_everything
+        from evalib.train import seed_everything
 
         ds, train_split, ids, val, test = load_data(self.data, data_root)
         info = ds.info

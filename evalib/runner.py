@@ -374,7 +374,8 @@ def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]
 def _train_resumable(ckpt: Path, **kwargs):
     """``train`` with a checkpoint folder keyed by config; a folder left by an older evalib
     (whose fingerprint no longer matches) is discarded and the run starts afresh."""
-    from evalib.train import CheckpointMismatch, train
+    from evalib.checkpoints import CheckpointMismatch
+    from evalib.train import train
 
     try:
         return train(checkpoint_dir=ckpt, **kwargs)

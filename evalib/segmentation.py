@@ -215,7 +215,7 @@ def _rounded(values: Any) -> list[float]:
 
 
 def _device(device: str | None) -> str:
-    from evalib.train import pick_device
+    from evalib.devices import pick_device
 
     return str(pick_device(device))
 

@@ -16,6 +16,7 @@ from evalib import dynamics as dm
 from evalib import experiments as ex
 from evalib.cli import main
 from evalib.errors import EvalibError
+from evalib.official import import_official_pickle
 from tests.conftest import make_npz
 
 
@@ -947,7 +948,7 @@ def test_closed_pipe_exits_quietly(tmp_path):
 def test_device_names_and_absent_devices(monkeypatch):
     import torch
 
-    from evalib import train as tr
+    from evalib import devices as tr
 
     assert tr.pick_device("cpu") == torch.device("cpu")
     assert tr.pick_device(" CPU ") == torch.device("cpu")
@@ -986,7 +987,7 @@ def test_device_names_and_absent_devices(monkeypatch):
 def test_paper_profile_on_cpu_warns_with_its_cost(tmp_path, monkeypatch, capsys):
     import torch
 
-    from evalib import train as tr
+    from evalib import devices as tr
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(tr, "_mps_available", lambda: False)
@@ -1055,7 +1056,7 @@ def test_official_pickle_reader_builds_only_its_own_types(tmp_path):
          "output": np.zeros((3, 4), np.float16)},
     ]}  # fmt: skip
     (tmp_path / "ok.pkl").write_bytes(pickle.dumps(records))
-    d = dm.import_official_pickle(tmp_path / "ok.pkl", np.array([0, 1, 2]))
+    d = import_official_pickle(tmp_path / "ok.pkl", np.array([0, 1, 2]))
     assert d.shape == (2, 3, 4) and d.seen.all()
 
     class Payload:
@@ -1066,11 +1067,11 @@ def test_official_pickle_reader_builds_only_its_own_types(tmp_path):
         pickle.dumps([{"epoch": 0, "idx": [0], "output": Payload()}])
     )
     with pytest.raises(EvalibError, match=r"refused: it names posix\.mkdir, which the official"):
-        dm.import_official_pickle(tmp_path / "evil.pkl", np.array([0]))
+        import_official_pickle(tmp_path / "evil.pkl", np.array([0]))
     assert not (tmp_path / "pwned").exists()
     (tmp_path / "odd.pkl").write_bytes(pickle.dumps([{"epoch": 0}]))
     with pytest.raises(EvalibError, match="not an official per-batch dict"):
-        dm.import_official_pickle(tmp_path / "odd.pkl", np.array([0]))
+        import_official_pickle(tmp_path / "odd.pkl", np.array([0]))
 
 
 # ============================================================================ 7. real processes

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import evalib.train as T
-from evalib import data
+from evalib import accel, data
 from evalib.models import build_model
 
 
@@ -32,7 +32,7 @@ def test_cuda_speedups_stay_off_on_the_cpu(tiny, monkeypatch):
     def no_compile(model):
         raise AssertionError("compiled on the CPU")
 
-    monkeypatch.setattr(T, "_compiled", no_compile)
+    monkeypatch.setattr(T, "compiled", no_compile)
     plain = _run(tiny.train, tiny.val, cuda_graphs=False, cuda_channels_last=False)
     asked = _run(tiny.train, tiny.val, cuda_graphs=True, cuda_channels_last=True)
 
@@ -47,14 +47,14 @@ def test_cuda_speedups_stay_off_on_the_cpu(tiny, monkeypatch):
 
 
 def test_settings_come_from_arguments_then_the_environment(monkeypatch):
-    monkeypatch.delenv(T.ENV_CUDA_GRAPHS, raising=False)
-    assert T._env_flag(None, T.ENV_CUDA_GRAPHS) is True  # on by default (on CUDA)
-    monkeypatch.setenv(T.ENV_CUDA_GRAPHS, "0")
-    assert T._env_flag(None, T.ENV_CUDA_GRAPHS) is False
-    assert T._env_flag(True, T.ENV_CUDA_GRAPHS) is True  # an argument wins
-    monkeypatch.setenv(T.ENV_CUDA_CHANNELS_LAST, "1")
-    assert T._env_flag(None, T.ENV_CUDA_CHANNELS_LAST) is True
-    assert T._env_flag(False, T.ENV_CUDA_CHANNELS_LAST) is False
+    monkeypatch.delenv(accel.ENV_CUDA_GRAPHS, raising=False)
+    assert accel.env_flag(None, accel.ENV_CUDA_GRAPHS) is True  # on by default (on CUDA)
+    monkeypatch.setenv(accel.ENV_CUDA_GRAPHS, "0")
+    assert accel.env_flag(None, accel.ENV_CUDA_GRAPHS) is False
+    assert accel.env_flag(True, accel.ENV_CUDA_GRAPHS) is True  # an argument wins
+    monkeypatch.setenv(accel.ENV_CUDA_CHANNELS_LAST, "1")
+    assert accel.env_flag(None, accel.ENV_CUDA_CHANNELS_LAST) is True
+    assert accel.env_flag(False, accel.ENV_CUDA_CHANNELS_LAST) is False
 
 
 def test_without_triton_training_runs_eager_with_a_warning():
@@ -64,4 +64,4 @@ def test_without_triton_training_runs_eager_with_a_warning():
         pytest.skip("Triton is installed here")
     model = torch.nn.Linear(2, 2)
     with pytest.warns(UserWarning, match="Triton is not installed"):
-        assert T._compiled(model) is model
+        assert accel.compiled(model) is model

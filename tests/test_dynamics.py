@@ -5,6 +5,7 @@ import pytest
 
 from evalib import dynamics as dm
 from evalib.errors import EvalibError
+from evalib.official import import_official_pickle
 
 
 def _dyn(t=3, n=5, c=4, seed=0, with_eval=True):
@@ -80,7 +81,7 @@ def test_import_official_pickle_marks_skipped_samples(tmp_path):
     ]
     with open(tmp_path / "td.pickle", "wb") as fh:
         pickle.dump(records, fh)
-    d = dm.import_official_pickle(tmp_path / "td.pickle", labels=[0, 1, 2, 0, 1])
+    d = import_official_pickle(tmp_path / "td.pickle", labels=[0, 1, 2, 0, 1])
     assert d.shape == (2, 5, 3)
     assert d.seen.tolist() == [[True, True, False, True, True], [True, False, True, True, True]]
     np.testing.assert_allclose(np.exp(d.log_probs[0, 0].astype(float)), 1 / 3, atol=1e-3)

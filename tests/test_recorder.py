@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from evalib import dynamics as dm
 from evalib.data import Split
 from evalib.errors import EvalibError
+from evalib.recorder import Recorder
 from evalib.scores import compute_scores
 from evalib.train import Recipe, train
 
@@ -50,7 +51,7 @@ def test_plain_loop_equals_trainer(data):
     )
     dataset = TensorDataset(torch.arange(N), data.images, data.labels)
     order = torch.Generator().manual_seed(SEED)
-    rec = dm.Recorder(N, C, epochs=EPOCHS, labels=data.labels)
+    rec = Recorder(N, C, epochs=EPOCHS, labels=data.labels)
     for epoch in range(EPOCHS):
         model.train()
         loader = DataLoader(dataset, batch_size=BATCH, sampler=torch.randperm(N, generator=order))
@@ -87,7 +88,7 @@ def test_plain_loop_equals_trainer(data):
 def test_unseen_samples_and_numpy_logits():
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(6, 3)).astype(np.float32)
-    rec = dm.Recorder(8, 3, labels=np.arange(8) % 3)
+    rec = Recorder(8, 3, labels=np.arange(8) % 3)
     rec.record(np.arange(6), logits)  # samples 6 and 7 not met this epoch
     rec.end_epoch()
     rec.record(torch.arange(8), torch.from_numpy(rng.normal(size=(8, 3)).astype(np.float32)))
@@ -101,7 +102,7 @@ def test_unseen_samples_and_numpy_logits():
 
 
 def test_labels_from_targets_and_save_roundtrip(tmp_path):
-    rec = dm.Recorder(4, 2, meta={"model": "mine"})
+    rec = Recorder(4, 2, meta={"model": "mine"})
     rec.record([2, 0], torch.zeros(2, 2), targets=torch.tensor([1, 0]))
     rec.record([1, 3], torch.zeros(2, 2), targets=[1, 1])
     rec.end_epoch()
@@ -134,17 +135,17 @@ def test_labels_from_targets_and_save_roundtrip(tmp_path):
     ],
 )
 def test_mistakes_are_one_line_errors(steps, message):
-    rec = dm.Recorder(4, 3, epochs=2, labels=[0, 1, 2, 0])
+    rec = Recorder(4, 3, epochs=2, labels=[0, 1, 2, 0])
     with pytest.raises(EvalibError, match=message):
         steps(rec)
 
 
 def test_missing_labels_refused():
-    rec = dm.Recorder(3, 2)
+    rec = Recorder(3, 2)
     rec.record([0, 1, 2], torch.zeros(3, 2), targets=[0, 1, 0])
     rec.end_epoch()
     assert rec.dynamics().labels.tolist() == [0, 1, 0]
-    rec = dm.Recorder(3, 2)
+    rec = Recorder(3, 2)
     rec.record([0, 1], torch.zeros(2, 2), targets=[0, 1])
     rec.end_epoch()
     with pytest.raises(EvalibError, match="1 of 3 samples have no label"):

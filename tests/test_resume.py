@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOOK = r"""
 import io, os, signal, sys, time
 import torch
+import evalib.checkpoints as C
 import evalib.train as T
 from evalib import cli
 
@@ -44,7 +45,7 @@ die_at = int(os.environ.get("HOOK_DIE_IN_SAVE", "0"))
 tick = float(os.environ.get("HOOK_SECONDS_PER_BATCH", "0"))
 save_log = os.environ.get("HOOK_SAVE_LOG")
 calls = {"float": 0, "batches": 0, "epochs": 0, "save": 0}
-to_float, save, commit = T.to_float, torch.save, T._Store.commit_epoch
+to_float, save, commit = T.to_float, torch.save, C.EpochStore.commit_epoch
 
 def hanging_to_float(x):  # after an epoch's commit come the next epoch's training batches
     calls["float"] += 1
@@ -73,10 +74,10 @@ def dying_save(obj, fh, *args, **kwargs):  # SIGKILL half-way through writing st
     return save(obj, fh, *args, **kwargs)
 
 T.to_float = hanging_to_float
-T._Store.commit_epoch = counting_commit
+C.EpochStore.commit_epoch = counting_commit
 torch.save = dying_save
 if tick:  # a clock in which every batch (training or evaluation) takes `tick` seconds
-    T._now = lambda: calls["batches"] * tick
+    C._now = lambda: calls["batches"] * tick
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -388,10 +389,10 @@ class FakeClock:
     (after its checkpoint decision); counts and records every state.pt write."""
 
     def __init__(self, monkeypatch, seconds_per_epoch: float = 1.0) -> None:
-        import evalib.train as T
+        import evalib.checkpoints as C
 
         self.now, self.step, self.saved = 0.0, seconds_per_epoch, []
-        monkeypatch.setattr(T, "_now", lambda: self.now)
+        monkeypatch.setattr(C, "_now", lambda: self.now)
         real = torch.save
 
         def save(obj, fh, *args, **kwargs):

@@ -191,20 +191,14 @@ def load_training_data(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from evalib import __version__
+    from evalib.checkpoints import is_checkpoint_dir
     from evalib.data import dataset_info
+    from evalib.devices import cpu_hours, device_warning, pick_device
     from evalib.dynamics import check_output, save
     from evalib.io import check_output_dir, warn
     from evalib.models import MODEL_NAMES, build_model
     from evalib.names import canonical
-    from evalib.train import (
-        Recipe,
-        cpu_hours,
-        device_warning,
-        is_checkpoint_dir,
-        pick_device,
-        seed_everything,
-        train,
-    )
+    from evalib.train import Recipe, seed_everything, train
 
     out = Path(args.out)
     args.model = canonical(args.model, MODEL_NAMES, "model")

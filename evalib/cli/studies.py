@@ -14,8 +14,8 @@ def cmd_grid(args: argparse.Namespace) -> int:
     from evalib import experiments as ex
     from evalib import grids
     from evalib.data import dataset_info
+    from evalib.devices import device_warning, pick_device
     from evalib.io import warn
-    from evalib.train import device_warning, pick_device
 
     profile = _flagged("--profile", _profile, args.profile)
     flags = [_flagged("--dataset", dataset_info, d).flag for d in args.datasets]
@@ -107,8 +107,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from evalib import experiments as ex
     from evalib import grids, stats
     from evalib.data import dataset_info
+    from evalib.devices import device_warning, pick_device
     from evalib.io import warn
-    from evalib.train import device_warning, pick_device
 
     profile = _flagged("--profile", _profile, args.profile)
     info = _flagged("--dataset", dataset_info, args.dataset)
