@@ -178,8 +178,10 @@ def explain(group: pd.DataFrame) -> str:
     seeds = int(worst["n_seeds"])
     paper = worst.get("paper", math.nan)
     paper_text = "" if pd.isna(paper) else f"; the paper: {paper:+.1f}"
-    head = (f"{int(counts.get(HOLDS, 0))} of {len(g)} comparisons hold, "
-            f"{int(counts.get(CONTRADICTED, 0))} are contradicted, "
+    n_held, n_against = int(counts.get(HOLDS, 0)), int(counts.get(CONTRADICTED, 0))
+    head = (f"{n_held} of {len(g)} comparison{'s' if len(g) != 1 else ''} "
+            f"{'holds' if n_held == 1 else 'hold'}, {n_against} "
+            f"{'is' if n_against == 1 else 'are'} contradicted, "
             f"{int(counts.get(INCONCLUSIVE, 0))} inconclusive")  # fmt: skip
     label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
     return (f"{head}; {label}: {where}, {worst['diff']:+.1f}{ci} points "

@@ -96,8 +96,8 @@ def format_comparison(row: Mapping[str, object], paper: bool = True, seeds: bool
     """``"EVA − Random at 2 %: −17.9 ± 2.3"`` (points; ``(1 seed)`` without an interval
     unless ``seeds`` is False, ``paper +1.2`` appended when the paper reports the same
     difference)."""
-    text = str(row.get("comparison", "difference"))
-    model = row.get("model_label")
+    text = next((str(row[k]) for k in ("comparison", "part") if _given(row.get(k))), "difference")
+    model = next((row[k] for k in ("model_label", "model") if _given(row.get(k))), None)
     if isinstance(model, str) and model:
         text += f" on {model}"
     rate = _num(row.get("rate"))
@@ -115,10 +115,24 @@ def format_comparison(row: Mapping[str, object], paper: bool = True, seeds: bool
     return f"{text}: {value}"
 
 
+def _given(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+#: the side of 0 each kind of claim expects (evalib.claims.Part.kind)
+KIND_DIRECTION = {"better": 1.0, "matches": 1.0, "worse": -1.0, "no_better": -1.0}
+
+
 def _margin(rows: pd.DataFrame) -> pd.Series:
-    """How far each comparison is on the claimed side of 0 (negative: the wrong side)."""
-    direction = rows["direction"] if "direction" in rows else pd.Series(1, index=rows.index)
-    return direction.fillna(1).astype(float) * rows["diff"].astype(float)
+    """How far each comparison is on the claimed side of 0 (negative: the wrong side);
+    the side comes from a ``direction`` column (+1 / −1), else from ``kind``."""
+    if "direction" in rows:
+        direction = rows["direction"].fillna(1).astype(float)
+    elif "kind" in rows:
+        direction = rows["kind"].map(KIND_DIRECTION).fillna(1.0)
+    else:
+        direction = pd.Series(1.0, index=rows.index)
+    return direction * rows["diff"].astype(float)
 
 
 def numbers_sentence(rows: pd.DataFrame, max_listed: int = 4) -> str:
@@ -217,7 +231,14 @@ def findings(
         main = v[v["protocol"] == v["protocol"].iloc[0]]
         primary = str(main["protocol"].iloc[0])
     out = []
+    tested = {(str(r["dataset"]), _claim_id(r["claim"])) for _, r in main.iterrows()
+              if category(r["verdict"]) != UNTESTED}  # fmt: skip
     for _, r in main.iterrows():
+        if (
+            category(r["verdict"]) == UNTESTED
+            and (str(r["dataset"]), _claim_id(r["claim"])) in tested
+        ):
+            continue  # e.g. a claim at 30 %, where the floor budget does not apply
         key = {k: r[k] for k in ("dataset", *extra)}
         rows = _same_claim(_matching(c[c["protocol"] == primary], key), r["claim"])
         rows = rows.assign(verdict=r["verdict"])

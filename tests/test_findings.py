@@ -226,3 +226,28 @@ def test_ray_benchmark_table_has_one_column_per_executor(tmp_path: Path) -> None
     assert lines[2] == "| `wall_s` | 19.0 | 35.8 |"
     assert lines[3] == "| `same_as_serial` | yes | yes |"
     assert "not been run" in booktext.ray_smoke_table(tmp_path / "none")
+
+
+def test_claims_page_columns_name_each_part_and_model_and_the_wrong_side_by_kind() -> None:
+    """The claims notebook writes ``part``, ``model`` and ``kind``: sentences name the
+    part (and network) of each difference, and "closest to the wrong side" of a "worse"
+    claim is its least negative difference."""
+    rows = [("a", "clean", "2a", f"m{i} − Random", "worse", 0.02, "epochs", "", -40.0 + 5 * i)
+            for i in range(5)]  # fmt: skip
+    rows += [("a", "clean", "6", "EVA − Random", "matches", 0.05, "epochs", "vgg ×0.125", -2.0),
+             ("a", "clean", "6", "EVA − Random", "matches", 0.05, "epochs", "resnet18 ×0.125",
+              1.0)]  # fmt: skip
+    c = pd.DataFrame(rows, columns=["dataset", "protocol", "claim", "part", "kind", "rate",
+                                    "budget", "model", "diff"])  # fmt: skip
+    c["ci95"], c["n_seeds"] = 1.0, 3
+    v = pd.DataFrame({"dataset": ["a"] * 3, "protocol": ["clean"] * 3, "claim": ["2a", "6", "5"],
+                      "budget": ["epochs", "epochs", "epochs"],
+                      "verdict": ["holds", "inconclusive", "not tested"]})  # fmt: skip
+    items = {str(f["claim"]): f for f in findings.findings(v, c)}
+    assert "closest to the wrong side: m4 − Random at 2 %: −20.0" in items["2a"]["sentence"]
+    assert "EVA − Random on vgg ×0.125 at 5 %: −2.0 ± 1.0" in items["6"]["sentence"]
+    assert "difference" not in items["6"]["sentence"]
+    assert "5" in items  # untested everywhere: still listed
+    floor = pd.concat([v, v.assign(budget="floor", verdict="not tested")], ignore_index=True)
+    labels = [f["label"] for f in findings.findings(floor, c) if str(f["claim"]) == "2a"]
+    assert labels == ["a (budget epochs)"]  # "not tested" under the floor: left out
