@@ -19,7 +19,10 @@ from evalib.cache import (
     atomic_write_json,
     default_cache_dir,
     load_selection,
+    load_weights,
     read_json_checked,
+    save_selection,
+    save_weights,
     selection_path,
 )
 from evalib.config import Job, config_key, job_from_dict, surrogate_from_dict
@@ -106,6 +109,7 @@ def rerun(
         compared = {f: (stored.get(f), new.get(f)) for f in job.reproduced}
         compared["stage"] = ("task", "task")
         return compared
+    _bring_inputs(job, home, fresh)
     digest = stored.get("indices_sha256")
     committed = None
     if (
@@ -135,6 +139,20 @@ def rerun(
     if job.surrogate is not None and job.method not in ("random", "given"):
         compared.update(_score_agreement(job, home, fresh))
     return compared
+
+
+def _bring_inputs(job: Job, home: Cache, fresh: Cache) -> None:
+    """Copy into ``fresh`` what ``job`` names by digest and cannot recompute: its loss
+    weights and, for a ``given`` selection, its samples (from the stored results)."""
+    from evalib.data import dataset_info
+
+    dataset = job.data.dataset
+    if job.weights is not None:
+        save_weights(fresh, dataset, load_weights(home, dataset, job.weights))
+    if job.selection is not None and job.selection.method == "given":
+        digest = str(job.selection.param_dict()["digest"])
+        ids = load_selection(home, dataset, digest)
+        save_selection(fresh, dataset, ids, dataset_info(dataset).n_samples[0])
 
 
 def _with_results(fresh: Cache, home: Cache) -> Cache:

@@ -352,3 +352,21 @@ def test_experiments_only_re_exports():
         obj = getattr(ex, name)
         module = inspect.getmodule(obj) if callable(obj) else None
         assert module is None or module.__name__ != "evalib.experiments", name
+
+
+def test_rerun_brings_the_stored_weights_and_given_samples(cache, shared_data, tmp_path):
+    """A job trained with stored loss weights on a given coreset reruns in a fresh folder
+    (its weights and samples are copied from the stored results) and reproduces."""
+    full = ex.Job(SMOKE.data_spec("breastmnist"), None, None, SMOKE.model, SMOKE.recipe, 0)
+    _, train_split, ids, _, _ = ex.load_data(full.data, shared_data)
+    w = np.linspace(0.5, 2.0, len(ids)).astype(np.float32)
+    from evalib.data import dataset_info
+
+    n_total = dataset_info("breastmnist").n_samples[0]
+    digest = ex.save_selection(cache, "breastmnist", ids[::2], n_total)
+    sel = ex.SelectionSpec.make("given", 0.5, digest=digest)
+    job = replace(full, selection=sel, weights=ex.save_weights(cache, "breastmnist", w))
+    ex.run_job(job, cache, shared_data)
+    compared = ex.rerun(cache.job_path(job), tmp_path / "again", shared_data, progress=False)
+    compared.pop("stage")
+    assert all(a == b for a, b in compared.values()), compared
