@@ -86,7 +86,11 @@ def compute_cost(results: Path) -> dict[str, str]:
     if cost.empty or "CPU-hours" not in cost:
         return {"cost_cpu_hours": MISSING, "cost_half_hours": MISSING, "cost_runs": MISSING}
     hours = float(cost["CPU-hours"].sum())
-    runs = int(cost["jobs done"].sum()) if "jobs done" in cost else 0
+    done = next((c for c in ("runs done", "jobs done") if c in cost), None)
+    if done is None:
+        return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
+                "cost_runs": MISSING}  # fmt: skip
+    runs = int(cost[done].sum())
     return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
             "cost_runs": f"{runs:,}"}  # fmt: skip
 

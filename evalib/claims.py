@@ -130,7 +130,8 @@ def _part_rows(claim, part, t, dataset, rates, metric) -> list[dict]:
     rows = []
     groups = t.groupby("model_label") if part.by_model else [(None, t)]
     for model, g in groups:
-        for budget in sorted(set(g.loc[g["arm"] == part.a, "budget"])) or ["epochs"]:
+        at_rates = (g["arm"] == part.a) & g["rate"].isin(rates)  # a budget A has at these rates
+        for budget in sorted(set(g.loc[at_rates, "budget"])) or ["epochs"]:
             for rate in rates:
                 a = g[(g["arm"] == part.a) & (g["budget"] == budget) & (g["rate"] == rate)]
                 b_rate = part.b_rate if part.b_rate is not None else rate
@@ -275,3 +276,27 @@ def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
         cells = [r["claim"], r["source"], r["expected"], r["ours"], f"**{r['verdict']}**"]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
+
+
+def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The comparisons of :func:`evaluate` as the claims page lists them: one row per
+    claim, part (with its network for claim 6), rate and budget; ``ours`` is the paired
+    difference ± its 95 % half-width (accuracy points), ``paper`` the paper's own."""
+
+    def signed(x: float) -> str:
+        return "—" if pd.isna(x) else f"{x:+.1f}".replace("-", "−")
+
+    model = rows["model"] if "model" in rows else pd.Series(None, index=rows.index)
+    out = pd.DataFrame({
+        "claim": rows["claim"].astype(str),
+        "comparison": [p if not isinstance(m, str) or not m else f"{p} on {m}"
+                       for p, m in zip(rows["part"], model, strict=True)],
+        "rate": (100 * rows["rate"].astype(float)).map("{:g} %".format),
+        "budget": rows["budget"],
+        "ours": [signed(d) + ("" if pd.isna(c) else f" ± {c:.1f}")
+                 for d, c in zip(rows["diff"], rows["ci95"], strict=True)],
+        "paper": rows["paper"].map(signed) if "paper" in rows else "—",
+        "seeds": rows["n_seeds"].fillna(0).astype(int),
+        "verdict": rows["verdict"],
+    })  # fmt: skip
+    return out.reset_index(drop=True)

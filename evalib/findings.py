@@ -269,7 +269,9 @@ def headline(items: Sequence[Mapping[str, object]]) -> str:
     for f in items:
         by_claim.setdefault(f["claim"], []).append(str(f["category"]))
         if f["category"] == CONTRADICTED:
-            where.setdefault(f["claim"], []).append(str(f.get("label", f.get("dataset", ""))))
+            place = str(f.get("label", f.get("dataset", ""))).split(" (")[0]  # not its budget
+            if place not in where.setdefault(f["claim"], []):
+                where[f["claim"]].append(place)
 
     def names(claims: list[object]) -> str:
         nums = [str(c) for c in claims]
@@ -293,7 +295,7 @@ def headline(items: Sequence[Mapping[str, object]]) -> str:
     text = text[0].upper() + text[1:] + "."
     partial = [f"claim {c} on {' and '.join(where[c])}" for c in rest if c in where]
     if partial:
-        text += f" Contradicted on one dataset only: {', '.join(partial)}."
+        text += f" Contradicted on part of the datasets or budgets only: {', '.join(partial)}."
     return text
 
 

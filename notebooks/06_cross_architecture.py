@@ -118,7 +118,7 @@ for (protocol, model), ax in g.axes_dict.items():
     ref = full.loc[full["model_label"] == model, ab.PROTOCOLS[protocol]]
     if len(ref):
         ax.axhline(100 * ref.mean(), color="k", ls=":", lw=1)
-    ax.set(xlabel="selection rate (% of training set)", ylabel="accuracy (%)")
+    ax.set(xlabel="rate (%)", ylabel="accuracy (%)")
 g.set_titles("{row_name} · trained: {col_name}", size="small")
 sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=len(methods), title=None,
                 frameon=False)  # fmt: skip
@@ -138,8 +138,8 @@ plt.show()
 
 # %% [markdown]
 # Accuracy (%) of each network (columns; the first is the surrogate's own architecture)
-# trained on coresets chosen from the surrogate's dynamics by EVA, Random and CCS, per
-# selection rate (%). Top row: paper protocol (best validation accuracy over training);
+# trained on coresets chosen from the surrogate's dynamics by EVA (windows tuned on
+# validation) and Random, per selection rate (% of the training set). Top row: paper protocol (best validation accuracy over training);
 # bottom row: clean protocol (test accuracy of the final model). Bars are means over
 # seeds, error bars one standard deviation (none with a single seed); the dotted line is
 # that network trained on the full training set.

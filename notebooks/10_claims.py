@@ -53,7 +53,7 @@ datasets: list[str] = ["organamnist", "bloodmnist"]  # a list: -y "datasets: [or
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, grids, plots
+from evalib import claims, grids, labels, plots
 from evalib import experiments as ex
 
 plots.setup_style()  # the figure style, and tables as every results page shows them
@@ -107,15 +107,16 @@ if len(verdicts):
 
 # %% [markdown]
 # ## The comparisons behind them
-# `diff` is ours (A − B, accuracy points, mean over seeds of the paired differences);
-# `paper` is the same difference in the paper's Table 1 (OrganAMNIST; NaN where the
-# paper does not report it).
+# `ours` is A − B in accuracy points (the mean over seeds of the paired differences) ±
+# its 95 % t-interval half-width; `paper` is the same difference in the paper's Table 1
+# (OrganAMNIST; "—" where the paper does not report it); `seeds` the number of pairs.
 
 # %%
 if len(results):
-    clean = results.query("protocol == 'clean'")
-    display(clean[["dataset", "budget", "claim", "part", "model", "rate", "paper", "diff",
-                   "ci95", "n_seeds", "verdict"]])  # fmt: skip
+    with pd.option_context("display.max_rows", None):
+        for flag, part in results.query("protocol == 'clean'").groupby("dataset", sort=False):
+            display(Markdown(f"**{labels.dataset_title(flag)}**"))
+            display(claims.comparison_table(part))
 
 # %%
 import matplotlib.pyplot as plt
@@ -123,7 +124,8 @@ import seaborn as sns
 
 if len(results):
     shown = results.query("protocol == 'clean' and budget == 'epochs'").dropna(subset=["diff"])
-    shown = shown.assign(row=shown["dataset"] + " · " + shown["part"] + " · "
+    on = shown["model"].map(lambda m: f" on {m}" if isinstance(m, str) and m else "")
+    shown = shown.assign(row=shown["dataset"] + " · " + shown["part"] + on + " · "
                          + (100 * shown["rate"]).map("{:g} %".format))  # fmt: skip
     colours = {claims.HOLDS: "tab:green", claims.INCONCLUSIVE: "tab:orange",
                claims.CONTRADICTED: "tab:red", claims.UNTESTED: "0.6"}  # fmt: skip
@@ -149,9 +151,10 @@ if len(results):
 
 # %%
 if len(results):
-    display(results.query("protocol == 'paper'")[["dataset", "budget", "claim", "part",
-                                                   "model", "rate", "diff", "ci95", "n_seeds",
-                                                   "verdict"]])  # fmt: skip
+    with pd.option_context("display.max_rows", None):
+        for flag, part in results.query("protocol == 'paper'").groupby("dataset", sort=False):
+            display(Markdown(f"**{labels.dataset_title(flag)}**"))
+            display(claims.comparison_table(part))
 
 # %% [markdown]
 # ## Related systems

@@ -58,6 +58,8 @@ def test_evaluate_by_hand():
     assert _by(out, "2a", 0.02, part="entropy − Random").iloc[0]["verdict"] == UNTESTED
     five = _by(out, "5").iloc[0]
     assert five["diff"] == pytest.approx(0.0) and five["verdict"] == HOLDS  # within 1 point
+    # EVA has floor-budget rows at 2 % only: claim 5 (at 30 %) is not read under the floor
+    assert _by(out, "5", budget="floor").empty and len(_by(out, "1", budget="floor")) == 2
 
 
 def test_claim_verdicts_need_every_part():
@@ -123,3 +125,20 @@ def test_related_claim_combines_parts_and_shows_numbers():
 
 def test_summary_of_nothing_has_the_columns():
     assert list(claims.summary(pd.DataFrame()).columns)[-1] == "why"
+
+
+def test_comparison_table_names_each_network_and_joins_the_interval():
+    t = _table()
+    other = pd.DataFrame(
+        _rows("random", 0.05, (0.7, 0.7, 0.7), model=("vgg", 0.125))
+        + _rows("eva_tuned", 0.05, (0.72, 0.71, 0.73), model=("vgg", 0.125))
+    )
+    out = claims.evaluate(pd.concat([t, other]), "organamnist", [0.02, 0.05],
+                          surrogate_model=CONVNET)  # fmt: skip
+    table = claims.comparison_table(out)
+    assert list(table.columns) == ["claim", "comparison", "rate", "budget", "ours", "paper",
+                                   "seeds", "verdict"]  # fmt: skip
+    row = table[(table["claim"] == "1") & (table["rate"] == "2 %") & (table["budget"] == "epochs")]
+    assert row.iloc[0]["ours"].startswith("+3.0 ± ") and row.iloc[0]["paper"] == "+1.2"
+    assert "EVA tuned − Random on vgg ×0.125" in set(table["comparison"])
+    assert (table.loc[table["seeds"] == 0, "ours"] == "—").all()

@@ -95,7 +95,7 @@ def test_headline_counts_claims_by_category() -> None:
     text = findings.headline(items)
     assert text.startswith("Claims 2 and 3 hold on every dataset tested")
     assert "claim 1 is contradicted" in text and "claims 4 and 5 get mixed" in text
-    assert text.endswith("Contradicted on one dataset only: claim 5 on B.")
+    assert text.endswith("Contradicted on part of the datasets or budgets only: claim 5 on B.")
 
 
 def test_extra_key_columns_split_the_findings() -> None:
@@ -251,3 +251,14 @@ def test_claims_page_columns_name_each_part_and_model_and_the_wrong_side_by_kind
     floor = pd.concat([v, v.assign(budget="floor", verdict="not tested")], ignore_index=True)
     labels = [f["label"] for f in findings.findings(floor, c) if str(f["claim"]) == "2a"]
     assert labels == ["a (budget epochs)"]  # "not tested" under the floor: left out
+
+
+def test_compute_cost_counts_the_runs_of_the_claims_page_table(tmp_path: Path) -> None:
+    """The claims page writes ``runs done``: the landing page's run count reads it."""
+    pd.DataFrame({"dataset": ["a", "a"], "study": ["tuning", "table1"], "runs done": [4, 885],
+                  "runs missing": [0, 0], "CPU-hours": [1.0, 6.5]}).to_csv(
+        tmp_path / "compute_cost.csv", index=False)  # fmt: skip
+    out = booktext.compute_cost(tmp_path)
+    assert out["cost_runs"] == "889" and out["cost_cpu_hours"] == booktext._fmt(7.5)
+    pd.DataFrame({"CPU-hours": [1.0]}).to_csv(tmp_path / "compute_cost.csv", index=False)
+    assert booktext.compute_cost(tmp_path)["cost_runs"] == booktext.MISSING

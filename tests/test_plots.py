@@ -95,9 +95,12 @@ def test_representative_samples_and_their_figure() -> None:
     s[:, 3] = 0.0  # learned from the start
     s[:, 4] = 1.4  # never learned
     s[:, 7] = np.where(np.arange(t) % 2 == 0, 1.2, 0.1)  # flips every epoch
+    s[:, 9] = 1.1  # hard and steady: high error, no variance
+    s[:, 11] = np.linspace(1.0, 1.3, t)  # hard, drifting
     windows = {"early": (0, 2), "late": (5, 7)}
     picks = plots.representative_samples(s, windows)
     assert picks["highest EVA score"] == 7
+    assert picks["high error, low variance"] == 9
     assert picks["learned early"] == 3 and picks["never learned"] == 4
     assert len(set(picks.values())) == len(picks)
     fig = plots.trajectories_with_window_stats(s, picks, windows, "t")

@@ -215,7 +215,7 @@ def ablation(
     rates: Sequence[float] | None = None,
     metric: str = CLEAN,
 ) -> str:
-    """Claim 3 on the page's runs: VAR − EXP on the same windows per rate, why (EXP keeps
+    """Claim 3 on the page's runs: VAR − EXP per rate, each arm on its own tuned windows, why (EXP keeps
     the hardest images and falls below Random), and whether VAR and EXP are below Random
     at the lowest rate.
 
@@ -224,8 +224,8 @@ def ablation(
     (:func:`evalib.ablations.paired_difference`); ``random``: Random's runs; ``rates``:
     the rates claim 3 is judged at (the profile's low rates; every rate when None)."""
     out = [
-        "**Variance against expectation on the same windows** (clean protocol, accuracy "
-        "points, paired by seed, ± 95 % t-interval; claim 3 expects > 0):",
+        "**Variance against expectation, each arm on the windows tuned for it** (clean "
+        "protocol, accuracy points, paired by seed, ± 95 % t-interval; claim 3 expects > 0):",
         "",
     ]
     if _has(diff, ("comparison", "rate", "diff", "ci95", "count")):

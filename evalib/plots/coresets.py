@@ -155,7 +155,8 @@ def representative_samples(
     """A few samples that show what window statistics do, by position in [T, N]:
     the highest and the median summed window variance (EVA's score), a sample learned
     early (lowest mean error over training), one never learned (highest mean error) and
-    the sample with the highest window mean among those with low variance."""
+    the steadiest hard sample (the lowest summed window variance among the tenth of
+    samples with the highest mean error in the first window)."""
     s = np.asarray(error_norms, dtype=np.float64)
     var = sum(s[a:b].var(axis=0) for a, b in windows.values())
     mean_all = s.mean(axis=0)
@@ -166,11 +167,12 @@ def representative_samples(
         "learned early": int(np.argmin(mean_all)),
         "never learned": int(np.argmax(mean_all)),
     }
-    low_var = order[: max(1, len(order) // 4)]
     early = next(iter(windows.values()))
-    steady = low_var[np.argmax(s[early[0] : early[1], low_var].mean(axis=0))]
-    if int(steady) not in picks.values():
-        picks["high error, low variance"] = int(steady)
+    early_mean = s[early[0] : early[1]].mean(axis=0)
+    hard = np.flatnonzero(early_mean >= np.quantile(early_mean, 0.9))
+    hard = hard[~np.isin(hard, list(picks.values()))]
+    if len(hard):
+        picks["high error, low variance"] = int(hard[np.argmin(var[hard])])
     return picks
 
 
@@ -327,11 +329,14 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     width = 0.8 / len(sets)
     for i, (col, name) in enumerate(sets.items()):
         shown = right.bar(x + (i - 1) * width, 100 * missing[col], width, label=name)
-        right.bar_label(shown, fmt="%.2g", fontsize="xx-small", padding=1)
+        right.bar_label(shown, fmt="%.2g", fontsize="xx-small", padding=2, rotation=90)
     right.set_xticks(x, ticks)
     right.set(xlabel="selection rate (%)", ylabel="samples with an unseen epoch (%)",
               title="who gets selected")  # fmt: skip
-    right.legend(fontsize="x-small", loc="upper right")
+    top = float(np.nanmax(100 * missing[list(sets)].to_numpy(float), initial=0.0))
+    right.set_ylim(0, 1.6 * top if top > 0 else 1.0)  # room for the rotated values
+    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
+                 frameon=False)  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
     return fig
