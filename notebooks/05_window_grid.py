@@ -46,7 +46,6 @@ device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from IPython.display import Markdown, display
 
 from evalib import ablations as ab
@@ -160,33 +159,17 @@ scores = overlaps.window_scores(dyn, WINDOWS, PAIRS)
 overlap_at = {rate: overlaps.overlap_matrix(scores, rate) for rate in G_RATES}
 pd.concat([overlaps.matrix_long(m).assign(rate=r) for r, m in overlap_at.items()], ignore_index=True)[
     ["rate", "a", "b", "jaccard"]].to_csv(S.out_dir() / "window_selection_overlap.csv", index=False)  # fmt: skip
-n_arms = len(scores)
-labelled = n_arms <= 20  # more tick labels than that overlap
-fig, axes = plt.subplots(1, len(G_RATES), figsize=(1.5 + 6.5 * len(G_RATES), 6.5 if labelled else 5.5),
-                         squeeze=False)  # fmt: skip
-for ax, (rate, mat) in zip(axes[0], overlap_at.items(), strict=True):
-    sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n_arms <= 8,
-                fmt=".2f", xticklabels=labelled, yticklabels=labelled,
-                cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
-    ax.set(
-        title=f"rate {rate:.0%}", xlabel="window or pair (epochs)", ylabel="window or pair (epochs)"
-    )
-    ax.tick_params(labelsize="x-small")
-    ax.tick_params(axis="y", rotation=0)
-    ax.grid(False)
-fig.suptitle(
-    labels.figure_title(S.dataset, P.name, "overlap between the selections of different windows")
+plots.overlap_heatmaps(
+    overlap_at, labels.figure_title(S.dataset, P.name, "overlap of the windows' selections")
 )
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
 # Jaccard index (0 = disjoint, 1 = identical) between the coresets selected by VAR-S on
 # each single window and VAR-D on each pair, per selection rate, computed from the
-# surrogate's recorded dynamics without training. Tick labels are the windows in epochs
-# (`[a, b)` single window, `[a, b) + [c, d)` pair; hidden when there are more than 20 arms:
-# then rows and columns run through the single windows first, in epoch order, then the
-# pairs, by early and then late window).
+# surrogate's recorded dynamics without training, one figure per rate. Tick labels are
+# the windows in epochs (`[a, b)` single window, `[a, b) + [c, d)` pair): the single
+# windows first, in epoch order, then the pairs, by early and then late window.
 
 # %% [markdown]
 # ## What this shows

@@ -347,6 +347,10 @@ def test_window_grid_reports_the_choice_on_fresh_seeds_and_its_optimism() -> Non
     ) in text
     assert "promise 60.0 %; the reported seeds deliver 45.0 % on test (3 seeds)" in text
     assert "optimism of +15.0 points" in text
+    # val 60 − test 50 on the tuning run; test 50 on the tuning seed − 45 on fresh seeds
+    assert ("Of that, +10.0 points is validation reading higher than test on the tuning run "
+            "itself (50.0 % test on tuning seed 3) and +5.0 points is tuning seed 3 against "
+            "the reported seeds") in text  # fmt: skip
     assert "from +5.0 to +15.0 points (mean +10.0)" in text
     assert "4 VAR-S windows and EVA pairs reach 20.0–50.0 % test accuracy" in text
     assert "the published pair ranks 2 of 3 EVA pairs" in text

@@ -390,3 +390,17 @@ def test_distill_predictor_draws_points_the_diagonal_and_zero() -> None:
     assert len(left.texts) == 4  # one IPC label per point
     assert _width(fig) <= plots.MAX_WIDTH + 1e-9
     plt.close(fig)
+
+
+def test_overlap_heatmaps_name_every_arm_on_both_axes() -> None:
+    arms = [f"[{5 * i}, {5 * i + 5})" for i in range(30)]
+    mat = pd.DataFrame(np.eye(30), index=arms, columns=arms)
+    figs = plots.overlap_heatmaps({0.02: mat, 0.05: mat}, "t")
+    assert len(figs) == 2
+    ax = figs[0].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == arms
+    assert [t.get_text() for t in ax.get_yticklabels()] == arms
+    assert ax.get_title() == "t · rate 2 %"
+    assert figs[0].get_size_inches()[0] <= plots.MAX_WIDTH
+    for f in figs:
+        plt.close(f)

@@ -173,7 +173,13 @@ def distillation(
             out = [head, "", *out]
     rel = related_lines(verdict_rows)
     if rel:
-        out += ["", "**The page's claims:**", "", *rel]
+        out += [
+            "",
+            "**The page's claims** (each budget pooled over the datasets, so a verdict can "
+            "differ from the per-dataset lines above):",
+            "",
+            *rel,
+        ]
     return "\n".join(out)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from evalib import stats
@@ -155,6 +156,16 @@ def dual_window(
 # ----------------------------------------------------------------------------- 05 window grid
 
 
+def _tuning_test(grid: pd.DataFrame | None, windows: object, rate: float) -> float:
+    """Clean test accuracy (%) of EVA's ``windows`` at ``rate`` on the tuning seed, from
+    the page's grid summary (EVA is the dual-window variance, ``var_d``), else NaN."""
+    if not _has(grid, ("method", "windows", "rate", "protocol", "mean")):
+        return math.nan
+    hit = grid[grid["method"].isin(("eva", "var_d")) & (grid["windows"] == windows)
+               & (grid["protocol"] == "clean") & np.isclose(grid["rate"].astype(float), rate)]  # fmt: skip
+    return float(hit["mean"].iloc[0]) if len(hit) else math.nan
+
+
 def window_grid(
     choice: pd.DataFrame,
     fresh: pd.DataFrame | None = None,
@@ -236,12 +247,22 @@ def window_grid(
                 f"seed{'s' if int(r['fresh seeds']) != 1 else ''}), an optimism of "
                 f"{num(r['optimism'], 1, True)} points. "
             )
+            tuned_test = _tuning_test(grid, r["chosen"], float(r["rate"]))
+            if _finite(tuned_test):
+                split = float(r["val (tuning seed)"]) - tuned_test
+                seeds = tuned_test - float(r["test (fresh seeds)"])
+                text += (
+                    f"Of that, {num(split, 1, True)} points is validation reading higher than "
+                    f"test on the tuning run itself ({num(tuned_test)} % test on {seed}) and "
+                    f"{num(seeds, 1, True)} points is {seed} against the reported seeds, each "
+                    "with its own surrogate and training. "
+                )
         text += (
             f"Over the {len(o)} arm × rate choices with fresh runs, the optimism runs from "
             f"{num(o['optimism'].min(), 1, True)} to {num(o['optimism'].max(), 1, True)} "
-            f"points (mean {num(o['optimism'].mean(), 1, True)}); part of it is the "
-            "validation split reading differently from the test split, not the choice "
-            "alone."
+            f"points (mean {num(o['optimism'].mean(), 1, True)}): the validation split "
+            "reading differently from the test split, and the tuning seed's windows "
+            "carrying over to other seeds' surrogates, not the choice alone."
         )
         out += ["", text]
     else:

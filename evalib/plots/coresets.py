@@ -71,7 +71,7 @@ def accuracy_vs_rate(
     summary: columns method, rate, mean, std (from experiments.summarize). paper: the
     paper's numbers (method, rate, mean) drawn as faint dashed lines for comparison.
     """
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.5))
     methods = [m for m in labels.ordered(summary["method"]) if m != "full"]
     palette = {m: method_color(m) for m in methods}
     for m in methods:
@@ -89,7 +89,7 @@ def accuracy_vs_rate(
     rates = sorted(set(summary["rate"]) - {1.0})
     ax.set_xticks([100 * r for r in rates], [f"{100 * r:g}" for r in rates])
     ax.minorticks_off()
-    ax.legend(ncol=2, fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -340,3 +340,25 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def overlap_heatmaps(matrices: Mapping[float, pd.DataFrame], title: str) -> list[plt.Figure]:
+    """One page-wide heatmap per rate of the Jaccard overlap between the coresets of
+    every window and pair (``evalib.overlaps.overlap_matrix``: arms × arms), every arm
+    named on both axes (small type when there are many); cells annotated up to 8 arms."""
+    figures = []
+    for rate, mat in matrices.items():
+        n = len(mat)
+        fig, ax = plt.subplots(figsize=(MAX_WIDTH, min(MAX_WIDTH, 2.5 + 0.17 * n)))
+        sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n <= 8,
+                    fmt=".2f", xticklabels=True, yticklabels=True,
+                    cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
+        ax.set(xlabel="window or pair (epochs)", ylabel="window or pair (epochs)",
+               title=f"{title} · rate {100 * rate:g} %")  # fmt: skip
+        ax.tick_params(labelsize=6 if n > 12 else "small")
+        ax.tick_params(axis="x", rotation=90)
+        ax.tick_params(axis="y", rotation=0)
+        ax.grid(False)
+        fig.tight_layout()
+        figures.append(fig)
+    return figures

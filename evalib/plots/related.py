@@ -56,8 +56,8 @@ def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> 
     for col in pruned[:1]:
         ax1.bar(x + 0.2, per_class[col], 0.4, label=f"pruned {100 * float(col[11:]):g}%")
     ax1.set_xticks(x, list(per_class["class"]), rotation=45, ha="right")
-    ax1.set(ylabel="test accuracy (%)", title="per-class accuracy")
-    ax1.legend(fontsize="small")
+    ax1.set(ylabel="test accuracy (%)", title="per-class accuracy", ylim=(0, 118))
+    ax1.legend(fontsize="small", loc="upper center", ncol=2, frameon=False)
     if htl is not None and len(htl):
         values, freq = np.unique(np.asarray(htl), return_counts=True)
         ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
@@ -111,13 +111,19 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
                 yerr=[0 if np.isnan(row[f"{m}_std"]) else row[f"{m}_std"] for m in metrics],
                 capsize=2, label=row["variant"])  # fmt: skip
     ax1.set_xticks(xx + wbar * (len(order) - 1) / 2, ["overall", "balanced", "worst class"])
-    ax1.set(ylabel="test accuracy (%)", title="emphasis on HTL samples")
+    lows = [summary[f"{m}_mean"] - summary[f"{m}_std"].fillna(0) for m in metrics]
+    highs = [summary[f"{m}_mean"] + summary[f"{m}_std"].fillna(0) for m in metrics]
+    if len(summary):  # zoom on the bars: the differences are fractions of a point
+        lo, hi = float(min(x.min() for x in lows)), float(max(x.max() for x in highs))
+        pad = max(0.5, 0.15 * (hi - lo))
+        ax1.set_ylim(max(0.0, lo - pad), min(100.0, hi + 3 * pad))
+    ax1.set(ylabel="test accuracy (%)", title="emphasis on HTL samples (axis zoomed)")
     for v in per_class.columns:
         ax2.plot(range(len(per_class)), per_class[v], marker="o", label=v)
     ax2.set_xticks(range(len(per_class)), list(per_class.index), rotation=45, ha="right")
     ax2.set(ylabel="test accuracy (%)", title="per class")
     if order:
-        ax1.legend(fontsize="small", loc="upper right")
+        ax1.legend(fontsize="small", loc="upper center", ncol=len(order), frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
