@@ -41,6 +41,10 @@ def test_numbers_use_a_true_minus_and_intervals_only_where_there_are_some() -> N
     assert lessons.pm(3.0, math.nan) == "+3.0"
     assert lessons.num(-0.04, sign=True) == "+0.0" and lessons.num(math.nan) == "—"
     assert lessons.seeds_text([3, 3]) == "3 seeds"
+    from evalib.lessons.text import percent
+
+    assert [percent(x) for x in (0.153, 0.042, 0.00029, 0.0)] == ["15 %", "4.2 %", "0.029 %",
+                                                                  "0 %"]  # fmt: skip
     assert lessons.seeds_text([1]) == "1 seed, so no interval"
     assert lessons.seeds_text([2, 3]) == "2–3 seeds"
     assert lessons.side(-3.0, 2.5, 3) == "below Random"

@@ -76,11 +76,14 @@ def word(verdict: str) -> str:
 
 
 def percent(x: object) -> str:
-    """``0.153`` → ``"15 %"``, ``0.042`` → ``"4.2 %"``."""
+    """``0.153`` → ``"15 %"``, ``0.042`` → ``"4.2 %"``, ``0.00029`` → ``"0.029 %"`` (two
+    significant digits below 1 %, so a small share never reads as zero)."""
     if not _finite(x):
         return "—"
     v = 100 * float(x)  # type: ignore[arg-type]
-    return f"{v:.0f} %" if v == 0 or v >= 10 else f"{v:.1f} %"
+    if v == 0 or v >= 10:
+        return f"{v:.0f} %"
+    return f"{v:.1f} %" if v >= 1 else f"{v:.2g} %"
 
 
 def is_word(verdict: str) -> str:
