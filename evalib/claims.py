@@ -30,7 +30,19 @@ from evalib.stats import (
     verdict,
 )
 
-__all__ = ["CONTRADICTED", "HOLDS", "INCONCLUSIVE", "UNTESTED", "CLAIMS", "Claim", "Part"]
+__all__ = [
+    "CONTRADICTED",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "UNTESTED",
+    "CLAIMS",
+    "Claim",
+    "Part",
+    "RELATED",
+    "RelatedClaim",
+    "related",
+    "related_claim",
+]
 
 LOW = "low"  # the profile's tuning rates (2 % and 5 % at cpu and paper)
 KIND_TEXT = {"better": "> 0", "worse": "< 0", "matches": f"≥ −{MARGIN:g}",
@@ -84,6 +96,60 @@ CLAIMS: tuple[Claim, ...] = (
           (Part("EVA tuned − Random", "eva_tuned", "random", "matches", (0.05, 0.3),
                 by_model=True),)),
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RelatedClaim:
+    """A claim of a related paper (or this book's own question), tested on its page:
+    ``text`` and ``expected`` may hold ``{placeholders}`` the page fills (e.g. the DAD
+    rule judged); ``kind`` is ``better`` / ``worse`` / ``matches`` (paired differences,
+    see :func:`related_claim`) or ``correlation`` (a Spearman test)."""
+
+    key: str
+    page: str
+    text: str
+    source: str
+    expected: str
+    kind: str
+    unit: str = "points"
+
+
+RELATED: tuple[RelatedClaim, ...] = (
+    RelatedClaim("pie_worst_class", "07", "pruning costs the worst class more than overall "
+                 "accuracy", "Hooker et al.", "worst-class drop − overall drop > 0", "better"),
+    RelatedClaim("pie_emphasis_overall", "07", "emphasis on HTL samples raises overall accuracy",
+                 "Jaiswal et al.", "+2 to +3 points (their localisation task)", "better"),
+    RelatedClaim("pie_emphasis_worst", "07", "emphasis on HTL samples raises worst-class "
+                 "accuracy", "Jaiswal et al.", "+2 to +3 points (their localisation task)",
+                 "better"),
+    RelatedClaim("pie_coreset", "07", "the highest-HTL coreset beats Random",
+                 "this book (no paper claim)", "HTL − Random > 0", "better"),
+    RelatedClaim("distill_predicts", "08", "random-subset accuracy predicts distilled accuracy",
+                 "Li et al.", "strong positive correlation", "correlation"),
+    RelatedClaim("distill_predicts_gain", "08", "random-subset accuracy predicts the gain of "
+                 "distillation", "Li et al.", "positive correlation", "correlation"),
+    RelatedClaim("distill_beats_random", "08", "distilled images beat random real images at "
+                 "equal budget", "Zhao & Bilen (DM); Li et al.", "distilled − random > 0",
+                 "better"),
+    RelatedClaim("distill_eva", "08", "EVA's per-class top-k beats random real images",
+                 "this book (no paper claim)", "EVA − random > 0", "better"),
+    RelatedClaim("dad_el2n_fails", "09", "gradient-norm pruning fails on dense labels: EL2N "
+                 "below Random", "He et al. (DAD)", "EL2N − Random < 0", "worse", "Dice × 100"),
+    RelatedClaim("dad_beats_el2n", "09", "DAD beats gradient-norm pruning ({rule}, best DAD "
+                 "rule)", "He et al. (DAD)", "DAD − EL2N > 0", "better", "Dice × 100"),
+    RelatedClaim("dad_keeps_random", "09", "DAD keeps Random's quality or better ({rule})",
+                 "He et al. (DAD)", "DAD − Random ≥ 0", "matches", "Dice × 100"),
+)  # fmt: skip
+_RELATED = {c.key: c for c in RELATED}
+
+
+def related(key: str) -> RelatedClaim:
+    """The declared related claim ``key`` (:data:`RELATED`)."""
+    if key not in _RELATED:
+        raise KeyError(f"no related claim {key!r}; declared: {', '.join(_RELATED)}")
+    return _RELATED[key]
+
+
 #: Table 1 methods behind an arm, for the paper's own difference.
 PAPER_METHOD = {"eva_tuned": "eva", "eva_published": "eva", **{m: m for m in (*_SCORES, "ccs",
                 "random", "full")}}  # fmt: skip
@@ -210,25 +276,21 @@ def diff_stats(diffs: Sequence[float]) -> tuple[float, float, float, int]:
     return mean, half, std, n
 
 
-def related_claim(
-    claim: str,
-    source: str,
-    expected: str,
-    parts: dict[str, Sequence[float]],
-    sign: int,
-    unit: str = "points",
-) -> dict:
-    """One claim of a related paper tested on paired differences: ``parts`` maps a label
-    (e.g. a rate) to the per-seed differences A − B, each judged with
-    :func:`evalib.stats.verdict` (``sign`` +1: better, −1: worse, 0: matches or beats
-    within :data:`~evalib.stats.MARGIN` points) and combined with :func:`combine`.
+def related_claim(key: str, parts: dict[str, Sequence[float]], **fill: object) -> dict:
+    """The declared claim ``key`` (:data:`RELATED`, its ``{placeholders}`` filled from
+    ``fill``) tested on paired differences: ``parts`` maps a label (e.g. a rate) to the
+    per-seed differences A − B, each judged with :func:`evalib.stats.verdict` by the
+    claim's kind (``matches``: within :data:`~evalib.stats.MARGIN` points) and combined
+    with :func:`combine`.
 
-    Returns a row: claim, source, expected, ours (mean ± ci95 per part, in ``unit``),
-    verdict, and ``parts`` (label → verdict)."""
+    Returns a row: claim, source, expected, ours (mean ± ci95 per part, in the claim's
+    unit), verdict, and ``parts`` (label → verdict)."""
+    c = related(key)
+    claim, source, expected, unit = c.text.format(**fill), c.source, c.expected, c.unit
     shown, verdicts = [], {}
     for label, diffs in parts.items():
         mean, ci, _, n = diff_stats(diffs)
-        verdicts[label] = verdict(mean, ci, {1: "better", -1: "worse", 0: "matches"}[sign])
+        verdicts[label] = verdict(mean, ci, c.kind)
         if n:
             ci_text = "" if math.isnan(ci) else f" ± {ci:.2f}"
             shown.append(f"{label}: {mean:+.2f}{ci_text} (n={n})")

@@ -359,9 +359,13 @@ def _paired_ipc(results: pd.DataFrame, a: str, b: str) -> dict[str, list[float]]
     return paired_parts(t, "ipc", ["dataset", "seed"], a, b, "test_acc", "IPC {}", 100)
 
 
-def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) -> dict[str, Any]:
+def _correlation_claim(key: str, corr: pd.DataFrame, y: str) -> dict[str, Any]:
+    """The declared correlation claim ``key`` (:data:`evalib.claims.RELATED`) on the
+    Spearman test of random-subset accuracy against ``y``."""
+    from evalib.claims import related
     from evalib.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 
+    c = related(key)
     row = corr[(corr["x"] == "random") & (corr["y"] == y)]
     rho = float(row["spearman_rho"].iloc[0]) if len(row) else math.nan
     p = float(row["spearman_p"].iloc[0]) if len(row) else math.nan
@@ -378,7 +382,7 @@ def _correlation_claim(claim: str, corr: pd.DataFrame, y: str, expected: str) ->
         )
         p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
         ours = f"Spearman ρ = {rho:.2f} ({p_text}, n = {n} dataset × budget points)"
-    return {"claim": claim, "source": "Li et al.", "expected": expected, "ours": ours,
+    return {"claim": c.text, "source": c.source, "expected": c.expected, "ours": ours,
             "verdict": verdict, "parts": {"all": verdict}}  # fmt: skip
 
 
@@ -392,13 +396,8 @@ def verdicts(results: pd.DataFrame, corr: pd.DataFrame) -> list[dict[str, Any]]:
     from evalib.claims import related_claim
 
     return [
-        _correlation_claim("random-subset accuracy predicts distilled accuracy", corr,
-                           "distilled", "strong positive correlation"),
-        _correlation_claim("random-subset accuracy predicts the gain of distillation", corr,
-                           "gain", "positive correlation"),
-        related_claim("distilled images beat random real images at equal budget",
-                      "Zhao & Bilen (DM); Li et al.", "distilled − random > 0",
-                      _paired_ipc(results, "distilled", "random"), 1),
-        related_claim("EVA's per-class top-k beats random real images", "this book (no paper "
-                      "claim)", "EVA − random > 0", _paired_ipc(results, "eva", "random"), 1),
+        _correlation_claim("distill_predicts", corr, "distilled"),
+        _correlation_claim("distill_predicts_gain", corr, "gain"),
+        related_claim("distill_beats_random", _paired_ipc(results, "distilled", "random")),
+        related_claim("distill_eva", _paired_ipc(results, "eva", "random")),
     ]  # fmt: skip

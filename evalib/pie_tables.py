@@ -252,21 +252,16 @@ def verdicts(
     pruned = pruning[pruning["sparsity"] == s_max]
     drop = {c: _seed_diffs(dense, pruned, c) for c in ("accuracy", "worst_class_accuracy")}
     rows.append(related_claim(
-        "pruning costs the worst class more than overall accuracy", "Hooker et al.",
-        "worst-class drop − overall drop > 0",
+        "pie_worst_class",
         {f"sparsity {s_max:g}": [w - o for w, o in zip(drop["worst_class_accuracy"],
                                                       drop["accuracy"], strict=True)]},
-        1,
     ))  # fmt: skip
     uniform = emphasis[emphasis["variant"] == "uniform"]
     others = [v for v in dict.fromkeys(emphasis["variant"]) if v != "uniform"]
-    for col, what in (("accuracy", "overall"), ("worst_class_accuracy", "worst-class")):
+    for col, key in (("accuracy", "pie_emphasis_overall"),
+                     ("worst_class_accuracy", "pie_emphasis_worst")):  # fmt: skip
         parts = {v: _seed_diffs(emphasis[emphasis["variant"] == v], uniform, col) for v in others}
-        rows.append(related_claim(
-            f"emphasis on HTL samples raises {what} accuracy", "Jaiswal et al.",
-            "+2 to +3 points (their localisation task)", parts, 1,
-        ))  # fmt: skip
+        rows.append(related_claim(key, parts))
     parts = paired_parts(coreset, "rate", ["seed"], "pie", "random", "accuracy")
-    rows.append(related_claim("the highest-HTL coreset beats Random", "this book (no paper claim)",
-                              "HTL − Random > 0", parts, 1))  # fmt: skip
+    rows.append(related_claim("pie_coreset", parts))
     return rows

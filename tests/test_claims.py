@@ -109,18 +109,34 @@ def test_diff_stats_by_hand():
 
 
 def test_related_claim_combines_parts_and_shows_numbers():
-    row = claims.related_claim("c", "src", "A − B > 0", {"2%": [1, 2, 3], "5%": [-1, -2, -3]}, 1)
+    row = claims.related_claim("pie_coreset", {"2%": [1, 2, 3], "5%": [-1, -2, -3]})
     assert row["parts"] == {"2%": INCONCLUSIVE, "5%": INCONCLUSIVE}  # both include 0
     assert row["verdict"] == INCONCLUSIVE
+    assert row["claim"] == "the highest-HTL coreset beats Random"
+    assert row["expected"] == "HTL − Random > 0" and row["source"].startswith("this book")
     assert "2%: +2.00 ± 2.48 (n=3)" in row["ours"] and row["ours"].endswith("[points]")
-    tight = claims.related_claim("c", "s", "e", {"all": [3.0, 3.1, 2.9]}, 1)
+    tight = claims.related_claim("pie_coreset", {"all": [3.0, 3.1, 2.9]})
     assert tight["verdict"] == HOLDS
-    against = claims.related_claim("c", "s", "e", {"all": [-3.0, -3.1, -2.9]}, 1)
+    against = claims.related_claim("pie_coreset", {"all": [-3.0, -3.1, -2.9]})
     assert against["verdict"] == CONTRADICTED
-    empty = claims.related_claim("c", "s", "e", {"x": []}, 1)
+    worse = claims.related_claim("dad_el2n_fails", {"all": [-3.0, -3.1, -2.9]})
+    assert worse["verdict"] == HOLDS and worse["ours"].endswith("[Dice × 100]")
+    filled = claims.related_claim("dad_keeps_random", {"all": [0.1, 0.2, 0.0]}, rule="dad_easy")
+    assert filled["claim"] == "DAD keeps Random's quality or better (dad_easy)"
+    empty = claims.related_claim("pie_coreset", {"x": []})
     assert empty["verdict"] == UNTESTED and empty["ours"] == "no results"
     md = claims.verdict_markdown([row, tight])
-    assert md.count("\n| c |") == 2 and "**inconclusive**" in md and "**holds**" in md
+    assert md.count("\n| the highest-HTL coreset beats Random |") == 2
+    assert "**inconclusive**" in md and "**holds**" in md
+
+
+def test_related_claims_are_declared_once_per_page():
+    keys = [c.key for c in claims.RELATED]
+    assert len(keys) == len(set(keys))
+    assert {c.page for c in claims.RELATED} == {"07", "08", "09"}
+    assert {c.kind for c in claims.RELATED} <= {"better", "worse", "matches", "correlation"}
+    with pytest.raises(KeyError, match="no related claim 'nope'"):
+        claims.related("nope")
 
 
 def test_summary_of_nothing_has_the_columns():
