@@ -139,6 +139,8 @@ RELATED: tuple[RelatedClaim, ...] = (
                  "rule)", "He et al. (DAD)", "DAD − EL2N > 0", "better", "Dice × 100"),
     RelatedClaim("dad_keeps_random", "09", "DAD keeps Random's quality or better ({rule})",
                  "He et al. (DAD)", "DAD − Random ≥ 0", "matches", "Dice × 100"),
+    RelatedClaim("dad_classification", "09", "DAD's classification form beats Random as a "
+                 "coreset score", "this book (no paper claim)", "DAD − Random > 0", "better"),
 )  # fmt: skip
 _RELATED = {c.key: c for c in RELATED}
 

@@ -177,10 +177,8 @@ display(compute)
 
 # %%
 verdict_rows = seg.verdicts(runs) + [
-    claims.related_claim("DAD's classification form beats Random as a coreset score",
-                         "this book (no paper claim)", "DAD − Random > 0",
-                         claims.paired_parts(cls_table, "rate", ["seed"], "dad", "random",
-                                             "accuracy"), 1),
+    claims.related_claim("dad_classification", claims.paired_parts(
+        cls_table, "rate", ["seed"], "dad", "random", "accuracy")),
 ]  # fmt: skip
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "seg_verdicts.csv", index=False)
