@@ -171,7 +171,9 @@ def _echo_lines(path: Path | None, prefix: str = "    ") -> Iterator[None]:
                 line = fh.readline()
                 if line:
                     print(prefix + line.rstrip(), flush=True)
-                elif stop.is_set():
+                elif stop.is_set():  # the block ended: lines written since the last read
+                    for rest in fh:
+                        print(prefix + rest.rstrip(), flush=True)
                     return
                 else:
                     time.sleep(0.5)
