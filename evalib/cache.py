@@ -4,8 +4,9 @@ Results are checksummed JSON records written atomically (:func:`atomic_write_jso
 a torn or corrupt entry is recomputed, never read. A :class:`Cache` holds a results root
 (small files, committed) and a scratch root (recorded dynamics, checkpoints), each owned
 by evalib. Coresets are stored with the results as packed bitmasks and indexed by
-:func:`selection_key`, so a selection outlives the surrogate that made it; :func:`migrate`
-re-keys stored results to the current :data:`~evalib.config.SCHEMA`.
+:func:`selection_key`, so a selection outlives the surrogate that made it; per-sample loss
+weights are stored the same way, by digest (:func:`save_weights`). Re-keying stored
+results to the current :data:`~evalib.config.SCHEMA` is :func:`evalib.rerun.migrate`.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def _entries(path: Path) -> list[os.DirEntry] | None:
 def is_results_dir(path: Path) -> bool:
     """True when ``path`` holds only what evalib writes into ``<results>/<profile>/`` (the
     layout of the committed ``results/`` folders, written before markers existed): the
-    folders jobs, surrogates, selections, candidates, pie, distill, segmentation and one per
-    dataset, and CSV or JSON files."""
+    folders jobs, surrogates, selections, weights, candidates, pie, distill, segmentation and
+    one per dataset, and CSV or JSON files."""
     from evalib.data import DATASETS
 
     entries = _entries(path)

@@ -11,7 +11,8 @@ and up-weight them in training. This module implements, from those descriptions:
   the mask (:func:`fine_tune`);
 * PIE and HTL as pure functions of prediction arrays ``[K, N]`` (:func:`modal`,
   :func:`pie_mask`, :func:`htl_scores`);
-* per-class / worst-class accuracy (:func:`per_class_accuracy`, :func:`accuracy_report`);
+* per-class / worst-class accuracy (:func:`accuracy_report`, on
+  :func:`evalib.stats.per_class_accuracy`);
 * HTL as a coreset score (:func:`htl_selection`, keep highest, ties by index) and as
   training emphasis (:func:`emphasis_weights`: 1 + λ·HTL; :func:`oversample`);
 * the study's one task kind, :class:`PruneTask` (``"pie:prune"``): one dense network,
@@ -41,6 +42,7 @@ from evalib.config import DataSpec, Job, ModelSpec, array_digest
 from evalib.data import Split
 from evalib.errors import EvalibError
 from evalib.packing import JobSize
+from evalib.stats import per_class_accuracy
 from evalib.study_config import DEFAULT_SPARSITIES, PIESettings
 from evalib.tasks import Task
 from evalib.train import Recipe, predictions, train
@@ -205,23 +207,6 @@ def htl_scores(
 
 
 # ----------------------------------------------------------------------------- accuracy
-
-
-def per_class_accuracy(preds: Any, labels: Any, num_classes: int | None = None) -> np.ndarray:
-    """Accuracy of each class [C] float64 (fraction of its samples predicted right);
-    NaN for a class with no sample."""
-    p, y = np.asarray(preds).reshape(-1), np.asarray(labels).reshape(-1)
-    if p.shape != y.shape:
-        raise EvalibError(f"{p.size} predictions for {y.size} labels")
-    c = (
-        int(num_classes)
-        if num_classes is not None
-        else int(max(p.max(initial=0), y.max(initial=0))) + 1
-    )
-    total = np.bincount(y, minlength=c)[:c].astype(np.float64)
-    right = np.bincount(y[p == y], minlength=c)[:c].astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, right / np.maximum(total, 1), np.nan)
 
 
 def accuracy_report(preds: Any, labels: Any, num_classes: int | None = None) -> dict[str, Any]:
@@ -417,7 +402,6 @@ __all__ = [
     "magnitude_masks",
     "modal",
     "oversample",
-    "per_class_accuracy",
     "pie_mask",
     "prunable_modules",
     "prune",

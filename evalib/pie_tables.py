@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalib.pie import accuracy_report, htl_scores, per_class_accuracy, pie_mask
+from evalib.pie import accuracy_report, htl_scores, pie_mask
+from evalib.stats import per_class_accuracy
 
 METRICS = ("accuracy", "balanced_accuracy", "worst_class_accuracy")
 

@@ -360,15 +360,11 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
 def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]:
     """Accuracy of ``model`` on each class of ``split`` (fractions; None where the split
     holds no image of the class)."""
+    from evalib.stats import per_class_accuracy
     from evalib.train import predictions
 
-    pred = predictions(model, split, recipe)
-    labels = split.labels.numpy().reshape(-1)
-    out: list[float | None] = []
-    for c in range(n_classes):
-        mask = labels == c
-        out.append(float((pred[mask] == c).mean()) if mask.any() else None)
-    return out
+    pc = per_class_accuracy(predictions(model, split, recipe), split.labels.numpy(), n_classes)
+    return [None if np.isnan(v) else float(v) for v in pc]
 
 
 def _train_resumable(ckpt: Path, **kwargs):

@@ -1,4 +1,5 @@
-"""Summaries over seeds, seed-paired differences, and the verdict rules of the claims.
+"""Summaries over seeds, seed-paired differences, the verdict rules of the claims, and
+per-class accuracy (the worst-class numbers of job rows and the related pages).
 
 Verdicts are strict and symmetric. A comparison is a seed-paired difference A − B in
 accuracy points with a 95 % t-interval [lo, hi] over seeds:
@@ -23,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from evalib.errors import EvalibError
 
 HOLDS, CONTRADICTED, INCONCLUSIVE, UNTESTED = "holds", "contradicted", "inconclusive", "not tested"
 KINDS = ("better", "worse", "matches", "no_better")
@@ -137,3 +140,20 @@ def groupby_summary(
     tcrit = out["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
     out["ci95"] = tcrit * out["std"] / np.sqrt(out["count"])
     return out
+
+
+def per_class_accuracy(preds: object, labels: object, num_classes: int | None = None) -> np.ndarray:
+    """Accuracy of each class [C] float64 (fraction of its samples predicted right);
+    NaN for a class with no sample."""
+    p, y = np.asarray(preds).reshape(-1), np.asarray(labels).reshape(-1)
+    if p.shape != y.shape:
+        raise EvalibError(f"{p.size} predictions for {y.size} labels")
+    c = (
+        int(num_classes)
+        if num_classes is not None
+        else int(max(p.max(initial=0), y.max(initial=0))) + 1
+    )
+    total = np.bincount(y, minlength=c)[:c].astype(np.float64)
+    right = np.bincount(y[p == y], minlength=c)[:c].astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, right / np.maximum(total, 1), np.nan)

@@ -142,10 +142,6 @@ def task_from_record(row: Mapping[str, Any]) -> Task:
     return task
 
 
-def is_task(item: Any) -> bool:
-    return isinstance(item, Task)
-
-
 # ----------------------------------------------------------------------------- configs
 
 

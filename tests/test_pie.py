@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from evalib import pie, pie_tables, tasks
+from evalib import pie, pie_tables, stats, tasks
 from evalib.data import Split
 from evalib.errors import EvalibError
 from evalib.experiments import Cache, DataSpec, ModelSpec
@@ -127,7 +127,7 @@ def test_pie_shapes_checked():
 def test_per_class_and_worst_class_by_hand():
     labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
     preds = np.array([0, 0, 0, 1, 1, 0, 2, 2, 0, 2])
-    pc = pie.per_class_accuracy(preds, labels, num_classes=4)
+    pc = stats.per_class_accuracy(preds, labels, num_classes=4)
     np.testing.assert_allclose(pc[:3], [0.75, 0.5, 0.75])
     assert np.isnan(pc[3])  # class 3 absent
     rep = pie.accuracy_report(preds, labels, num_classes=4)
