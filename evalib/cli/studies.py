@@ -49,7 +49,9 @@ def cmd_grid(args: argparse.Namespace) -> int:
         jobs = planned()
         missing = ex.collect(jobs, cache)[1]
         if missing:
-            print(f"{len(missing)} more jobs now that the runs they depend on are done (tuning, PIE's pruned networks)")
+            print(
+                f"{len(missing)} more jobs now that the runs they depend on are done (tuning, PIE's pruned networks)"
+            )
     print(f"done: {len(jobs)} results in {cache.results / 'jobs'}")
     return 0
 
