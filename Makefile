@@ -65,7 +65,7 @@ book: setup  ## build the book from the committed, executed notebooks
 	@echo "open _build/html/index.html"
 
 reproduce: setup  ## execute the notebooks at PROFILE (DATASETS, NOTEBOOKS), then build the book
-	$(PY) -m evalib.reproduce --profile $(PROFILE) $(if $(strip $(DATASETS)),--dataset $(DATASETS)) $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS))
+	$(PY) -m evalib.book.reproduce --profile $(PROFILE) $(if $(strip $(DATASETS)),--dataset $(DATASETS)) $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS))
 	$(MAKE) book
 
 lint: setup  ## ruff check and format check

@@ -32,8 +32,8 @@ def run(name: str, width: float, epochs: int, augment: str, data_root: str | Non
     import torch
 
     from evalib import data
-    from evalib.experiments import provenance
     from evalib.models import build_model
+    from evalib.runs.runner import provenance
     from evalib.train import Recipe, train
 
     torch.set_num_threads(1)

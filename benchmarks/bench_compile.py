@@ -35,14 +35,15 @@ def _child(variant: str, what: str, samples: int, epochs: int) -> dict:
     import numpy as np
     import torch
 
-    from evalib import experiments as ex
     from evalib.data import stratified_subset
     from evalib.models import build_model
+    from evalib.runs.config import get_profile
+    from evalib.runs.runner import load_data
     from evalib.train import train
 
     torch.set_num_threads(1)
-    p = ex.get_profile("cpu")
-    ds, train_split, _, val, test = ex.load_data(p.data_spec("organamnist"))
+    p = get_profile("cpu")
+    ds, train_split, _, val, test = load_data(p.data_spec("organamnist"))
     torch.manual_seed(0)
     model = build_model(p.model.name, 1, ds.info.n_classes, p.model.width)
     if variant != "eager":

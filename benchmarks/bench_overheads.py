@@ -66,11 +66,12 @@ from evalib import (
     checkpoints,  # noqa: E402
     data,  # noqa: E402
 )
-from evalib import experiments as ex  # noqa: E402
 from evalib import train as T  # noqa: E402
 from evalib.io import atomic_file  # noqa: E402
 from evalib.models import build_model  # noqa: E402
-from evalib.select import budget  # noqa: E402
+from evalib.ranking import budget  # noqa: E402
+from evalib.runs.config import get_profile
+from evalib.runs.costs import train_size
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = "organamnist"
@@ -124,7 +125,7 @@ class Costs:
 def measure(args, sizes: dict[str, int]) -> Costs:
     torch.set_num_threads(1)
     ds = data.load(DATASET, args.data_root, allow_download=False)
-    profile = ex.get_profile("paper")
+    profile = get_profile("paper")
     recipe = profile.recipe
     torch.manual_seed(0)
     model = build_model(profile.model.name, ds.info.n_channels, ds.info.n_classes, args.width)
@@ -273,9 +274,9 @@ def overhead_rows(c: Costs, runs: list[Run], n_val: int, n_test: int, gpu: float
 
 def grid_rows(c: Costs, n_val: int, n_test: int, gpu: float, cadence: float) -> pd.DataFrame:
     """Hours of the profile's Table 1 and window grid on N GPUs, from the GPU model."""
-    from evalib.reproduce import grid_jobs
+    from evalib.book.reproduce import grid_jobs
 
-    profile = ex.get_profile("paper")
+    profile = get_profile("paper")
     full = data.dataset_info(DATASET).n_samples[0]
     speedup = c.train * gpu
 
@@ -291,7 +292,7 @@ def grid_rows(c: Costs, n_val: int, n_test: int, gpu: float, cadence: float) -> 
         for every, when in ((0.0, "every epoch"), (cadence, f"every {cadence:g} s")):
             work = []
             for job in jobs:
-                n = ex.train_size(job)
+                n = train_size(job)
                 recipe = job.recipe
                 if job.budget == "iterations" and job.selection is not None:
                     recipe = replace(recipe, iterations=recipe.total_steps(full), epochs=1)
@@ -313,13 +314,13 @@ def grid_rows(c: Costs, n_val: int, n_test: int, gpu: float, cadence: float) -> 
 def inputs_rows(c: Costs, args, sizes, n_val, n_test, cadence) -> pd.DataFrame:
     m, a, e = "measured on this CPU", "assumed", "from evalib"
     rows = [
-        ("network", f"{ex.get_profile('paper').model.name} width {args.width:g}", "", e),
+        ("network", f"{get_profile('paper').model.name} width {args.width:g}", "", e),
         ("dataset", DATASET, "", e),
         ("training images, full set", sizes["full"], "images", e),
         (f"training images, {CORESET_RATE:.0%} coreset", sizes["coreset"], "images", e),
         ("validation images, every epoch", n_val, "images", e),
         ("test images, after the last epoch", n_test, "images", e),
-        ("epochs", ex.get_profile("paper").recipe.epochs, "epochs", e),
+        ("epochs", get_profile("paper").recipe.epochs, "epochs", e),
         ("checkpoint cadence after the change", cadence, "s", e),
         ("compute per training image", c.train * 1e3, "ms (CPU time, 1 thread)", m),
         ("measured on a batch of", args.batch, "images", m),
@@ -415,7 +416,7 @@ def render(folder: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--width", type=float, default=ex.get_profile("paper").model.width)
+    ap.add_argument("--width", type=float, default=get_profile("paper").model.width)
     ap.add_argument("--batch", type=int, default=32, help="images per measured training step")
     ap.add_argument("--eval-images", type=int, default=128)
     ap.add_argument("--reps", type=int, default=2)
@@ -428,7 +429,7 @@ def main() -> None:
     args = ap.parse_args()
     if not args.render_only:
         t0 = time.perf_counter()
-        profile = ex.get_profile("paper")
+        profile = get_profile("paper")
         full, n_val, n_test = data.dataset_info(DATASET).n_samples
         sizes = {"coreset": budget(full, CORESET_RATE), "full": full}
         cadence = checkpoints.CHECKPOINT_EVERY_S

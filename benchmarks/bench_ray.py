@@ -7,7 +7,7 @@ once beforehand into a shared scratch folder, so every row times the same traini
 jobs. Each run writes into its own fresh results folder:
 
 * ``serial``: one job after another in this process;
-* ``process``: :class:`evalib.experiments.ProcessExecutor` with ``--workers`` processes;
+* ``process``: :class:`evalib.runs.executors.ProcessExecutor` with ``--workers`` processes;
 * ``ray (cold workers)``: a freshly started local Ray instance with ``--workers`` CPUs
   (its worker processes start and import torch during the run); ``startup_s`` is
   ``ray.init``, not included in ``wall_s``;
@@ -45,8 +45,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalib import experiments as ex  # noqa: E402
-from evalib.ray_executor import RayExecutor  # noqa: E402
+from evalib.runs.batch import _JobCall, benchmark_jobs, run_jobs  # noqa: E402
+from evalib.runs.cache import Cache  # noqa: E402
+from evalib.runs.config import Job, get_profile  # noqa: E402
+from evalib.runs.executors import ProcessExecutor  # noqa: E402
+from evalib.runs.ray_executor import RayExecutor  # noqa: E402
+from evalib.runs.runner import run_surrogate  # noqa: E402
 
 COMPARED = ["n_train", "steps", "indices_sha256", "paper_val_acc", "clean_test_acc",
             "final_val_acc", "best_val_epoch"]  # fmt: skip
@@ -56,16 +60,16 @@ COMPARED = ["n_train", "steps", "indices_sha256", "paper_val_acc", "clean_test_a
 class KillOnce:
     """Runs a job; on the first attempt of job ``victim`` the worker dies after ``after_s``."""
 
-    call: ex._JobCall
+    call: _JobCall
     victim: str
     marker: str
     after_s: float
 
     @property
-    def cache(self) -> ex.Cache:
+    def cache(self) -> Cache:
         return self.call.cache
 
-    def __call__(self, job: ex.Job) -> dict:
+    def __call__(self, job: Job) -> dict:
         marker = Path(self.marker)
         if job.key() != self.victim or marker.exists():
             return self.call(job)
@@ -84,7 +88,7 @@ class KillOnce:
             running.clear()
 
 
-def same(cache: ex.Cache, reference: ex.Cache, jobs: list[ex.Job]) -> bool:
+def same(cache: Cache, reference: Cache, jobs: list[Job]) -> bool:
     for job in jobs:
         a, b = cache.job_result(job), reference.job_result(job)
         if a is None or b is None or any(a[k] != b[k] for k in COMPARED):
@@ -111,26 +115,26 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(1)
-    profile = ex.get_profile("smoke")
+    profile = get_profile("smoke")
     methods = ["random", ("eva", profile.eva_windows())]
-    jobs = ex.benchmark_jobs(profile, args.dataset, methods, seeds=tuple(range(args.seeds)))
+    jobs = benchmark_jobs(profile, args.dataset, methods, seeds=tuple(range(args.seeds)))
     tmp = Path(tempfile.mkdtemp(prefix="bench_ray-"))
     scratch = tmp / "scratch"
 
-    def cache(name: str) -> ex.Cache:
-        return ex.Cache.at(tmp / name, scratch)
+    def cache(name: str) -> Cache:
+        return Cache.at(tmp / name, scratch)
 
-    def call(c: ex.Cache) -> ex._JobCall:
-        return ex._JobCall(c, args.data_root, None, 1)
+    def call(c: Cache) -> _JobCall:
+        return _JobCall(c, args.data_root, None, 1)
 
     print(f"{len(jobs)} jobs ({args.dataset}, smoke profile); surrogate first …", flush=True)
-    ex.run_surrogate(jobs[-1].surrogate, cache("surrogate"), args.data_root, progress=False)
+    run_surrogate(jobs[-1].surrogate, cache("surrogate"), args.data_root, progress=False)
 
     serial = cache("serial-ref")  # the reference every row is compared with
-    ex.run_jobs(jobs, serial, args.data_root, "serial", threads=1, progress=False)
+    run_jobs(jobs, serial, args.data_root, "serial", threads=1, progress=False)
     victim = next(j for j in jobs if j.selection is None)  # the longest job: full data
     half = 0.5 * serial.job_result(victim)["seconds"]  # kill it half-way through training
-    proc = ex.ProcessExecutor(args.workers, 1)
+    proc = ProcessExecutor(args.workers, 1)
     rex = RayExecutor(threads=1, progress=False)
     runs: dict[str, list[dict]] = {}
 
@@ -141,7 +145,7 @@ def main() -> int:
         wall = time.perf_counter() - t0
         retried = executor.last_run.get("retried", 0) if isinstance(executor, RayExecutor) else 0
         r0 = time.perf_counter()
-        ex.run_jobs(jobs, c, args.data_root, executor, threads=1, progress=False)
+        run_jobs(jobs, c, args.data_root, executor, threads=1, progress=False)
         runs.setdefault(name, []).append({
             "startup_s": startup_s, "wall_s": wall, "rerun_s": time.perf_counter() - r0,
             "retried": retried, "same": same(c, serial, jobs), "load": load,
@@ -149,7 +153,7 @@ def main() -> int:
         print(f"{name:<24} {wall:6.1f} s", flush=True)
 
     def via(executor):
-        return lambda c: ex.run_jobs(jobs, c, args.data_root, executor, threads=1, progress=False)
+        return lambda c: run_jobs(jobs, c, args.data_root, executor, threads=1, progress=False)
 
     for rep in range(args.reps):  # interleaved, so a change of load hits every executor
         measure("serial", cache(f"serial-{rep}"), via("serial"))

@@ -13,6 +13,7 @@ output that evalib wrote before markers existed (recognised by its layout, see t
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -266,3 +267,25 @@ def progress_bar(enabled: bool = True, **kwargs):
 
     quiet = os.environ.get("EVALIB_PROGRESS", "1") == "0"
     return tqdm(disable=quiet or not enabled, **kwargs)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (when it has one) and its valid choices, and
+    keeps the line breaks of the usage examples in the epilogs."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        names = getattr(action, "lazy_choices", None)
+        if names is None and action.choices is not None and action.metavar is not None:
+            names = lambda: list(action.choices)  # noqa: E731 - the metavar hides them
+        if names is not None:  # computed when help is shown, so that parsing stays fast
+            text += "; one of: " + ", ".join(names()).replace("%", "%%")
+        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
+        if "%(default)" in text or "default:" in text or not shown:
+            return text
+        default = action.default
+        if default is None or default is False or default == argparse.SUPPRESS or default == []:
+            return text  # nothing to show (0 and 0.0 are shown)
+        if isinstance(default, list | tuple):
+            default = " ".join(str(d) for d in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"

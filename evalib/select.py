@@ -18,7 +18,7 @@ import numpy as np
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
 from evalib.io import atomic_file
-from evalib.ranking import _check_direction, budget, rank, top_k  # noqa: F401  (re-exported)
+from evalib.ranking import _check_direction, budget, rank, top_k
 from evalib.scores.registry import compute_scores, get_method
 
 # --------------------------------------------------------------------------- class balance

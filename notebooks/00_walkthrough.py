@@ -24,7 +24,7 @@
 #
 # It has two modes. **`class`** (the default) is meant for a lecture or a lab: it reads
 # the dynamics of a small surrogate committed with the book (5,000 OrganAMNIST training
-# images, 10 epochs; `evalib/classroom.py` gives the command that recorded them), so
+# images, 10 epochs; `evalib/book/classroom.py` gives the command that recorded them), so
 # no surrogate is trained, and it trains only small coreset models for a fixed number
 # of steps. It needs the OrganAMNIST file (downloaded on first use, 38 MB) and a few
 # minutes of a laptop CPU; the page states the time it took at the end. **`profile`**
@@ -57,11 +57,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from evalib import classroom, data, labels, plots, scores, select
-from evalib import experiments as ex
+from evalib import data, scores, select
+from evalib.book import classroom, plots
+from evalib.book.notebook import start
 from evalib.errors import EvalibError
+from evalib.runs.batch import benchmark_jobs
+from evalib.studies import labels
 
-S = ex.start(globals(), extra=("mode", "rate"))
+S = start(globals(), extra=("mode", "rate"))
 P = S.profile
 if mode not in ("class", "profile"):
     raise EvalibError(f"parameter mode must be 'class' or 'profile', got {mode!r}")
@@ -183,7 +186,7 @@ if CLASS:
     display(Markdown("Test accuracy (%), mean over seeds:"))
     display(summary.round(1))
 else:
-    jobs = ex.benchmark_jobs(P, S.dataset, [("eva", windows), "random"], [rate], S.seeds[:1])
+    jobs = benchmark_jobs(P, S.dataset, [("eva", windows), "random"], [rate], S.seeds[:1])
     table = S.run(jobs)
     cols = ["method", "rate", "n_train", "steps", "clean_test_acc", "paper_val_acc"]
     display(table[cols].style.format({"clean_test_acc": "{:.1%}", "paper_val_acc": "{:.1%}"}))

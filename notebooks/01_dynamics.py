@@ -39,10 +39,12 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from evalib import experiments as ex
-from evalib import labels, plots, scores
+from evalib import scores
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.studies import labels
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 dyn = S.dynamics()
 hist = pd.DataFrame(dyn.meta["history"])
@@ -133,6 +135,6 @@ print("Spearman rank correlation:", round(frame.corr(method="spearman").iloc[0, 
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.dynamics(pd.DataFrame(stats_rows), frame, windows)))

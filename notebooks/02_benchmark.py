@@ -40,10 +40,12 @@ device: Optional[str] = None  # None: CUDA, else Apple MPS, else CPU; or "cpu", 
 # %%
 from IPython.display import Markdown, display
 
-from evalib import experiments as ex
-from evalib import grids, labels, paper, plots
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.studies import grids, labels, paper
+from evalib.studies.stats import groupby_summary
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 tuned = grids.tuned_params(P, S.dataset, S.cache)
 display(
@@ -95,7 +97,7 @@ if S.dataset not in set(paper.table1()["dataset"]):
 tables = {}
 for metric, name in (("paper_val_acc", "paper"), ("clean_test_acc", "clean")):
     for budget, part in table.groupby("budget"):
-        summary = ex.summarize(part, metric=metric)
+        summary = groupby_summary(part, metric=metric)
         key = name if budget == "epochs" else f"{name}_{budget}"
         tables[key] = paper.side_by_side(summary, S.dataset)
         tables[key].to_csv(S.out_dir() / f"table1_{key}.csv", index=False)
@@ -141,6 +143,6 @@ display(gap["clean"])
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.benchmark(table, P.tune_rates)))

@@ -49,11 +49,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import experiments as ex
-from evalib import grids, labels, plots
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.studies import ablations as ab
+from evalib.studies import grids, labels
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 display(
     Markdown(
@@ -171,7 +172,7 @@ plt.show()
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(
     Markdown(

@@ -51,11 +51,14 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import experiments as ex
-from evalib import grids, labels, overlaps, plots
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.runs.config import get_profile
+from evalib.runs.runner import run_surrogate
+from evalib.studies import ablations as ab
+from evalib.studies import grids, labels, overlaps
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 W = P.eva_windows()
 display(
@@ -213,7 +216,7 @@ plt.show()
 
 # %%
 dl_cfg = ab.drop_last_surrogate(S.surrogate())
-dyn_dl = ex.run_surrogate(dl_cfg, S.cache, S.data_root, device=S.device)
+dyn_dl = run_surrogate(dl_cfg, S.cache, S.data_root, device=S.device)
 unseen = 1 - np.asarray(dyn_dl.seen).mean()
 missing = pd.concat([
     overlaps.missing_effect(dyn, S.rates, "eva", **W).assign(recording="every sample, every epoch"),
@@ -222,7 +225,7 @@ missing = pd.concat([
 missing = missing[["recording", *[c for c in missing.columns if c != "recording"]]]
 missing.to_csv(S.out_dir() / "missing_zero_vs_mask.csv", index=False)
 n_train, batch = dyn_dl.num_samples, dl_cfg.recipe.batch_size
-paper_batch = ex.get_profile("paper").recipe.batch_size
+paper_batch = get_profile("paper").recipe.batch_size
 display(
     Markdown(
         f"Drop-last recording: batch {batch}, {n_train} samples, {unseen:.2%} of (epoch, "
@@ -254,7 +257,7 @@ plt.show()
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(
     Markdown(

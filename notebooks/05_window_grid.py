@@ -18,12 +18,12 @@
 # code publishes one pair, for OrganSMNIST at 30 %), and the reported accuracy is measured
 # on the same validation split the grid was searched on.
 #
-# Here the grid is the **tuning stage** of the fair test (`evalib.grids.tuning`): on a
+# Here the grid is the **tuning stage** of the fair test (`evalib.studies.grids.tuning`): on a
 # seed of its own (its own surrogate and its own training runs, shared with no reported
 # result), every window and every pair is trained for each tuned arm (EXP-S and VAR-S on
 # single windows, EXP-D and EVA on pairs) at the tuning rates, and the windows with the
 # best **validation** accuracy of the final model are chosen per arm and rate
-# (`evalib.grids.choose_windows`). The chosen arms are then trained on the reported seeds
+# (`evalib.studies.grids.choose_windows`). The chosen arms are then trained on the reported seeds
 # (the benchmark and variance-ablation pages), so the test accuracy they report was never
 # used to choose. This page shows the grid, the choice, how optimistic the choice was,
 # and how different the coresets of different windows are.
@@ -48,11 +48,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import experiments as ex
-from evalib import grids, labels, overlaps, plots
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.studies import ablations as ab
+from evalib.studies import grids, labels, overlaps
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 G_RATES = P.tune_rates
 WINDOWS = P.grid_windows()
@@ -175,6 +176,6 @@ plt.show()
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.window_grid(choice, fresh, summary, DEFAULT, P.tuning_seed)))

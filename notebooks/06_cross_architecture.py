@@ -51,12 +51,13 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown, display
 
-from evalib import ablations as ab
-from evalib import experiments as ex
-from evalib import grids, labels, plots
+from evalib.book import plots
+from evalib.book.notebook import start
 from evalib.data import dataset_info
+from evalib.studies import ablations as ab
+from evalib.studies import grids, labels
 
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 info = dataset_info(S.dataset)
 display(
@@ -170,6 +171,6 @@ display(Markdown("Clean protocol (test split, final epoch), mean ± 95 % CI half
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.cross_architecture(gaps, arch)))

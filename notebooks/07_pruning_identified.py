@@ -52,14 +52,17 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, grids, labels, plots
-from evalib import experiments as ex
-from evalib import pie_tables as pt
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.runs.costs import write_compute
+from evalib.runs.runner import load_data
+from evalib.studies import claims, grids, labels
+from evalib.studies import pie_tables as pt
 
-S = ex.start(globals(), extra=("sparsities", "lams"))
+S = start(globals(), extra=("sparsities", "lams"))
 P = grids.pie_profile(S.profile, sparsities, lams, rates)
 cfg = P.pie
-ds, train_split, train_ids, val_split, test_split = ex.load_data(P.data_spec(S.dataset),
+ds, train_split, train_ids, val_split, test_split = load_data(P.data_spec(S.dataset),
                                                                  S.data_root)  # fmt: skip
 info = ds.info
 names = list(info.class_names)
@@ -83,7 +86,7 @@ display(
 # every sparsity: the given fraction of all convolution and linear weights with the
 # smallest magnitude, over the whole network, is set to zero (biases and normalisation
 # layers are kept), then fine-tuned for the profile's number of steps with the mask held.
-# One `pie:prune` task per dense network (`evalib.grids.pie_prune`) stores the
+# One `pie:prune` task per dense network (`evalib.studies.grids.pie_prune`) stores the
 # predictions of the dense and pruned networks on the training and test splits. The
 # table gives test accuracy averaged over the K networks, and the fraction of PIEs on
 # the training and test splits.
@@ -134,7 +137,7 @@ plt.show()
 # surrogate, as in Table 1, whose jobs these are). Each coreset trains the profile's
 # network with the profile's recipe (same epochs as the full run); test accuracy of the
 # final model, mean ± std over seeds. The HTL coresets are stored with the results and
-# trained as given selections (`evalib.grids.pie_trainings`).
+# trained as given selections (`evalib.studies.grids.pie_trainings`).
 
 # %%
 planned = grids.pie_trainings(P, S.dataset, S.cache, S.seeds)
@@ -183,14 +186,14 @@ plt.show()
 # compute table of the claims page.
 
 # %%
-compute = ex.write_compute(S.out_dir() / "pie_compute.csv", "07_pruning_identified",
+compute = write_compute(S.out_dir() / "pie_compute.csv", "07_pruning_identified",
                            pt.compute_parts(res, core, emph))  # fmt: skip
 display(compute)
 
 # %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
-# page (evalib.claims); the table is written to `pie_verdicts.csv` next to the other
+# page (evalib.studies.claims); the table is written to `pie_verdicts.csv` next to the other
 # results of this page. It reports this profile's runs only: at `smoke` it says nothing
 # about the claims.
 
@@ -206,6 +209,6 @@ display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.na
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.pruning_identified(core, verdict_rows, pruned_table)))

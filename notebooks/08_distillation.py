@@ -57,10 +57,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, distill, grids, labels, plots
-from evalib import experiments as ex
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.runs.config import PROFILES
+from evalib.runs.costs import write_compute
+from evalib.studies import claims, distill, distill_core, grids, labels
 
-S = ex.start(globals(), extra=("datasets", "ipcs"))
+S = start(globals(), extra=("datasets", "ipcs"))
 P = S.profile
 cfg = P.distill
 DATASETS = tuple(datasets or cfg.datasets)
@@ -82,11 +85,11 @@ display(
 # four datasets finish on a 2-core CPU, `smoke` only checks that everything runs.
 
 # %%
-display(distill.settings_table(ex.PROFILES))
+display(distill.settings_table(PROFILES))
 
 # %% [markdown]
 # ## Distil, select, evaluate
-# The page's tasks (`evalib.grids.distill`): DM at every budget on every dataset (each
+# The page's tasks (`evalib.studies.grids.distill`): DM at every budget on every dataset (each
 # synthetic set a cached row with the digest of its images, the images in the scratch
 # folder), then the evaluation networks on the distilled, random real and EVA real images
 # and on the full training split (EVA from the dynamics of the profile's surrogate, shared
@@ -115,7 +118,7 @@ display(
 # training split with the same trainer (IPC empty).
 
 # %%
-summary = distill.summarize(results)
+summary = distill_core.summarize(results)
 summary.to_csv(S.out_dir() / "distill_accuracy.csv", index=False)
 display(summary.pivot_table(index=["dataset", "ipc"], columns="method", values="mean"))
 
@@ -152,9 +155,9 @@ plt.show()
 # where distillation *adds* something.
 
 # %%
-points = distill.predictor_table(summary)
+points = distill_core.predictor_table(summary)
 points.to_csv(S.out_dir() / "distill_predictor_points.csv", index=False)
-corr = distill.predictor_correlation(points)
+corr = distill_core.predictor_correlation(points)
 corr.to_csv(S.out_dir() / "distill_predictor_correlation.csv", index=False)
 display(points)
 display(corr)
@@ -170,18 +173,18 @@ plt.show()
 # claims page.
 
 # %%
-compute = ex.write_compute(S.out_dir() / "distill_compute.csv", "08_distillation", parts)
+compute = write_compute(S.out_dir() / "distill_compute.csv", "08_distillation", parts)
 display(compute)
 
 # %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
-# page (evalib.claims); the table is written to `distill_verdicts.csv` next to the other
+# page (evalib.studies.claims); the table is written to `distill_verdicts.csv` next to the other
 # results of this page. It reports this profile's runs only: at `smoke` it says nothing
 # about the claims.
 
 # %%
-verdict_rows = distill.verdicts(results, corr)
+verdict_rows = distill_core.verdicts(results, corr)
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "distill_verdicts.csv", index=False)
 display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
@@ -190,6 +193,6 @@ display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.na
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.distillation(results, verdict_rows)))

@@ -50,19 +50,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, grids, labels, plots
-from evalib import experiments as ex
-from evalib import segmentation as seg
+from evalib.book import plots
+from evalib.book.notebook import start
 from evalib.data import dataset_info
+from evalib.runs.costs import write_compute
+from evalib.studies import claims, grids, labels
+from evalib.studies import segmentation as seg
 
 pd.options.display.float_format = "{:.3f}".format
-S = ex.start(globals())
+S = start(globals())
 P = S.profile
 cfg = P.segmentation
 RATES = tuple(S.rates) if rates else cfg.rates  # kept fractions
 SEEDS = tuple(S.seeds) if seeds else cfg.seeds  # retrain seeds
 info = dataset_info(S.dataset)
-scoring = grids.seg_scoring(P, S.dataset)  # the study's tasks and jobs: evalib.grids
+scoring = grids.seg_scoring(P, S.dataset)  # the study's tasks and jobs: evalib.studies.grids
 retrains = grids.segmentation(P, S.dataset, RATES, SEEDS)
 cls_jobs = grids.dad_classification(P, S.dataset, S.seeds)
 train, test = scoring.mosaics(S.data_root)
@@ -161,7 +163,7 @@ display(cls_summary)
 
 # %%
 cls_dad = cls_table[cls_table["method"] == "dad"]
-compute = ex.write_compute(S.out_dir() / "seg_compute.csv", "09_dad_segmentation", {
+compute = write_compute(S.out_dir() / "seg_compute.csv", "09_dad_segmentation", {
     "scoring run (records Dice and EL2N)": (int(full is not None), full["seconds"] if full else 0.0),
     "retrained U-Nets": (int(runs["seconds"].notna().sum()), runs["seconds"].sum()),
     "DAD classification coresets": (len(cls_dad), cls_dad["seconds"].sum()),
@@ -171,7 +173,7 @@ display(compute)
 # %% [markdown]
 # ## What held
 # Each claim as a paired comparison over seeds, judged with the rules of the claims
-# page (evalib.claims); the table is written to `seg_verdicts.csv` next to the other
+# page (evalib.studies.claims); the table is written to `seg_verdicts.csv` next to the other
 # results of this page. It reports this profile's runs only: at `smoke` it says nothing
 # about the claims.
 
@@ -188,6 +190,6 @@ display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.na
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.dad(runs, verdict_rows, cls_table, rho)))

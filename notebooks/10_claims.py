@@ -13,8 +13,8 @@
 #
 # For each claim of the paper, this page puts the paper's number next to ours — the
 # mean seed-paired difference in accuracy points, its standard deviation and 95 %
-# t-interval over seeds — and a verdict computed by `evalib.claims` with the strict
-# rules of `evalib.stats`:
+# t-interval over seeds — and a verdict computed by `evalib.studies.claims` with the strict
+# rules of `evalib.studies.stats`:
 #
 # - **holds**: the 95 % interval excludes 0 on the claimed side (for "matches or beats",
 #   its lower end is above −1 point, the stated equivalence margin);
@@ -30,7 +30,7 @@
 # under both training budgets: the paper's (the full run's epochs) and a floor on
 # optimiser steps.
 #
-# Nothing is trained here: the page reads the job results of `evalib.grids`' studies
+# Nothing is trained here: the page reads the job results of `evalib.studies.grids`' studies
 # (`results/<profile>/jobs/`) and says how many of the jobs it needs were available.
 
 # %% tags=["parameters"]
@@ -53,11 +53,12 @@ datasets: list[str] = ["organamnist", "bloodmnist"]  # a list: -y "datasets: [or
 import pandas as pd
 from IPython.display import Markdown, display
 
-from evalib import claims, grids, labels, plots
-from evalib import experiments as ex
+from evalib.book import plots
+from evalib.book.notebook import start
+from evalib.studies import claims, grids, labels, stats
 
 plots.setup_style()  # the figure style, and tables as every results page shows them
-S = ex.start(globals(), extra=("datasets",))
+S = start(globals(), extra=("datasets",))
 P = S.profile
 rows, coverage = [], []
 for flag in datasets:
@@ -127,8 +128,8 @@ if len(results):
     on = shown["model"].map(lambda m: f" on {m}" if isinstance(m, str) and m else "")
     shown = shown.assign(row=shown["dataset"] + " · " + shown["part"] + on + " · "
                          + (100 * shown["rate"]).map("{:g} %".format))  # fmt: skip
-    colours = {claims.HOLDS: "tab:green", claims.INCONCLUSIVE: "tab:orange",
-               claims.CONTRADICTED: "tab:red", claims.UNTESTED: "0.6"}  # fmt: skip
+    colours = {stats.HOLDS: "tab:green", stats.INCONCLUSIVE: "tab:orange",
+               stats.CONTRADICTED: "tab:red", stats.UNTESTED: "0.6"}  # fmt: skip
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(shown) + 1.2))
     ax.barh(shown["row"], shown["diff"], xerr=shown["ci95"].fillna(0),
             color=[colours[v] for v in shown["verdict"]], capsize=2)  # fmt: skip
@@ -175,12 +176,12 @@ else:
 # %% [markdown]
 # ## Compute spent on these results
 # Wall-clock seconds of every run as recorded in its result file (each ran with one CPU
-# thread, two at a time on the 2-core machine), summed per study of `evalib.grids`, the
+# thread, two at a time on the 2-core machine), summed per study of `evalib.studies.grids`, the
 # surrogates first (one per seed, the tuning seed included). Jobs shared by two studies
 # are counted in the first. The related systems (notebooks 07–09) add the rows they write
 # to `<dataset>/*_compute.csv`. The estimate for missing jobs scales the median seconds per
 # training image-epoch of the finished jobs of the same dataset and network
-# (`evalib.experiments.estimate_seconds`); it is empty for a network with no finished job.
+# (`evalib.runs.costs.estimate_seconds`); it is empty for a network with no finished job.
 
 # %%
 cost = grids.compute_table(P, datasets, S.cache)
@@ -203,6 +204,6 @@ display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for
 # ## What this shows
 
 # %% tags=["remove-input"]
-from evalib import lessons
+from evalib.book import lessons
 
 display(Markdown(lessons.claims_summary(verdicts, results, pd.DataFrame(coverage))))

@@ -1,5 +1,5 @@
 """Store, for every surrogate recorded in the scratch cache, the coresets that the
-studies of ``evalib.grids`` can ask of it, so that later sessions train them without
+studies of ``evalib.studies.grids`` can ask of it, so that later sessions train them without
 retraining the surrogate (its dynamics live in the scratch cache, which is not kept).
 
 For each (dataset, seed) whose surrogate is in the cache: every selection of the fixed
@@ -21,11 +21,21 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from evalib import experiments as ex  # noqa: E402
-from evalib import grids  # noqa: E402
+from evalib.runs.cache import (
+    Cache,
+    default_results_dir,
+    read_selection_index,
+    remember_selections,
+    save_selection,
+    selection_key,
+    selection_path,
+)
+from evalib.runs.config import Job, Profile, get_profile
+from evalib.runs.runner import load_data, run_surrogate, select_for_job
+from evalib.studies import grids  # noqa: E402
 
 
-def candidate_jobs(profile: ex.Profile, dataset: str, seed: int) -> list[ex.Job]:
+def candidate_jobs(profile: Profile, dataset: str, seed: int) -> list[Job]:
     """Every coreset job that a study may plan on ``seed``'s surrogate."""
     windows = profile.grid_windows()
     pairs = grids.grid_pairs(windows)
@@ -56,29 +66,27 @@ def main() -> None:
     ap.add_argument("--results-dir", default=None, help="default: the checkout's results/")
     ap.add_argument("--data-root", default=None)
     args = ap.parse_args()
-    profile = ex.get_profile(args.profile)
-    root = ex.default_results_dir() if args.results_dir is None else Path(args.results_dir)
-    cache = ex.Cache.at(root / profile.name)
+    profile = get_profile(args.profile)
+    root = default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    cache = Cache.at(root / profile.name)
     for dataset in ("organamnist", "bloodmnist"):
         for seed in grids.surrogate_seeds(profile):
             cfg = profile.surrogate_config(dataset, seed)
             if not (cache.surrogate_dir(cfg) / "meta.json").exists():
                 print(f"{dataset} seed {seed}: no surrogate in {cache.scratch}, skipped")
                 continue
-            dyn = ex.run_surrogate(cfg, cache, args.data_root, progress=False)
-            ds, train_split, ids, _, _ = ex.load_data(cfg.data, args.data_root)
+            dyn = run_surrogate(cfg, cache, args.data_root, progress=False)
+            ds, train_split, ids, _, _ = load_data(cfg.data, args.data_root)
             labels = train_split.labels.numpy()
-            index = ex.read_selection_index(cache, dataset)
+            index = read_selection_index(cache, dataset)
             entries = {}
             for job in candidate_jobs(profile, dataset, seed):
-                key = ex.selection_key(job)
-                if key in index and ex.selection_path(cache, dataset, index[key]).exists():
+                key = selection_key(job)
+                if key in index and selection_path(cache, dataset, index[key]).exists():
                     continue
-                positions = ex.select_for_job(job, dyn, ids, labels, cache)
-                entries[key] = ex.save_selection(
-                    cache, dataset, ids[positions], ds.info.n_samples[0]
-                )
-            ex.remember_selections(cache, dataset, entries)
+                positions = select_for_job(job, dyn, ids, labels, cache)
+                entries[key] = save_selection(cache, dataset, ids[positions], ds.info.n_samples[0])
+            remember_selections(cache, dataset, entries)
             print(f"{dataset} seed {seed}: {len(entries)} selections stored", flush=True)
 
 

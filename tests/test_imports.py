@@ -12,6 +12,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+from evalib.layers import LAYERS, layer_of, may_import
+
 PACKAGE = Path(__file__).resolve().parents[1] / "evalib"
 
 # Cycles that remain on purpose, each with the reason; none today.
@@ -112,35 +116,137 @@ def test_the_graph_sees_local_and_relative_imports(tmp_path):
 
 def test_evalib_has_no_import_cycles():
     graph = import_graph()
-    assert {"evalib.executors", "evalib.experiments", "evalib.select"} <= set(graph)
-    assert "evalib.executors" in graph["evalib.experiments"]
-    assert {"evalib.config", "evalib.cache", "evalib.runner"} <= graph["evalib.experiments"]
+    assert {"evalib.runs.executors", "evalib.runs.runner", "evalib.select"} <= set(graph)
+    assert "evalib.runs.cache" in graph["evalib.runs.runner"]
     assert set(cycles(graph)) == KNOWN_CYCLES
+
+
+def test_no_layer_imports_a_higher_one():
+    """Every import edge, local imports included, runs down the table of
+    :data:`evalib.layers.LAYERS` (or stays inside one layer)."""
+    graph = import_graph()
+    up = sorted((a, b) for a, grabbed in graph.items() for b in grabbed if not may_import(a, b))
+    assert up == []
+    assert {layer_of(m) for m in graph} == {layer.name for layer in LAYERS}
+
+
+def test_the_layer_rule_reads_the_table():
+    assert layer_of("evalib.select") == "method" and layer_of("evalib.scores.windows") == "method"
+    assert layer_of("evalib.runs.cache") == "runs" and layer_of("evalib.book.plots.style") == "book"
+    assert may_import("evalib.book.findings", "evalib.studies.claims")
+    assert not may_import("evalib.runs.runner", "evalib.studies.stats")
+    assert not may_import("evalib.data", "evalib.runs.config")
+    with pytest.raises(ValueError, match="not a module of evalib"):
+        layer_of("numpy.linalg")
+
+
+def test_evalib_is_its_layers():
+    """``ls evalib`` shows the layers: every subfolder is a layer or a package of the
+    method layer (``scores``), and nothing else."""
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert folders == {layer.name for layer in LAYERS[1:]} | {"scores"}
+
+
+def test_no_module_re_exports_another_modules_names():
+    """A name is defined in one module: no module lists a name it imported in ``__all__``
+    and nothing imports a name from a module that only imported it. A package may expose
+    its own submodules' names (its API: ``evalib.scores.compute_scores``), nothing from
+    outside itself."""
+    modules = _modules()
+    imported: dict[str, dict[str, str]] = {}
+    for module, path in modules.items():
+        names = {}
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("evalib"):
+                for alias in node.names:
+                    names[alias.asname or alias.name] = node.module
+        imported[module] = names
+    bad = []
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else None
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module in modules):
+                continue
+            source = node.module
+            for alias in node.names:
+                origin = imported[source].get(alias.name)
+                if origin is None or f"{source}.{alias.name}" in modules:
+                    continue  # defined there, or a submodule
+                own = modules[source].name == "__init__.py" and origin.startswith(source + ".")
+                if not own:
+                    bad.append(f"{module} takes {alias.name} from {source} (defined in {origin})")
+        del package
+    for module, path in modules.items():
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                listed = {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+                for name in listed & set(imported[module]):
+                    origin = imported[module][name]
+                    if path.name != "__init__.py" or not origin.startswith(module + "."):
+                        bad.append(f"{module} lists {name} of {origin} in __all__")
+    assert not bad, "\n".join(bad)
 
 
 def test_executors_know_nothing_of_the_runner():
     graph = import_graph()
     for module in (
-        "evalib.executors",
-        "evalib.executor_base",
-        "evalib.packing",
-        "evalib.ray_executor",
+        "evalib.runs.executors",
+        "evalib.runs.executor_base",
+        "evalib.runs.packing",
+        "evalib.runs.ray_executor",
     ):
         reach, todo = set(), [module]
         while todo:
             for nxt in graph[todo.pop()] - reach:
                 reach.add(nxt)
                 todo.append(nxt)
-        runner = {"evalib.experiments", "evalib.runner", "evalib.batch", "evalib.cache"}
+        runner = {
+            "evalib.runs.runner",
+            "evalib.runs.batch",
+            "evalib.runs.cache",
+        }
         assert not runner & reach, module
 
 
 def test_modules_along_the_data_path_import_downstream_only():
-    """config knows nothing of the cache, the cache nothing of the runner, and none of
-    the modules the facade ``experiments`` re-exports imports it back."""
+    """config knows nothing of the cache, the cache nothing of the runner."""
     graph = import_graph()
-    assert not {"evalib.cache", "evalib.runner", "evalib.batch"} & graph["evalib.config"]
-    assert not {"evalib.runner", "evalib.batch", "evalib.notebook"} & graph["evalib.cache"]
-    assert "evalib.batch" not in graph["evalib.runner"]
-    for module in ("config", "cache", "costs", "runner", "batch", "rerun", "notebook", "stats"):
-        assert "evalib.experiments" not in graph[f"evalib.{module}"], module
+    assert (
+        not {"evalib.runs.cache", "evalib.runs.runner", "evalib.runs.batch"}
+        & graph["evalib.runs.config"]
+    )
+    assert not {"evalib.runs.runner", "evalib.runs.batch"} & graph["evalib.runs.cache"]
+    assert "evalib.runs.batch" not in graph["evalib.runs.runner"]
+
+
+def test_no_module_imports_a_name_only_to_expose_it():
+    """Every name a module (other than a package's ``__init__``) imports from evalib is
+    used in that module: an unused import would be a second name for the thing."""
+    bad = []
+    for module, path in _modules().items():
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("evalib"):
+                for alias in node.names:
+                    imported[alias.asname or alias.name] = node.module
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used |= {
+            n.value.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+        }
+        strings = " ".join(
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        )
+        for name, origin in imported.items():
+            if name not in used and name not in strings:
+                bad.append(f"{module} imports {name} from {origin} without using it")
+    assert not bad, "\n".join(bad)

@@ -34,7 +34,6 @@ from evalib.cli.data import cmd_download, cmd_info, cmd_profiles, profile_summar
 from evalib.cli.options import (
     EPILOGS,
     MAX_WIDTH,
-    HelpFormatter,
     _add_data_args,
     _add_data_root,
     _add_device,
@@ -55,15 +54,15 @@ from evalib.cli.options import (
 )
 from evalib.cli.studies import cmd_evaluate, cmd_grid, cmd_rerun, pd_concat, read_indices
 from evalib.errors import EvalibError
+from evalib.io import HelpFormatter
 
-#: ``evalib.grids.STUDIES``, spelled out so that ``evalib --help`` imports no torch (tested)
+#: ``evalib.studies.grids.STUDIES``, spelled out so that ``evalib --help`` imports no torch (tested)
 STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "pie", "distill", "segmentation")
 
 __all__ = [
     "EPILOGS",
     "EXIT_BROKEN_PIPE",
     "MAX_WIDTH",
-    "HelpFormatter",
     "build_parser",
     "cmd_download",
     "cmd_evaluate",
@@ -225,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "folder)")  # fmt: skip
     p.set_defaults(func=cmd_select)
 
-    p = command("grid", "run (or resume) the jobs of the studies (evalib.grids)")
+    p = command("grid", "run (or resume) the jobs of the studies (evalib.studies.grids)")
     _choices(p.add_argument("--profile", default="cpu", help="scale (case-insensitive)"),
              _profile_names)  # fmt: skip
     _choices(p.add_argument("--dataset", "--datasets", dest="datasets", nargs="+",
@@ -233,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help="MedMNIST flags (case-insensitive)"), _dataset_names)  # fmt: skip
     p.add_argument("--what", nargs="+", default=["tuning", "table1"], metavar="STUDY",
                    choices=STUDIES,
-                   help="studies of evalib.grids; tuned arms (and PIE's trainings) are added "
+                   help="studies of evalib.studies.grids; tuned arms (and PIE's trainings) are added "
                    "once what they depend on is done")  # fmt: skip
     p.add_argument("--results-dir", type=_path, default=None,
                    help="job results: <dir>/<profile>/jobs (default: $EVALIB_RESULTS_DIR, "

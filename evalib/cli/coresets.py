@@ -119,8 +119,9 @@ def cmd_select(args: argparse.Namespace) -> int:
     import numpy as np
 
     from evalib.io import check_output_dir, claim_dir
+    from evalib.ranking import budget
     from evalib.scores import compute_scores
-    from evalib.select import budget, is_coresets_dir, save_scores, save_selection, select
+    from evalib.select import is_coresets_dir, save_scores, save_selection, select
 
     out_dir = Path(args.out_dir)
     args.method = method_name(args.method)

@@ -83,8 +83,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_profiles(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from evalib.experiments import PROFILES
     from evalib.names import canonical
+    from evalib.runs.config import PROFILES
 
     names = [canonical(args.name, PROFILES, "profile")] if args.name else list(PROFILES)
     if args.json:

@@ -86,28 +86,6 @@ def _flagged(flag: str, fn, *args, **kwargs):
         raise EvalibError(f"{flag}: {exc.cli_message}") from None
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Help that shows each option's default (when it has one) and its valid choices, and
-    keeps the line breaks of the usage examples in the epilogs."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        names = getattr(action, "lazy_choices", None)
-        if names is None and action.choices is not None and action.metavar is not None:
-            names = lambda: list(action.choices)  # noqa: E731 - the metavar hides them
-        if names is not None:  # computed when help is shown, so that parsing stays fast
-            text += "; one of: " + ", ".join(names()).replace("%", "%%")
-        shown = action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)
-        if "%(default)" in text or "default:" in text or not shown:
-            return text
-        default = action.default
-        if default is None or default is False or default == argparse.SUPPRESS or default == []:
-            return text  # nothing to show (0 and 0.0 are shown)
-        if isinstance(default, list | tuple):
-            default = " ".join(str(d) for d in default)
-        return f"{text} (default: {str(default).replace('%', '%%')})"
-
-
 def _choices(action: argparse.Action, names) -> argparse.Action:
     """Let ``action``'s help list ``names()`` (imported only when help is shown)."""
     action.lazy_choices = names
@@ -133,7 +111,7 @@ def _model_names() -> list[str]:
 
 
 def _profile_names() -> list[str]:
-    from evalib.experiments import PROFILES
+    from evalib.runs.config import PROFILES
 
     return list(PROFILES)
 

@@ -11,17 +11,20 @@ from evalib.errors import EvalibError
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
-    from evalib import experiments as ex
-    from evalib import grids
+    from evalib.book.notebook import paper_cpu_warning
     from evalib.data import dataset_info
     from evalib.devices import device_warning, pick_device
     from evalib.io import warn
+    from evalib.runs.batch import collect, run_jobs
+    from evalib.runs.cache import Cache, default_results_dir
+    from evalib.runs.executors import make_executor
+    from evalib.studies import grids
 
     profile = _flagged("--profile", _profile, args.profile)
     flags = [_flagged("--dataset", dataset_info, d).flag for d in args.datasets]
     dev = _flagged("--device", pick_device, args.device)
-    root = ex.default_results_dir() if args.results_dir is None else Path(args.results_dir)
-    cache = ex.Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
+    root = default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    cache = Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
     order = {name: i for i, name in enumerate(grids.STUDIES)}
     studies = sorted(args.what, key=order.__getitem__)
 
@@ -33,21 +36,21 @@ def cmd_grid(args: argparse.Namespace) -> int:
         )
 
     jobs = planned()
-    done, missing = ex.collect(jobs, cache)
+    done, missing = collect(jobs, cache)
     print(f"{len(jobs)} jobs: {len(done)} in {cache.results}, {len(missing)} to run")
     if args.dry_run or not missing:
         return 0
     if (note := device_warning(args.device, dev)) is not None:
         warn(note)
     if profile.name == "paper" and dev.type == "cpu":
-        warn(ex.paper_cpu_warning(profile, flags[0]))
-    executor = ex.make_executor(
+        warn(paper_cpu_warning(profile, flags[0]))
+    executor = make_executor(
         args.executor, args.workers, args.threads, args.ray_address, args.jobs_per_device
     )
     while missing:
-        ex.run_jobs(missing, cache, args.data_root, executor, args.device, threads=args.threads)
+        run_jobs(missing, cache, args.data_root, executor, args.device, threads=args.threads)
         jobs = planned()
-        missing = ex.collect(jobs, cache)[1]
+        missing = collect(jobs, cache)[1]
         if missing:
             print(
                 f"{len(missing)} more jobs now that the runs they depend on are done (tuning, PIE's pruned networks)"
@@ -58,10 +61,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 def _profile(name: str):
     """The profile called ``name`` (any case); one-line error with suggestions otherwise."""
-    from evalib import experiments as ex
     from evalib.names import canonical
+    from evalib.runs.config import PROFILES, get_profile
 
-    return ex.get_profile(canonical(name, ex.PROFILES, "profile"))
+    return get_profile(canonical(name, PROFILES, "profile"))
 
 
 def read_indices(path: str, n_total: int):
@@ -106,11 +109,15 @@ def read_indices(path: str, n_total: int):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from evalib import experiments as ex
-    from evalib import grids, stats
+    from evalib.book.notebook import paper_cpu_warning
     from evalib.data import dataset_info
     from evalib.devices import device_warning, pick_device
     from evalib.io import warn
+    from evalib.runs.batch import run_jobs
+    from evalib.runs.cache import Cache, default_results_dir
+    from evalib.runs.executors import make_executor
+    from evalib.runs.runner import load_data
+    from evalib.studies import grids, stats
 
     profile = _flagged("--profile", _profile, args.profile)
     info = _flagged("--dataset", dataset_info, args.dataset)
@@ -118,9 +125,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise EvalibError("--seeds repeats a seed; give each seed once")
     dev = _flagged("--device", pick_device, args.device)
     ids = read_indices(args.indices, info.n_samples[0])
-    root = ex.default_results_dir() if args.results_dir is None else Path(args.results_dir)
-    cache = ex.Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
-    train_ids = ex.load_data(profile.data_spec(info.flag), args.data_root)[2]
+    root = default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    cache = Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
+    train_ids = load_data(profile.data_spec(info.flag), args.data_root)[2]
     outside = np.setdiff1d(ids, train_ids)
     if len(outside):
         raise EvalibError(
@@ -131,9 +138,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if (note := device_warning(args.device, dev)) is not None:
         warn(note)
     if profile.name == "paper" and dev.type == "cpu":
-        warn(ex.paper_cpu_warning(profile, info.flag))
-    executor = ex.make_executor(args.executor, args.workers)
-    ex.run_jobs([p.job for p in planned], cache, args.data_root, executor, args.device)
+        warn(paper_cpu_warning(profile, info.flag))
+    executor = make_executor(args.executor, args.workers)
+    run_jobs([p.job for p in planned], cache, args.data_root, executor, args.device)
     table, _ = grids.labelled_results(planned, cache)
     others = grids.same_size_rows(profile, info.flag, cache, len(ids))
     if not others.empty:
@@ -164,7 +171,7 @@ def pd_concat(*frames):
 def cmd_rerun(args: argparse.Namespace) -> int:
     import tempfile
 
-    from evalib.experiments import rerun, stored_job
+    from evalib.runs.rerun import rerun, stored_job
 
     stored_job(args.result)  # a bad record fails here, before any folder is made
     scratch = None

@@ -1,0 +1,495 @@
+"""Every number in the book's prose pages, computed from the result files at build time.
+
+The Markdown pages (``book/*.md``) type no result: they use
+
+* MyST substitutions, ``{{ name }}``, for single values in a sentence (compute hours,
+  the profile's settings, the validation − test gap), and
+* generated includes, ``book/_generated/<name>.md``, for whole blocks (the landing
+  page's Findings, the protocol page's gap table), pulled in with ``{include}``.
+
+Both are computed here from ``results/<profile>/`` and the profile definitions in
+:mod:`evalib.runs.config`. As a Sphinx extension (listed in ``_config.yml``) this module
+recomputes them at the start of every ``jupyter-book build``, so a changed result file
+changes the text at the next build; nothing is executed by the build but this. The book
+profile is the one the claims notebook was last executed with (its papermill
+parameters), unless ``evalib_book_profile`` is set in the Sphinx config.
+
+``python -m evalib.book.booktext`` writes the includes and prints the substitutions, to read
+them without building the book.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from evalib.book import findings
+from evalib.studies.labels import dataset_title, fmt_window, model_label
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = Path("book") / "_generated"
+DEFAULT_PROFILE = "cpu"
+MISSING = "(not computed yet)"
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def book_profile(root: Path = ROOT, explicit: str | None = None) -> str:
+    """The profile the book shows: ``explicit``, else the claims notebook's papermill
+    ``profile`` parameter, else :data:`DEFAULT_PROFILE`."""
+    if explicit:
+        return explicit
+    nb = root / "notebooks" / "10_claims.ipynb"
+    try:
+        meta = json.loads(nb.read_text())["metadata"]
+        return str(meta["papermill"]["parameters"]["profile"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_PROFILE
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.EmptyDataError):
+        return pd.DataFrame()
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return MISSING if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def _profile(name: str):
+    from evalib.runs.config import PROFILES
+
+    return PROFILES.get(name)
+
+
+def _datasets() -> tuple[str, ...]:
+    from evalib.book.reproduce import DATASETS
+
+    return next(iter(DATASETS.values()))
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def compute_cost(results: Path) -> dict[str, str]:
+    """Total CPU-hours and runs of ``compute_cost.csv`` (written by the claims page)."""
+    cost = _csv(results / "compute_cost.csv")
+    if cost.empty or "CPU-hours" not in cost:
+        return {"cost_cpu_hours": MISSING, "cost_half_hours": MISSING, "cost_runs": MISSING}
+    hours = float(cost["CPU-hours"].sum())
+    done = next((c for c in ("runs done", "jobs done") if c in cost), None)
+    if done is None:
+        return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
+                "cost_runs": MISSING}  # fmt: skip
+    runs = int(cost[done].sum())
+    return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
+            "cost_runs": f"{runs:,}"}  # fmt: skip
+
+
+def profile_values(name: str) -> dict[str, str]:
+    """The profile's settings as the architecture and method pages quote them."""
+    p = _profile(name)
+    if p is None:
+        return {}
+    w = p.eva_windows()
+    val = p.data_spec("organamnist").val_subset
+    k = w["early"][1] - w["early"][0]
+    note = ("each window's variance is one squared half-difference, so EVA there ranks "
+            "samples by two single-epoch changes of their error" if k == 2 else
+            f"each window's variance averages the {k * (k - 1) // 2} pairs of epochs "
+            "inside it")  # fmt: skip
+    return {
+        "profile_model": model_label(p.model.name, p.model.width),
+        "profile_epochs": str(p.epochs),
+        "profile_batch": str(p.recipe.batch_size),
+        "profile_amp": p.recipe.amp if p.recipe.amp != "none" else "float32",
+        "profile_seeds": str(len(p.seeds)),
+        "profile_early": fmt_window(w["early"]),
+        "profile_late": fmt_window(w["late"]),
+        "profile_window_k": str(k),
+        "profile_window_note": note,
+        "profile_val_subset": f"{val:,}" if val else "all",
+        "profile_description": p.description,
+        "profile_surrogate_epochs": str(p.surrogate_epochs),
+        "profile_tuning_seed": str(p.tuning_seed),
+        "profile_tune_rates": ", ".join(f"{100 * r:g} %" for r in p.tune_rates),
+        "profile_min_steps": str(p.min_steps),
+        "profile_floor_rates": ", ".join(f"{100 * r:g} %" for r in p.floor_rates),
+        "profile_grid_windows": str(len(p.grid_windows())),
+        "profile_grid_pairs": str(len(p.grid_windows()) * (len(p.grid_windows()) - 1) // 2),
+    }
+
+
+def full_data_gaps(name: str, results: Path, datasets) -> pd.DataFrame:
+    """Per dataset, the full-data runs of Table 1 at profile ``name``: mean best
+    validation accuracy (paper protocol), final validation and final test accuracy, and
+    the two parts of the gap, split (final val − test) and best-epoch gain (best − final
+    val), in points. Rows with ``runs == 0`` where no result exists."""
+    from evalib.runs.cache import Cache
+    from evalib.studies.grids import full_jobs
+
+    p = _profile(name)
+    rows = []
+    for flag in datasets:
+        jobs = [x.job for x in full_jobs(p, flag)] if p else []
+        cache = Cache(results, results)
+        found = [r for r in (cache.job_result(j) for j in dict.fromkeys(jobs)) if r is not None]
+        t = pd.DataFrame(found)
+        if t.empty or "final_val_acc" not in t:
+            rows.append({"dataset": flag, "runs": 0})
+            continue
+        best, val, test = (100 * t[c].astype(float) for c in
+                           ("paper_val_acc", "final_val_acc", "clean_test_acc"))  # fmt: skip
+        rows.append({"dataset": flag, "runs": len(t), "best_val": best.mean(),
+                     "final_val": val.mean(), "final_test": test.mean(),
+                     "split_gap": (val - test).mean(), "best_gain": (best - val).mean(),
+                     "total_gap": (best - test).mean()})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def gap_values(gaps: pd.DataFrame) -> dict[str, str]:
+    out = {}
+    for _, r in gaps.iterrows():
+        for key in ("split_gap", "best_gain", "total_gap", "final_val", "final_test"):
+            out[f"{key}_{r['dataset']}"] = _fmt(r.get(key, math.nan))
+    return out
+
+
+def gap_table(gaps: pd.DataFrame) -> str:
+    """Markdown table of :func:`full_data_gaps`."""
+    lines = ["| dataset | full-data runs | best val. (paper protocol) | final val. | final test "
+             "(clean protocol) | val. − test, final epoch | best − final, val. |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for _, r in gaps.iterrows():
+        if not r.get("runs"):
+            lines.append(f"| {dataset_title(r['dataset'])} | 0 | — | — | — | — | — |")
+            continue
+        lines.append(
+            f"| {dataset_title(r['dataset'])} | {int(r['runs'])} | {r['best_val']:.1f} | "
+            f"{r['final_val']:.1f} | {r['final_test']:.1f} | {r['split_gap']:+.1f} | "
+            f"{r['best_gain']:+.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def class_timing(root: Path) -> dict[str, str]:
+    """The measured wall time of the walkthrough's class mode, from the record its last
+    run wrote (``results/class/walkthrough_run.json``)."""
+    rec = root / "results" / "class" / "walkthrough_run.json"
+    try:
+        d = json.loads(rec.read_text())
+        return {"class_minutes": _fmt(float(d["seconds"]) / 60),
+                "class_cpu_minutes": _fmt(float(d.get("cpu_seconds", math.nan)) / 60),
+                "class_load": _fmt(float(d.get("load_1min", math.nan))),
+                "class_cpus": str(int(d.get("cpus", 0)) or MISSING)}  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"class_minutes": MISSING, "class_cpu_minutes": MISSING, "class_load": MISSING,
+                "class_cpus": MISSING}  # fmt: skip
+
+
+def _names(items) -> str:
+    items = list(items)
+    if not items:
+        return "none"
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def claims_values(name: str, results: Path) -> dict[str, str]:
+    """Which claims hold / are contradicted on every dataset, and where the paper
+    protocol's verdict differs from the clean one (for the teaching page)."""
+    verdicts = _csv(results / "claims_verdicts.csv")
+    comps = pd.concat([_csv(results / "claims_comparisons.csv"),
+                       _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
+    items = findings.findings(verdicts, comps, title=dataset_title, order=_datasets())
+    by: dict[object, list[str]] = {}
+    for f in items:
+        by.setdefault(f["claim"], []).append(f["category"])
+    held = [str(c) for c, cats in by.items() if all(x == findings.HOLDS for x in cats)]
+    against = [str(c) for c, cats in by.items() if all(x == findings.CONTRADICTED for x in cats)]
+    differs = []
+    if {"protocol", "dataset", "claim", "verdict"} <= set(verdicts.columns):
+        cat = verdicts.assign(cat=verdicts["verdict"].map(findings.category))
+        wide = cat.pivot_table(index=["claim", "dataset"], columns="protocol", values="cat",
+                               aggfunc="first")  # fmt: skip
+        if {"clean", "paper"} <= set(wide.columns):
+            rank = {d: i for i, d in enumerate(_datasets())}
+            rows = sorted(wide.dropna().itertuples(), key=lambda r: (r[0][0], rank.get(r[0][1], 9)))
+            differs = [f"claim {r[0][0]} on {dataset_title(r[0][1])}" for r in rows
+                       if r.clean != r.paper]  # fmt: skip
+    return {"claims_held_everywhere": _names(held) if items else MISSING,
+            "claims_contradicted_everywhere": _names(against) if items else MISSING,
+            "claims_protocol_differs": _names(differs) if items else MISSING}  # fmt: skip
+
+
+def ablation_values(results: Path, datasets) -> dict[str, str]:
+    """Per dataset, the arms of the variance ablation whose clean-protocol mean lies
+    below Random's at the lowest rate (Random from Table 1's clean summary)."""
+    out = {}
+    for flag in datasets:
+        abl = _csv(results / flag / "variance_ablation.csv")
+        t1 = _csv(results / flag / "table1_clean.csv")
+        key = f"ablation_below_random_{flag}"
+        if abl.empty or t1.empty or "protocol" not in abl:
+            out[key], out[f"ablation_low_rate_{flag}"] = MISSING, MISSING
+            continue
+        clean = abl[(abl["protocol"] == "clean") & (abl["method"] != "full")]
+        if "budget" in clean:  # the paper's budget (the floor budget has its own rows)
+            clean = clean[clean["budget"] == "epochs"]
+        low = float(clean["rate"].min())
+        rnd = t1[(t1["method"] == "random") & (t1["rate"] == low)]["ours_mean"]
+        rows = clean[clean["rate"] == low]
+        below = [str(r["arm"]) for _, r in rows.iterrows()
+                 if len(rnd) and r["mean"] < float(rnd.iloc[0])]  # fmt: skip
+        out[key] = _names(below) if len(rnd) else MISSING
+        out[f"ablation_low_rate_{flag}"] = f"{100 * low:g} %"
+    return out
+
+
+def class_dynamics_values(root: Path) -> dict[str, str]:
+    """Shape and size of the committed class-mode dynamics."""
+    from evalib.book.classroom import CLASS_DYNAMICS
+
+    path = root / "notebooks" / CLASS_DYNAMICS
+    try:
+        import numpy as np
+
+        with np.load(path) as z:
+            t, n, c = z["log_probs"].shape
+    except (OSError, KeyError, ValueError):
+        return {"class_dyn_shape": MISSING, "class_dyn_mb": MISSING, "class_dyn_epochs": MISSING,
+                "class_dyn_images": MISSING}  # fmt: skip
+    return {"class_dyn_shape": f"{t} × {n:,} × {c}", "class_dyn_epochs": str(t),
+            "class_dyn_images": f"{n:,}", "class_dyn_mb": _fmt(path.stat().st_size / 1e6)}  # fmt: skip
+
+
+def dataset_values() -> dict[str, str]:
+    """Split sizes of the datasets the book names, from :mod:`evalib.data`."""
+    from evalib.data import dataset_info
+
+    out = {}
+    for flag in ("organamnist", "organsmnist", "bloodmnist"):
+        info = dataset_info(flag)
+        for split, n in zip(("train", "val", "test"), info.n_samples, strict=True):
+            out[f"n_{split}_{flag}"] = f"{n:,}"
+        out[f"classes_{flag}"] = str(info.n_classes)
+        out[f"channels_{flag}"] = str(info.n_channels)
+    return out
+
+
+# ----------------------------------------------------------------------------- pages
+
+
+def findings_page(name: str, results: Path) -> str:
+    """The landing page's Findings body for profile ``name``."""
+    verdicts = _csv(results / "claims_verdicts.csv")
+    comps = pd.concat([_csv(results / "claims_comparisons.csv"),
+                       _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
+    p = _profile(name)
+    scale, windows, about = "", "", f"the `{name}` profile"
+    if p is not None:
+        rates = ", ".join(f"{100 * r:g} %" for r in p.tune_rates)
+        scale = (f"`{name}` scale ({model_label(p.model.name, p.model.width)}, {p.epochs} "
+                 f"epochs; surrogate {p.surrogate_epochs} epochs)")  # fmt: skip
+        windows = (f"the windows were chosen on validation runs of seed {p.tuning_seed} at "
+                   f"{rates} (other rates take the nearest tuned rate's windows), so they "
+                   "are the best of this profile's grid, not the paper's own")  # fmt: skip
+        about = f"the `{name}` profile ({p.description})"
+    items = findings.findings(verdicts, comps, windows_note=windows, scale_note=scale,
+                              title=dataset_title, order=_datasets())  # fmt: skip
+    intro = (
+        f"Generated from `results/{name}/claims_*.csv`, the tables of "
+        "{doc}`../notebooks/10_claims`. Every verdict comes from "
+        f"{about}: it says whether the direction of a claim survives with a smaller "
+        "network and budget, not whether the paper's numbers do. Verdicts use the clean "
+        "protocol (test split, model after the last epoch, 95 % t-intervals over seeds); "
+        "the differences behind them are in accuracy points, the paper's in parentheses "
+        "where its Table 1 gives them. Each line ends with the caveat that matters most "
+        "for it: a single seed, a verdict that the paper's protocol (validation split, best "
+        "epoch) would change, or the window choice (tuned on validation runs of a seed that "
+        "is not reported, over this profile's grid of windows)."
+    )
+    return findings.findings_markdown(items, intro)
+
+
+def substitutions(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
+    """Every ``{{ name }}`` the book's Markdown pages use, as text."""
+    name = book_profile(root, profile)
+    results = root / "results" / name
+    gaps = full_data_gaps(name, results, _datasets())
+    return {"book_profile": name, **compute_cost(results), **profile_values(name),
+            **gap_values(gaps), **class_timing(root), **dataset_values(),
+            **claims_values(name, results), **ablation_values(results, _datasets()),
+            **class_dynamics_values(root)}  # fmt: skip
+
+
+#: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at
+TARGET_TEST_ACC = 0.91
+
+
+def candidates_table(results: Path, profile_model: tuple[str, float] | None = None) -> str:
+    """Markdown table of the candidate networks of ``benchmarks/bench_candidates.py``
+    (full OrganAMNIST, seed 0): final test and validation accuracy, CPU seconds per
+    epoch where recorded, the machine's CPU capability; then one sentence comparing the
+    profile's network (``(name, width)``) with the cheapest candidate that reaches
+    :data:`TARGET_TEST_ACC`."""
+    rows = []
+    for path in sorted((results / "candidates").glob("*.json")):
+        r = json.loads(path.read_text())
+        last = r["history"][-1]
+        cpu = r.get("cpu_seconds")
+        rows.append({
+            "network": f"{r['model']} ×{r['width']:g}", "epochs": r["epochs"],
+            "augmentation": r["augment"], "test %": f"{100 * last['test_acc']:.1f}",
+            "validation %": f"{100 * last['val_acc']:.1f}",
+            "CPU s / epoch": f"{cpu / r['epochs']:.0f}" if cpu else "not recorded",
+            "CPU": (r.get("provenance") or {}).get("cpu_capability", "?"),
+            "_key": (r["model"], float(r["width"])), "_test": float(last["test_acc"]),
+            "_cost": cpu / r["epochs"] if cpu else math.nan,
+        })  # fmt: skip
+    if not rows:
+        return "*No candidate network has been measured yet (`benchmarks/bench_candidates.py`).*\n"
+    frame = pd.DataFrame(rows)
+    shown = frame[[c for c in frame.columns if not c.startswith("_")]]
+    head = "| " + " | ".join(shown.columns) + " |\n|" + "---|" * len(shown.columns) + "\n"
+    body = "".join("| " + " | ".join(str(v) for v in row) + " |\n"
+                   for row in shown.itertuples(index=False))  # fmt: skip
+    text = head + body
+    timed = frame[frame["_cost"].notna() & (frame["augmentation"] == "none")]
+    mine = timed[timed["_key"] == profile_model] if profile_model else timed.iloc[0:0]
+    good = timed[timed["_test"] >= TARGET_TEST_ACC].sort_values("_cost")
+    if len(mine) and len(good):
+        m, g = mine.iloc[0], good.iloc[0]
+        text += (
+            f"\nThe profile's network ({m['network']}) reaches {100 * m['_test']:.1f} % test "
+            f"accuracy at {m['_cost']:.0f} CPU-s per epoch; the cheapest candidate at or above "
+            f"{100 * TARGET_TEST_ACC:g} % is {g['network']} ({100 * g['_test']:.1f} %), at "
+            f"{g['_cost'] / m['_cost']:.1f}× the cost per epoch.\n"
+        )
+    return text
+
+
+def ray_smoke_table(results: Path) -> str:
+    """``results/scaling/ray_smoke.csv`` (``benchmarks/bench_ray.py``) as a Markdown table
+    with one column per executor and one row per measured quantity: fifteen columns
+    side by side do not fit the book's text column, five do."""
+    frame = _csv(results / "ray_smoke.csv")
+    if frame.empty or "executor" not in frame:
+        return "*The Ray benchmark has not been run yet (`benchmarks/bench_ray.py`).*\n"
+    t = frame.set_index("executor").T
+
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|")
+
+    head = "| | " + " | ".join(map(cell, t.columns)) + " |\n|---|" + "---|" * len(t.columns) + "\n"
+    body = "".join(f"| `{name}` | " + " | ".join(map(cell, row)) + " |\n"
+                   for name, row in zip(t.index, t.to_numpy(), strict=True))  # fmt: skip
+    return head + body
+
+
+def _cpu_model() -> tuple[str, float]:
+    m = _profile("cpu").model
+    return (m.name, float(m.width))
+
+
+def layers_page(package: Path = ROOT / "evalib") -> str:
+    """The package's layers (:data:`evalib.layers.LAYERS`) drawn top-down with what each
+    may import, and the modules each holds (read from the source tree)."""
+    from evalib.layers import LAYERS, layer_of
+
+    modules: dict[str, list[str]] = {layer.name: [] for layer in LAYERS}
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        if parts[-1] == "__init__" or any(p.startswith("_") for p in parts[1:]):
+            continue
+        name = ".".join(parts)
+        shown = path.relative_to(package).with_suffix("").as_posix()
+        if layer_of(name) != "method":
+            shown = shown.split("/", 1)[1]
+        top = shown.split("/")[0]
+        label = f"{top}/" if "/" in shown else shown
+        if label not in modules[layer_of(name)]:
+            modules[layer_of(name)].append(label)
+    lines = ["```text"]
+    for i, layer in enumerate(reversed(LAYERS)):
+        folder = "evalib/" if layer.name == "method" else f"evalib/{layer.name}/"
+        below = [lower.name for lower in LAYERS[: len(LAYERS) - 1 - i]]
+        may = f"imports: {', '.join(below)}" if below else "imports: nothing of evalib above it"
+        lines += [f"{folder:<17} {layer.holds}", f"{'':<17} {may}"]
+        if i < len(LAYERS) - 1:
+            lines += [f"{'':<8}│", f"{'':<8}▼"]
+    lines += ["```", "", "| layer | modules |", "|---|---|"]
+    for layer in LAYERS:
+        folder = "`evalib/`" if layer.name == "method" else f"`evalib/{layer.name}/`"
+        lines.append(f"| {folder} | {', '.join(f'`{m}`' for m in modules[layer.name])} |")
+    return "\n".join(lines) + "\n"
+
+
+def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
+    """Generated include files: name (under ``book/_generated/``) → Markdown."""
+    name = book_profile(root, profile)
+    results = root / "results" / name
+    return {
+        "findings.md": findings_page(name, results),
+        "protocol_gap.md": gap_table(full_data_gaps(name, results, _datasets())),
+        "candidates.md": candidates_table(root / "results" / "cpu", _cpu_model()),
+        "ray_smoke.md": ray_smoke_table(root / "results" / "scaling"),
+        "layers.md": layers_page(root / "evalib"),
+    }
+
+
+def write(root: Path = ROOT, profile: str | None = None) -> list[Path]:
+    """Write :func:`pages` under ``root/book/_generated``; only files whose text changed
+    are rewritten (so Sphinx rereads only the pages that include them)."""
+    out = root / GENERATED
+    out.mkdir(parents=True, exist_ok=True)
+    changed = []
+    for fname, text in pages(root, profile).items():
+        path = out / fname
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+# ----------------------------------------------------------------------------- sphinx
+
+
+def _on_config_inited(app, config) -> None:
+    root = Path(app.srcdir)
+    profile = config.evalib_book_profile or None
+    write(root, profile)
+    subs: Mapping[str, str] = dict(getattr(config, "myst_substitutions", None) or {})
+    config.myst_substitutions = {**subs, **substitutions(root, profile)}
+
+
+def setup(app):
+    """Sphinx entry point: recompute the includes and substitutions before reading."""
+    app.add_config_value("evalib_book_profile", None, "env")
+    app.connect("config-inited", _on_config_inited)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=None, help="default: the claims page's profile")
+    parser.add_argument("--root", default=str(ROOT), help="repository root")
+    args = parser.parse_args(argv)
+    root = Path(args.root)
+    for path in write(root, args.profile):
+        print(f"wrote {path}")
+    for key, value in substitutions(root, args.profile).items():
+        print(f"{key} = {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The built book renders in a real browser: equations typeset offline, pages load.
+
+The browser test uses ``_build/html`` when it exists. With ``EVALIB_BUILD_BOOK=1`` it
+first builds the book itself, with warnings as errors, into a temporary folder. It is
+skipped (with the reason) when Chromium is missing or there is no built book.
+The checker's parsing helpers are also tested without a browser.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKER = ROOT / "scripts" / "check_book_browser.py"
+MATH_PAGES = (
+    "index.html",
+    "book/intro.html:math",
+    "book/method.html:math",
+    "notebooks/02_benchmark.html:figures",  # a results page: its figures must be there
+    "notebooks/10_claims.html",
+)
+
+
+def _load_checker():
+    spec = importlib.util.spec_from_file_location("check_book_browser", CHECKER)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _jupyter_book() -> str | None:
+    local = Path(sys.executable).with_name("jupyter-book")
+    return str(local) if local.is_file() else shutil.which("jupyter-book")
+
+
+@pytest.fixture(scope="module")
+def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if os.environ.get("EVALIB_BUILD_BOOK") == "1":
+        jb = _jupyter_book()
+        if jb is None:
+            pytest.skip("EVALIB_BUILD_BOOK=1 but jupyter-book is not installed")
+        out = tmp_path_factory.mktemp("book")
+        cmd = [jb, "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, "book build failed:\n" + (proc.stdout + proc.stderr)[-4000:]
+        built = out / "_build" / "html"
+    else:
+        built = ROOT / "_build" / "html"
+        if not (built / "index.html").is_file():
+            pytest.skip(
+                "no built book in _build/html (run `make book`, or set EVALIB_BUILD_BOOK=1)"
+            )
+    return built
+
+
+@pytest.mark.browser
+def test_pages_render_offline(html_dir: Path, tmp_path: Path) -> None:
+    checker = _load_checker()
+    if checker.find_chromium(None) is None:
+        if os.environ.get("EVALIB_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium is required here (EVALIB_REQUIRE_BROWSER=1) but missing")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    shots = tmp_path / "screenshots"
+    proc = subprocess.run(
+        [sys.executable, str(CHECKER), "--html-dir", str(html_dir), "--screenshots", str(shots),
+         *MATH_PAGES],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count("ok ") == len(MATH_PAGES), proc.stdout
+    for page in ("book__intro.png", "book__method.png", "notebooks__02_benchmark.png"):
+        assert (shots / page).stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- no browser
+
+
+def test_page_spec_flags() -> None:
+    checker = _load_checker()
+    spec = checker.PageSpec.parse("notebooks/02_benchmark.html:figures:math")
+    assert (spec.path, spec.math, spec.figures) == ("notebooks/02_benchmark.html", True, True)
+    assert not checker.PageSpec.parse("book/intro.html").math
+    with pytest.raises(ValueError):
+        checker.PageSpec.parse("book/intro.html:maths")
+
+
+def test_dom_scan_separates_prose_from_math_and_code() -> None:
+    checker = _load_checker()
+    dom = (
+        "<html><head><script src='https://cdn.example.org/x.js'></script></head><body>"
+        "<p>Typeset <mjx-container><svg></svg><mjx-assistive-mml>\\frac{a}{b}"
+        "</mjx-assistive-mml></mjx-container> and code <pre>$$x$$</pre>.</p>"
+        "<p>Left raw: \\(x^2\\)</p><img src='../_images/fig.png'>"
+        "<link rel='stylesheet' href='//fonts.example.org/a.css'></body></html>"
+    )
+    scan = checker.DomScan()
+    scan.feed(dom)
+    text = " ".join(scan.text)
+    assert scan.has_body and scan.mjx == 1 and scan.images == ["../_images/fig.png"]
+    assert "\\frac" not in text and "$$" not in text
+    hits = checker.raw_tex_snippets(text)
+    assert len(hits) == 1 and "\\\\(" in hits[0]
+    assert [r for r in scan.resources if checker.is_remote(r)] == [
+        "https://cdn.example.org/x.js",
+        "//fonts.example.org/a.css",
+    ]
+
+
+def test_is_remote() -> None:
+    checker = _load_checker()
+    assert not checker.is_remote("../_static/mathjax/tex-svg.js?v=1")
+    assert not checker.is_remote("http://127.0.0.1:8000/book/intro.html")
+    assert not checker.is_remote("data:image/png;base64,AAAA")
+    assert checker.is_remote("https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-svg.js")
+
+
+def test_header_links_are_collected_and_checked(tmp_path: Path) -> None:
+    checker = _load_checker()
+    (tmp_path / "_sources" / "notebooks").mkdir(parents=True)
+    (tmp_path / "_sources" / "notebooks" / "x.ipynb").write_text("{}")
+    page = tmp_path / "notebooks" / "x.html"
+    page.parent.mkdir()
+    page.write_text("")
+    dom = (
+        "<html><body><div class='header'><div class='article-header-buttons'>"
+        "<div class='dropdown'><a href='../_sources/notebooks/x.ipynb'>ipynb</a>"
+        "<a href='../_sources/notebooks/x.md'>md</a></div>"
+        "<a href='https://github.com/a/b'>repo</a>"
+        "<a href='https://mybinder.org/v2/gh/a/b/main?urlpath=tree/notebooks/x.ipynb'>b</a>"
+        "</div><a href='../elsewhere.html'>not a header button</a></div></body></html>"
+    )
+    scan = checker.DomScan()
+    scan.feed(dom)
+    assert len(scan.header_links) == 4
+    broken = [checker.broken_header_link(h, page, tmp_path) for h in scan.header_links]
+    assert broken[0] == "" and broken[2] == "" and broken[3] == ""
+    assert "not built" in broken[1]
+    assert "malformed" in checker.broken_header_link("https://exa mple", page, tmp_path)
+    assert "empty" in checker.broken_header_link("#", page, tmp_path)
+
+
+def test_links_on_a_redirect_page_resolve_from_its_target(tmp_path: Path) -> None:
+    # Jupyter Book's root index.html only redirects; Chromium's DOM is the target's.
+    checker = _load_checker()
+    (tmp_path / "_sources" / "book").mkdir(parents=True)
+    (tmp_path / "_sources" / "book" / "intro.md").write_text("")
+    (tmp_path / "book").mkdir()
+    intro = tmp_path / "book" / "intro.html"
+    intro.write_text("")
+    index = tmp_path / "index.html"
+    redirect = '<meta http-equiv="Refresh" content="0; url=book/intro.html" />'
+    assert checker.redirect_target(redirect, index) == intro.resolve()
+    assert checker.redirect_target("<html><body></body></html>", index) == index
+    assert checker.redirect_target(redirect.replace("intro", "gone"), index) == index
+    link = "../_sources/book/intro.md"
+    assert checker.broken_header_link(link, index, tmp_path)  # from index.html: outside
+    assert (
+        checker.broken_header_link(link, checker.redirect_target(redirect, index), tmp_path) == ""
+    )
