@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from evalib import __version__
+from evalib.errors import EvalibError
+from evalib.progress import log_job_line
 from evalib.runs.cache import (
     Cache,
     atomic_write_json,
@@ -30,7 +32,7 @@ from evalib.runs.cache import (
 )
 from evalib.runs.config import DataSpec, Job, SurrogateConfig
 from evalib.runs.costs import effective_recipe
-from evalib.errors import EvalibError
+from evalib.runs.locks import run_once
 
 # ----------------------------------------------------------------------------- surrogates
 
@@ -66,20 +68,44 @@ def run_surrogate(
     checkpoint_every_s: float | None = None,
 ):
     """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped).
-    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`)."""
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`).
+    While another process records the same surrogate into the same scratch folder, this
+    one waits for it (see :mod:`evalib.runs.locks`)."""
+    from evalib.dynamics import load as load_dynamics
+
+    out = cache.surrogate_dir(cfg)
+
+    def cached():
+        if (out / "meta.json").exists():
+            try:
+                dyn = load_dynamics(out)
+                _record_surrogate(cfg, cache, dyn)
+                return dyn
+            except EvalibError:
+                pass  # torn or corrupt: recompute
+        return None
+
+    def record():
+        return _record_surrogate_run(cfg, cache, data_root, progress, device, threads,
+                                     checkpoint_every_s)  # fmt: skip
+
+    def waiting(holder) -> None:
+        log_job_line(f"waiting for surrogate {cfg.key()} ({cfg.data.dataset}, seed {cfg.seed}), "
+                     f"which another runner records ({holder.describe()})")  # fmt: skip
+
+    # one runner per surrogate: another process recording it is waited for (jobs need it)
+    lock = out.with_name(f"{out.name}.lock")
+    return run_once(lock, f"surrogate {cfg.key()}", cached, record, on_wait=waiting)
+
+
+def _record_surrogate_run(cfg, cache, data_root, progress, device, threads, checkpoint_every_s):
+    """Train the surrogate ``cfg`` and save its dynamics into the cache (see run_surrogate)."""
     from evalib.dynamics import load as load_dynamics
     from evalib.dynamics import save as save_dynamics
     from evalib.models import build_model
     from evalib.train import seed_everything
 
     out = cache.surrogate_dir(cfg)
-    if (out / "meta.json").exists():
-        try:
-            dyn = load_dynamics(out)
-            _record_surrogate(cfg, cache, dyn)
-            return dyn
-        except EvalibError:
-            pass  # torn or corrupt: recompute below
     ds, train_split, ids, val, test = load_data(cfg.data, data_root)
     seed_everything(cfg.seed)
     model = build_model(cfg.model.name, ds.info.n_channels, ds.info.n_classes, cfg.model.width)
@@ -254,6 +280,7 @@ def run_job(
     threads: int | None = None,
     positions: np.ndarray | None = None,
     checkpoint_every_s: float | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate ``job`` (or read its cached result); returns one result row.
 
@@ -261,11 +288,31 @@ def run_job(
     as :func:`evalib.runs.rerun.rerun` does with a committed selection; the row is then not
     cached.
     ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`).
+
+    One runner per job: the job is trained under a lock beside its result file
+    (:mod:`evalib.runs.locks`). When another live process holds it, ``wait`` waits for
+    that result (or for the lock to go); ``wait=False`` raises
+    :class:`~evalib.runs.locks.JobHeld` at once, for a batch that comes back to the job later.
     """
+    if positions is not None:
+        return _run_job(job, cache, data_root, progress, device, threads, positions,
+                        checkpoint_every_s)  # fmt: skip
+    path = cache.job_path(job)
+    return run_once(
+        path.with_name(f"{path.stem}.lock"),
+        job.key(),
+        lambda: cache.job_result(job),
+        lambda: _run_job(
+            job, cache, data_root, progress, device, threads, None, checkpoint_every_s
+        ),  # fmt: skip
+        wait=wait,
+    )
+
+
+def _run_job(job, cache, data_root, progress, device, threads, positions, checkpoint_every_s):
+    """The body of :func:`run_job`: select, train, evaluate; the row is cached unless
+    ``positions`` were given."""
     given = positions is not None
-    cached = None if given else cache.job_result(job)
-    if cached is not None:
-        return cached
     t0 = time.perf_counter()
     if positions is None:
         ds, train_split, ids, val, test, positions = _load_for_job(
