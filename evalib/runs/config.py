@@ -282,7 +282,8 @@ PROFILES: dict[str, Profile] = {
         floor_rates=(0.05,),
         grid_step=67,
         cross_models=(ModelSpec("resnet18", 0.0625), ModelSpec("vgg", 0.0625)),
-        description="seconds per notebook; tiny subsets, 4 epochs; for tests and CI",
+        description="1–3 minutes per notebook and dataset on a 2-core CPU; tiny subsets, "
+        "4 epochs; for tests and CI",
         pie=PIESettings(
             dense_models=2,
             fine_tune_steps=5,
