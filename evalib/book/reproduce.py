@@ -1,9 +1,13 @@
 """Execute every notebook with papermill at one profile (``make reproduce PROFILE=cpu``).
 
-Notebooks run in ``notebooks/`` in order; each executed notebook replaces its input so
-the book shows it. Jobs are cached, so an interrupted run resumes where it stopped.
-``--dataset`` runs the notebooks for any MedMNIST 2D set (OrganSMNIST included) instead
-of the book's; one line per finished job is printed while a notebook runs.
+Notebooks run in ``notebooks/`` in order. At the book's profile (the one its committed
+pages were executed at, :func:`evalib.book.booktext.book_profile`) each executed
+notebook replaces the page the book shows; at any other profile the executed notebooks
+go to a separate folder (``build/reproduce/<profile>/``, or ``--out-dir``) and the book
+is left as it is, unless ``--in-place`` asks for its pages to be replaced. Jobs are
+cached, so an interrupted run resumes where it stopped. ``--dataset`` runs the notebooks
+for any MedMNIST 2D set (OrganSMNIST included) instead of the book's; one line per
+finished job is printed while a notebook runs.
 """
 
 from __future__ import annotations
@@ -62,6 +66,34 @@ def notebook_parameters(name: str, profile: str) -> dict:
 
 def notebook_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def default_out_dir(profile: str) -> Path:
+    """Where the executed notebooks of a profile other than the book's go:
+    ``build/reproduce/<profile>/`` in the checkout (git-ignored; ``make clean`` removes it)."""
+    return notebook_dir().parent / "build" / "reproduce" / profile
+
+
+def executed_profile(page: str | os.PathLike) -> str | None:
+    """The ``profile`` parameter a notebook was executed with (its papermill metadata),
+    or None when it was not executed by papermill or cannot be read."""
+    import json
+
+    try:
+        meta = json.loads(Path(page).read_text(encoding="utf-8"))["metadata"]
+        return str(meta["papermill"]["parameters"]["profile"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+#: the page whose profile is the book's (as :func:`evalib.book.booktext.book_profile` reads it)
+BOOK_PAGE = "10_claims"
+
+
+def committed_profile() -> str:
+    """The profile the book's committed pages were executed at: the claims page's
+    papermill ``profile``, else ``cpu``."""
+    return executed_profile(notebook_dir() / f"{BOOK_PAGE}.ipynb") or "cpu"
 
 
 def is_executed_notebook(path: str | os.PathLike) -> bool:
@@ -147,6 +179,89 @@ def execute(
             title_with_dataset(done, str(parameters["dataset"]))
         nb = nbformat.read(done, as_version=4)
         nb.metadata["evalib"] = {"kind": "executed notebook", "notebook": name}
+        with atomic_file(out, "w") as fh:
+            nbformat.write(nb, fh)
+    return out
+
+
+def find_notebook(text: str) -> Path:
+    """The notebook that ``text`` names: an existing ``.ipynb`` or jupytext ``.py`` file,
+    else a notebook of the book by name (``02_benchmark``, any case: its ``.py`` source).
+    One-line EvalibError otherwise."""
+    from evalib.names import canonical
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        if path.suffix not in (".ipynb", ".py"):
+            raise EvalibError(f"{text} is not a notebook: name an .ipynb or a jupytext .py file")
+        return path
+    if path.exists():
+        raise EvalibError(f"{text} is a folder; name a notebook")
+    if path.suffix or len(path.parts) > 1:
+        raise EvalibError(f"no notebook {text}: no such file")
+    name = canonical(text, NOTEBOOKS, "notebook")
+    return notebook_dir() / f"{name}.py"
+
+
+def notebook_parameters_declared(source: Path) -> dict[str, str]:
+    """Name → type (papermill's inferred type name) of each parameter that the
+    ``parameters`` cell of the notebook ``source`` (``.ipynb``) declares."""
+    import papermill
+
+    return {
+        name: str(info.get("inferred_type_name") or "None")
+        for name, info in papermill.inspect_notebook(str(source)).items()
+    }
+
+
+def run_notebook(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: dict,
+    progress: bool = True,
+) -> Path:
+    """Execute the notebook ``source`` (``.ipynb``, or a jupytext ``.py``) with papermill
+    into ``output``, after checking ``parameters`` against its ``parameters`` cell
+    (names, types and values, :func:`evalib.book.notebook.check_parameters`) before any
+    kernel starts. The kernel runs in the notebook's folder; one line per finished job is
+    printed while it runs. ``output`` must be absent or a notebook evalib or papermill
+    executed, in an existing folder; it is written atomically and only on success (a
+    failed run raises ``PapermillExecutionError`` and leaves it as it was)."""
+    import tempfile
+
+    import jupytext
+    import nbformat
+    import papermill
+
+    from evalib.book.notebook import check_parameters
+    from evalib.io import atomic_file, check_output_file, check_parent
+
+    source, out = Path(source), Path(output)
+    check_parent(out, "output")
+    check_output_file(out, "executed notebook", is_executed_notebook, what="output")
+    if out.suffix != ".ipynb":
+        raise EvalibError(f"output {out}: write an .ipynb file, not {out.suffix or 'no suffix'!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.suffix == ".py":
+            nb = jupytext.read(source)
+            add_install_cell(nb, repository_url())
+            staged = Path(tmp) / f"{source.stem}.ipynb"
+            jupytext.write(nb, staged)
+        else:
+            staged = source
+        try:
+            declared = notebook_parameters_declared(staged)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EvalibError(f"cannot read the notebook {source}: {exc}") from None
+        check_parameters(parameters, declared)
+        done = Path(tmp) / "executed.ipynb"
+        lines = Path(tmp) / "progress.log"
+        with _echo_lines(lines if progress else None):
+            papermill.execute_notebook(
+                str(staged), str(done), parameters=parameters, cwd=str(source.parent.resolve()),
+                progress_bar=progress, log_output=False,
+            )  # fmt: skip
+        nb = nbformat.read(done, as_version=4)
         with atomic_file(out, "w") as fh:
             nbformat.write(nb, fh)
     return out
@@ -350,7 +465,8 @@ def title_with_dataset(path: Path, dataset: str) -> None:
 @dataclass(frozen=True)
 class Run:
     """One notebook execution: ``name`` with ``parameters``, written to ``output`` (None:
-    the book's page ``notebooks/<name>.ipynb``)."""
+    the book's page ``notebooks/<name>.ipynb``; other pages of the book are
+    ``notebooks/extra/<name>_<dataset>.ipynb``)."""
 
     name: str
     parameters: dict
@@ -372,13 +488,16 @@ def plan(
     data_root: str | None = None,
     executor: str = "serial",
     ray_address: str | None = None,
+    out_dir: Path | None = None,
 ) -> list[Run]:
     """Every notebook execution of a reproduce run, in order (nothing is executed).
 
     ``datasets`` (MedMNIST flags, any case): the datasets to run instead of the book's:
     each per-dataset notebook runs for each of them (the first is the page, the others go
     to ``notebooks/extra/``), the single-dataset notebooks run for the first one, and the
-    notebooks with a ``datasets`` parameter get the whole list."""
+    notebooks with a ``datasets`` parameter get the whole list. ``out_dir``: write every
+    executed notebook there (same layout: ``<name>.ipynb``, ``extra/...``) instead of
+    replacing the book's pages."""
     from evalib.data import dataset_info
     from evalib.names import canonical
 
@@ -402,6 +521,8 @@ def plan(
             if ray_address:
                 params["ray_address"] = ray_address
             out = None if i == 0 else folder / "extra" / f"{name}_{dataset}.ipynb"
+            if out_dir is not None:
+                out = Path(out_dir) / (out or folder / f"{name}.ipynb").relative_to(folder)
             runs.append(Run(name, params, out))
     return runs
 
@@ -438,14 +559,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-train", action="store_true",
                         help="show only the results already in results/ (each page says how "
                         "many of its jobs are missing); train nothing")  # fmt: skip
+    parser.add_argument("--out-dir", default=None, metavar="DIR",
+                        help="where the executed notebooks go when --profile is not the "
+                        "book's (default: build/reproduce/<profile>/, created; a DIR you "
+                        "name must lie in an existing folder)")  # fmt: skip
+    parser.add_argument("--in-place", action="store_true",
+                        help="replace the book's pages (notebooks/*.ipynb) even when "
+                        "--profile is not the profile they were executed at")  # fmt: skip
     return parser
+
+
+def output_folder(profile: str, out_dir: str | None, in_place: bool) -> Path | None:
+    """Where a reproduce run at ``profile`` writes its executed notebooks: None (the book's
+    pages) at the book's profile or with ``in_place``; else ``out_dir`` or
+    :func:`default_out_dir`, checked (and created) before anything runs."""
+    from evalib.io import check_parent, claim_dir
+
+    if in_place:
+        if out_dir is not None:
+            raise EvalibError("--in-place and --out-dir exclude each other")
+        return None
+    if out_dir is None and profile == committed_profile():
+        return None
+    if out_dir is not None:
+        check_parent(out_dir, "--out-dir")
+        folder = Path(out_dir).expanduser()
+    else:
+        folder = default_out_dir(profile)
+    return claim_dir(folder, "executed notebooks", what="--out-dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
+            raise EvalibError(f"--data-root {args.data_root}: no such folder")
+        plan(args.profile, args.only, args.datasets)  # names checked before any folder is made
+        out_dir = output_folder(args.profile, args.out_dir, args.in_place)
         runs = plan(args.profile, args.only, args.datasets, args.data_root, args.executor,
-                    args.ray_address)  # fmt: skip
+                    args.ray_address, out_dir)  # fmt: skip
     except EvalibError as exc:
         print(f"evalib.book.reproduce: error: {exc.cli_message}", file=sys.stderr)
         return 2
@@ -475,6 +627,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{exc.evalue}", file=sys.stderr)  # fmt: skip
             return 1
         print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if out_dir is not None:
+        print(f"the executed notebooks are in {out_dir}; the book's pages (profile "
+              f"{committed_profile()}) were left as they are (--in-place replaces them)")  # fmt: skip
     return 0
 
 
