@@ -271,6 +271,44 @@ def class_dynamics_values(root: Path) -> dict[str, str]:
             "class_dyn_images": f"{n:,}", "class_dyn_mb": _fmt(path.stat().st_size / 1e6)}  # fmt: skip
 
 
+def ccs_binning_values(root: Path, name: str) -> dict[str, str]:
+    """What CCS's two binnings (the paper's [min, max], the CCS code's [min, 1.0001 max])
+    change on the committed class dynamics' CCS scores, at the profile's rates
+    (:func:`evalib.studies.ccs_binning.compare`)."""
+    from evalib.book.classroom import load_class_dynamics
+    from evalib.errors import EvalibError
+    from evalib.scores import compute_scores
+    from evalib.studies.ccs_binning import compare
+
+    p = _profile(name)
+    try:
+        dyn = load_class_dynamics(root / "notebooks")
+    except EvalibError:
+        dyn = None
+    if p is None or dyn is None:
+        return {"ccs_binning_moved": MISSING, "ccs_binning_budget": MISSING,
+                "ccs_binning_rates": MISSING}  # fmt: skip
+    table = compare(compute_scores("ccs", dyn), p.rates)
+    share = table["moved_samples"] / table["pool"]
+    counts = sorted({int(x) for x in table["moved_samples"]})
+    pools = sorted({int(x) for x in table["pool"]})
+    moved = (
+        (f"{counts[0]}–{counts[-1]}" if len(counts) > 1 else f"{counts[0]}")
+        + " of the "
+        + (f"{pools[0]:,}–{pools[-1]:,}" if len(pools) > 1 else f"{pools[0]:,}")
+        + f" samples left after the cutoff ({_fmt(100 * share.min())}–{_fmt(100 * share.max())} %)"
+    )
+    worst = table.loc[table["moved_budget"].idxmax()]
+    budget = (
+        "the budget of every stratum stays the same, so only which samples a stratum offers changes"
+        if worst["moved_budget"] == 0
+        else f"up to {int(worst['moved_budget'])} of the {int(worst['m']):,} places of a "
+        f"coreset (at {100 * worst['rate']:g} %) go to another stratum"
+    )
+    return {"ccs_binning_moved": moved, "ccs_binning_budget": budget,
+            "ccs_binning_rates": ", ".join(f"{100 * r:g} %" for r in p.rates)}  # fmt: skip
+
+
 def dataset_values() -> dict[str, str]:
     """Split sizes of the datasets the book names, from :mod:`evalib.data`."""
     from evalib.data import dataset_info
@@ -328,7 +366,7 @@ def substitutions(root: Path = ROOT, profile: str | None = None) -> dict[str, st
     return {"book_profile": name, **compute_cost(results), **profile_values(name),
             **gap_values(gaps), **class_timing(root), **dataset_values(),
             **claims_values(name, results), **ablation_values(results, _datasets()),
-            **class_dynamics_values(root)}  # fmt: skip
+            **class_dynamics_values(root), **ccs_binning_values(root, name)}  # fmt: skip
 
 
 #: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at
