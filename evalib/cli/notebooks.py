@@ -72,21 +72,31 @@ def _mapping(loaded, where: str) -> dict:
 
 
 def cmd_notebook(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from papermill.exceptions import PapermillExecutionError
 
-    from evalib.book.reproduce import find_notebook, run_notebook
+    from evalib.book.reproduce import find_notebook, notebook_dir, run_notebook
 
     source = find_notebook(args.notebook)
+    out = Path(args.output).expanduser().resolve()
+    if out == source.resolve():
+        raise EvalibError(f"OUTPUT {args.output} is the notebook itself; name another file")
+    if out.suffix == ".ipynb" and notebook_dir().resolve() in out.parents:
+        raise EvalibError(
+            f"OUTPUT {args.output} is in the book's notebooks folder; write elsewhere (the "
+            "book's pages are replaced by python -m evalib.book.reproduce only)"
+        )
     params = gather_parameters(args)
     try:
-        out = run_notebook(source, args.output, params, progress=not args.quiet)
+        written = run_notebook(source, args.output, params, progress=not args.quiet)
     except PapermillExecutionError as exc:  # a cell failed: one line, the notebook's words
         if exc.ename == "EvalibError":
             raise EvalibError(f"{source.name}: {exc.evalue}") from None
         print(f"evalib: error: {source.name} failed in cell {exc.exec_count}: {exc.ename}: "
               f"{exc.evalue}", file=sys.stderr)  # fmt: skip
         return 1
-    print(f"wrote {out}")
+    print(f"wrote {written}")
     return 0
 
 

@@ -373,15 +373,24 @@ def test_notebook_parameters_are_checked_before_a_kernel(case, world, no_kernel,
         ("02_benchmark", "missing/run.ipynb", r"cannot write output .*missing does not exist"),
         ("02_benchmark", "run.txt", r"output .*run\.txt: write an \.ipynb file"),
         ("02_benchmark", "USER", r"exists and is not an evalib executed notebook"),
+        ("02_benchmark", "PAGE", r"OUTPUT .*02_benchmark\.ipynb is in the book's notebooks"),
+        ("02_benchmark", "EXTRA", r"OUTPUT .*is in the book's notebooks folder"),
+        ("SELF", "SELF", r"OUTPUT .*mine\.ipynb is the notebook itself"),
     ],
 )
 def test_notebook_paths_are_checked_before_a_kernel(notebook, output, message, world, no_kernel,
                                                     capsys):  # fmt: skip
+    from evalib.book.reproduce import notebook_dir
+
     user = world["tmp"] / "mine.ipynb"
     user.write_text("my own notebook")
-    out = user if output == "USER" else world["out"] / output
-    _run(["notebook", notebook, out], world, capsys, 2, message)
+    special = {"USER": user, "SELF": user, "PAGE": notebook_dir() / "02_benchmark.ipynb",
+               "EXTRA": notebook_dir() / "extra" / "02_benchmark_bloodmnist.ipynb"}  # fmt: skip
+    out = special.get(output, world["out"] / output)
+    pages = {p: p.read_bytes() for p in (special["PAGE"], special["EXTRA"])}
+    _run(["notebook", special.get(notebook, notebook), out], world, capsys, 2, message)
     assert user.read_text() == "my own notebook"
+    assert all(p.read_bytes() == b for p, b in pages.items())  # the book is never touched
 
 
 def test_notebook_values_are_read_as_papermill_reads_them():
