@@ -9,9 +9,10 @@ decay 5e-4, cosine annealing stepped every iteration down to 1e-4, batch 256, in
 scaled to [−1, 1], no augmentation, 200 epochs.
 
 :func:`train` is the epoch loop; what it carries is in small pieces: the training data
-on the device (:class:`TrainingData`), the optimiser with its schedule and loss scaler
-(:class:`Optimisation`), and from :mod:`evalib.train_parts` the evaluation schedule, the
-epoch record and the acceleration settings; :mod:`evalib.checkpoints` stores epochs.
+on the device (:class:`TrainingData`, which converts and augments batches) and, from
+:mod:`evalib.train_parts`, the optimiser with its schedule and loss scaler, the evaluation
+schedule, the epoch record and the acceleration settings; :mod:`evalib.checkpoints`
+stores the epochs and resumes a run.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from evalib.devices import pick_device
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
-from evalib.train_parts import Acceleration, EpochRecord, EvalSchedule
+from evalib.train_parts import Acceleration, EpochRecord, EvalSchedule, Optimisation
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
@@ -346,47 +347,6 @@ class TrainingData:
             return per_sample.mean()
         w = self.weights[idx]
         return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-
-
-@dataclass(frozen=True)
-class Optimisation:
-    """The recipe's optimiser: SGD (Nesterov momentum, weight decay), the cosine schedule
-    stepped every iteration down to ``min_lr``, and the AMP loss scaler."""
-
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    scaler: torch.amp.GradScaler
-
-    @classmethod
-    def of(cls, model: nn.Module, recipe: Recipe, total_steps: int, scaler) -> Optimisation:
-        optimizer = torch.optim.SGD(
-            model.parameters(),
-            lr=recipe.lr,
-            momentum=recipe.momentum,
-            nesterov=recipe.nesterov,
-            weight_decay=recipe.weight_decay,
-        )
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=total_steps, eta_min=recipe.min_lr
-        )
-        return cls(optimizer, scheduler, scaler)
-
-    @property
-    def lr(self) -> float:
-        """The learning rate of the next step."""
-        return self.optimizer.param_groups[0]["lr"]
-
-    def parts(self) -> tuple:
-        """(optimizer, scheduler, scaler): what a checkpoint saves and restores."""
-        return self.optimizer, self.scheduler, self.scaler
-
-    def step(self, loss: torch.Tensor) -> None:
-        """One optimiser step on ``loss``, then one step of the schedule."""
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        self.scheduler.step()
 
 
 # ----------------------------------------------------------------------------- evaluation

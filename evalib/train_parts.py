@@ -1,15 +1,18 @@
 """The parts the training loop of :func:`evalib.train.train` carries: when it evaluates
-(:class:`EvalSchedule`), what it records of an epoch (:class:`EpochRecord`) and how it runs
-on its device (:class:`Acceleration`). Checkpoints are :mod:`evalib.checkpoints`'.
+(:class:`EvalSchedule`), what it records of an epoch (:class:`EpochRecord`), how it steps
+(:class:`Optimisation`) and how it runs on its device (:class:`Acceleration`). Checkpoints
+are :mod:`evalib.checkpoints`'; batches are made in :mod:`evalib.train`.
 
-None of them draws random numbers or changes a float op of the loop: they hold decisions
-and buffers, so the loop reads as the recipe it runs.
+None of them draws random numbers, and each runs the float ops the loop ran inline, in
+the same order (results are bitwise those of the loop before it was split), so the loop
+reads as the recipe it runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -88,6 +91,51 @@ class EpochRecord:
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(log_probs [N, C] float16, seen [N] bool), on the device."""
         return self.log_probs, self.seen
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """The recipe's optimiser: SGD (Nesterov momentum, weight decay), the cosine schedule
+    stepped every iteration down to ``min_lr``, and the AMP loss scaler."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def of(
+        cls, model: nn.Module, recipe: Any, total_steps: int, scaler: torch.amp.GradScaler
+    ) -> Optimisation:
+        """The optimiser of ``model`` for ``recipe`` (an :class:`evalib.train.Recipe`: lr,
+        momentum, nesterov, weight_decay, min_lr) over ``total_steps`` steps."""
+        optimizer = torch.optim.SGD(
+            model.parameters(),
+            lr=recipe.lr,
+            momentum=recipe.momentum,
+            nesterov=recipe.nesterov,
+            weight_decay=recipe.weight_decay,
+        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=total_steps, eta_min=recipe.min_lr
+        )
+        return cls(optimizer, scheduler, scaler)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    def parts(self) -> tuple:
+        """(optimizer, scheduler, scaler): what a checkpoint saves and restores."""
+        return self.optimizer, self.scheduler, self.scaler
+
+    def step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on ``loss``, then one step of the schedule."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
 
 
 @dataclass(frozen=True)

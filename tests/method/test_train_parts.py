@@ -14,7 +14,6 @@ from evalib.errors import EvalibError
 from evalib.models import build_model
 from evalib.recorder import Recorder
 from evalib.train import (
-    Optimisation,
     Recipe,
     TrainingData,
     evaluate,
@@ -22,7 +21,7 @@ from evalib.train import (
     predictions,
     seed_everything,
 )
-from evalib.train_parts import Acceleration, EpochRecord, EvalSchedule
+from evalib.train_parts import Acceleration, EpochRecord, EvalSchedule, Optimisation
 
 CPU = torch.device("cpu")
 
