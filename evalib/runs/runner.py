@@ -8,6 +8,7 @@ Lists of jobs are run by :func:`evalib.runs.batch.run_jobs`.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import asdict
@@ -38,12 +39,27 @@ from evalib.runs.locks import run_once
 
 
 def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
-    """(dataset, train split, train ids, val split, test split) for a DataSpec."""
+    """(dataset, train split, train ids, val split, test split) for a DataSpec.
+
+    A process keeps the last two datasets it loaded (:func:`_load_file`), keyed by the file's
+    path, size and modification time, so a worker that runs a grid of small jobs reads and
+    checks each file once. The splits are shared between those jobs: nothing may write
+    into their tensors (the trainer and evaluation only read them)."""
+    from evalib.data import dataset_info, locate
+
+    path = locate(dataset_info(spec.dataset).flag, data_root)
+    stat = path.stat()
+    return _load_file(spec, str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_file(spec: DataSpec, path: str, size: int, mtime_ns: int):
+    """:func:`load_data` of the file at ``path`` (``size`` and ``mtime_ns`` key its version)."""
     from evalib.data import load, stratified_subset
 
-    ds = load(spec.dataset, data_root)
+    ds = load(spec.dataset, Path(path).parent)
     parts = {}
-    for name, size in (
+    for name, n in (
         ("train", spec.train_subset),
         ("val", spec.val_subset),
         ("test", spec.test_subset),
@@ -51,10 +67,10 @@ def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
         split = ds.split(name)
         ids = (
             np.arange(len(split), dtype=np.int64)
-            if size is None
-            else stratified_subset(split.labels, size, seed=0)
+            if n is None
+            else stratified_subset(split.labels, n, seed=0)
         )
-        parts[name] = (split.subset(ids) if size is not None else split, ids)
+        parts[name] = (split.subset(ids) if n is not None else split, ids)
     return ds, parts["train"][0], parts["train"][1], parts["val"][0], parts["test"][0]
 
 
@@ -361,7 +377,7 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
-    per_class = class_accuracies(result.model, test, recipe, ds.info.n_classes)
+    per_class = class_accuracies(result.test_predictions, test.labels.numpy(), ds.info.n_classes)
     _rmtree(cache.checkpoint_dir("job", job.key()))
     history = result.history
     evals = [h for h in history if "val_acc" in h]
@@ -404,13 +420,13 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
     }
 
 
-def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]:
-    """Accuracy of ``model`` on each class of ``split`` (fractions; None where the split
-    holds no image of the class)."""
+def class_accuracies(preds: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float | None]:
+    """Accuracy of predictions ``preds`` [N] against ``labels`` [N] in each class (fractions;
+    None where no label is of the class). The runner passes the final model's test
+    predictions from training's last test pass (``TrainResult.test_predictions``)."""
     from evalib.metrics import per_class_accuracy
-    from evalib.train import predictions
 
-    pc = per_class_accuracy(predictions(model, split, recipe), split.labels.numpy(), n_classes)
+    pc = per_class_accuracy(preds, labels, n_classes)
     return [None if np.isnan(v) else float(v) for v in pc]
 
 
