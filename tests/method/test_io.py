@@ -104,7 +104,10 @@ def test_markers_record_what_an_output_was_made_from(tmp_path):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda t: t / "missing" / "deeper" / "a.npz", r"the folder .*missing/deeper does not exist"),
+        (
+            lambda t: t / "missing" / "deeper" / "a.npz",
+            r"the folder .*missing/deeper does not exist",
+        ),
         (lambda t: t / "afile" / "a.npz", r"afile is not a folder"),
         (lambda t: t / "afile" / "sub" / "a.npz", r"afile is not a folder"),
     ],
