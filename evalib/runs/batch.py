@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
+from evalib.progress import JobProgress, duration, log_job_line
 from evalib.runs.cache import Cache, _selection_stored, read_selection_index
 from evalib.runs.config import Job, ModelSpec, Profile, SelectionSpec, SurrogateConfig
 from evalib.runs.costs import train_size
 from evalib.runs.executor_base import Executor
 from evalib.runs.executors import SerialExecutor, make_executor
 from evalib.runs.packing import JobSize
-from evalib.progress import JobProgress, duration, log_job_line
 from evalib.runs.runner import run_job, run_surrogate
 from evalib.runs.tasks import Task, run_task
 

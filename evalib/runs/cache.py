@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from evalib.errors import EvalibError
+from evalib.io import atomic_file, check_output_dir, claim_dir
 from evalib.runs.config import (
     Job,
     SurrogateConfig,
     _canonical,
     payload_key,
 )
-from evalib.errors import EvalibError
-from evalib.io import atomic_file, check_output_dir, claim_dir
 
 ENV_CACHE = "EVALIB_CACHE"
 ENV_RESULTS = "EVALIB_RESULTS_DIR"

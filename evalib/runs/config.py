@@ -205,6 +205,7 @@ class Profile:
     grid_step: int = 10  # window length and grid spacing on the paper's 200-epoch axis
     cross_models: tuple[ModelSpec, ...] = ()
     cross_seeds: tuple[int, ...] = (0,)
+    tuned_arms: tuple[str, ...] = ("eva", "exp_s", "var_s", "exp_d")  # arms with tuned windows
     tune_eval_every: int | None = None  # epochs between evaluations of tuning jobs (None: recipe's)
     pie: PIESettings | None = None  # notebook 07
     distill: DistillSettings | None = None  # notebook 08
@@ -244,6 +245,14 @@ class Profile:
         """The only windows the official code publishes (OrganSMNIST 30 %), placed on
         this profile's surrogate: ``early`` [0, 10) and ``late`` [100, 110) of 200."""
         return {"early": self.window(0, 10), "late": self.window(100, 110)}
+
+    def tuning_recipe(self) -> Recipe:
+        """The recipe of the tuning jobs: :attr:`recipe`, evaluated every
+        :attr:`tune_eval_every` epochs when that is set (the choice reads only the final
+        validation accuracy, so the periodic evaluations in between are skipped)."""
+        if self.tune_eval_every is None:
+            return self.recipe
+        return replace(self.recipe, eval_every=self.tune_eval_every)
 
     def table1_methods(self) -> list[tuple[str, dict[str, Any]]]:
         """Table 1's methods with windowed parameters on this profile's surrogate (EL2N
@@ -439,6 +448,7 @@ PROFILES["cpu200"] = replace(
     surrogate_recipe=Recipe(epochs=200, batch_size=128, eval_every=10),
     grid_step=10,
     tune_eval_every=20,
+    tuned_arms=("eva", "var_s"),
     cross_models=(),
     cross_seeds=(),
     pie=None,

@@ -8,6 +8,7 @@ Lists of jobs are run by :func:`evalib.runs.batch.run_jobs`.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from evalib import __version__
+from evalib.errors import EvalibError
 from evalib.runs.cache import (
     Cache,
     atomic_write_json,
@@ -30,18 +32,32 @@ from evalib.runs.cache import (
 )
 from evalib.runs.config import DataSpec, Job, SurrogateConfig
 from evalib.runs.costs import effective_recipe
-from evalib.errors import EvalibError
 
 # ----------------------------------------------------------------------------- surrogates
 
 
 def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
-    """(dataset, train split, train ids, val split, test split) for a DataSpec."""
+    """(dataset, train split, train ids, val split, test split) for a DataSpec.
+
+    A process keeps the last two datasets it loaded (:func:`_load_file`), keyed by the file's
+    path, size and modification time, so a worker that runs a grid of small jobs reads and
+    checks each file once. The splits are shared between those jobs: nothing may write
+    into their tensors (the trainer and evaluation only read them)."""
+    from evalib.data import dataset_info, locate
+
+    path = locate(dataset_info(spec.dataset).flag, data_root)
+    stat = path.stat()
+    return _load_file(spec, str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_file(spec: DataSpec, path: str, size: int, mtime_ns: int):
+    """:func:`load_data` of the file at ``path`` (``size`` and ``mtime_ns`` key its version)."""
     from evalib.data import load, stratified_subset
 
-    ds = load(spec.dataset, data_root)
+    ds = load(spec.dataset, Path(path).parent)
     parts = {}
-    for name, size in (
+    for name, n in (
         ("train", spec.train_subset),
         ("val", spec.val_subset),
         ("test", spec.test_subset),
@@ -49,10 +65,10 @@ def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
         split = ds.split(name)
         ids = (
             np.arange(len(split), dtype=np.int64)
-            if size is None
-            else stratified_subset(split.labels, size, seed=0)
+            if n is None
+            else stratified_subset(split.labels, n, seed=0)
         )
-        parts[name] = (split.subset(ids) if size is not None else split, ids)
+        parts[name] = (split.subset(ids) if n is not None else split, ids)
     return ds, parts["train"][0], parts["train"][1], parts["val"][0], parts["test"][0]
 
 

@@ -29,9 +29,9 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 from evalib import __version__
+from evalib.errors import EvalibError
 from evalib.runs.cache import Cache, _json_default, atomic_write_json
 from evalib.runs.config import config_key
-from evalib.errors import EvalibError
 from evalib.runs.packing import JobSize
 
 #: Modules whose ``TASKS`` may be named by a stored row (nothing else is imported).

@@ -16,12 +16,12 @@ from evalib.runs.costs import estimate_seconds
 from evalib.runs.runner import surrogate_record
 from evalib.studies.grids.coresets import (
     BUDGETS,
-    TUNED_ARMS,
     Planned,
     ablation,
     cross,
     labelled_results,
     table1,
+    tuned_arms,
     tuned_params,
     window_label,
 )
@@ -111,7 +111,7 @@ def chosen_windows(profile: Profile, dataset: str, cache: Cache) -> pd.DataFrame
         return pd.DataFrame(columns=["arm", "rate", "windows"])
     rows = [{"arm": "var_d" if arm == "eva" else arm, "rate": rate,
              "windows": window_label(tuned[(arm, float(rate))])}
-            for rate in profile.tune_rates for arm in TUNED_ARMS]  # fmt: skip
+            for rate in profile.tune_rates for arm in tuned_arms(profile)]  # fmt: skip
     return pd.DataFrame(rows)
 
 
