@@ -49,12 +49,14 @@ FLAG_SIZE = {"quota": "last_class"}
 
 def balance_tuning(profile: Profile, dataset: str) -> list[Planned]:
     """Class-balanced EVA on every ordered pair of the grid at the tuning rates, on the
-    tuning seed, under the paper's budget; arm "tune:eva_cb"."""
+    tuning seed, under the paper's budget and the tuning recipe (as EVA's own tuning
+    jobs); arm "tune:eva_cb"."""
     out = []
     for rate in profile.tune_rates:
         for e, lt in grid_pairs(profile.grid_windows()):
             params = {"early": e, "late": lt, **CLASS_BALANCED}
-            job = _job(profile, dataset, "eva", params, rate, profile.tuning_seed, "epochs")
+            job = _job(profile, dataset, "eva", params, rate, profile.tuning_seed, "epochs",
+                       recipe=profile.tuning_recipe())  # fmt: skip
             out.append(Planned("tune:eva_cb", "epochs", job))
     return out
 
