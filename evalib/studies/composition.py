@@ -126,6 +126,43 @@ def top_classes_share(shares: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def share_table(
+    summary: pd.DataFrame, arms: Sequence[str] = ("random", "eva_tuned")
+) -> pd.DataFrame:
+    """:func:`share_summary` as the pages show it: one row per rate and class with the
+    training and test shares and, per arm, its mean share and its image count (min–max
+    over seeds); shares in %."""
+    if summary is None or summary.empty:
+        return pd.DataFrame(columns=["rate", "class"])
+    base = summary.drop_duplicates(["rate", "class"]).sort_values(["rate", "class"])
+    out = pd.DataFrame({"rate": (100 * base["rate"]).map("{:g} %".format).to_numpy(),
+                        "class": base["class_name"].to_numpy(),
+                        "training %": (100 * base["train_share"]).round(1).to_numpy(),
+                        "test %": (100 * base["test_share"]).round(1).to_numpy()})  # fmt: skip
+    for arm in arms:
+        a = summary[summary["arm"] == arm].set_index(["rate", "class"])
+        a = a.reindex(list(zip(base["rate"], base["class"], strict=True)))
+        out[f"{arm} %"] = (100 * a["share"]).round(1).to_numpy()
+        out[f"{arm} images"] = [
+            "" if pd.isna(lo) else f"{int(lo)}" if lo == hi else f"{int(lo)}–{int(hi)}"
+            for lo, hi in zip(a["count_min"], a["count_max"], strict=True)
+        ]
+    return out
+
+
+def own_rows(
+    table: pd.DataFrame, profile: Profile, rates: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """The rows of ``table`` trained with the profile's own network (not claim 6's
+    others) at ``rates`` (default: the profile's tuning rates)."""
+    if table is None or table.empty:
+        return pd.DataFrame() if table is None else table
+    rates = profile.tune_rates if rates is None else rates
+    mine = (table["model"] == profile.model.name) & (table["width"] == profile.model.width)
+    at = np.isclose(table["rate"].astype(float).to_numpy()[:, None], np.asarray(rates)[None, :])
+    return table[mine.to_numpy() & at.any(axis=1)]
+
+
 # ----------------------------------------------------------------------------- per class
 
 
@@ -176,6 +213,29 @@ def accuracy_summary(acc: pd.DataFrame) -> pd.DataFrame:
     out = g.agg(seeds=("seed", "nunique"), acc=("pct", "mean"), acc_min=("pct", "min"),
                 acc_max=("pct", "max"), test_share=("test_share", "first")).reset_index()  # fmt: skip
     return out[cols]
+
+
+def accuracy_table(summary: pd.DataFrame, arms: Sequence[str] = ("random", "eva_tuned"),
+                   budget: str = "epochs") -> pd.DataFrame:  # fmt: skip
+    """:func:`accuracy_summary` as the pages show it, under one ``budget``: one row per
+    rate and class with the class's test share and, per arm, its test accuracy (mean and
+    min–max over seeds, %)."""
+    s = summary[summary["budget"] == budget] if len(summary) else summary
+    if s.empty:
+        return pd.DataFrame(columns=["rate", "class"])
+    base = s.drop_duplicates(["rate", "class"]).sort_values(["rate", "class"])
+    out = pd.DataFrame({"rate": (100 * base["rate"]).map("{:g} %".format).to_numpy(),
+                        "class": base["class_name"].to_numpy(),
+                        "test %": (100 * base["test_share"]).round(1).to_numpy()})  # fmt: skip
+    for arm in arms:
+        a = s[s["arm"] == arm].set_index(["rate", "class"])
+        a = a.reindex(list(zip(base["rate"], base["class"], strict=True)))
+        out[f"{arm} acc %"] = a["acc"].round(1).to_numpy()
+        out[f"{arm} min–max"] = [
+            "" if pd.isna(lo) else f"{lo:.0f}–{hi:.0f}"
+            for lo, hi in zip(a["acc_min"], a["acc_max"], strict=True)
+        ]
+    return out
 
 
 # ----------------------------------------------------------------------------- the grid

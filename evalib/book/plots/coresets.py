@@ -457,6 +457,8 @@ def grid_against_random(tuning: pd.DataFrame, robust: pd.DataFrame, title: str,
 
     tuning: :func:`evalib.studies.grids.tuning_table`; robust:
     :func:`evalib.studies.composition.grid_robustness` of the same table."""
+    if tuning is None or tuning.empty:
+        return _class_panels(pd.DataFrame(columns=["arm"]), "", "", "", (), title, "")
     rates = sorted(tuning["rate"].unique())
     arms = [a for a in ("exp_s", "exp_d", "var_s", "eva", "eva_cb") if a in set(tuning["arm"])]
     names_ = {a: label("var_d" if a == "eva" else a) + (" = EVA" if a == "eva" else "")
