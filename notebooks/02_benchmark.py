@@ -140,14 +140,6 @@ for name, g in gap.items():
 display(gap["clean"])
 
 # %% [markdown]
-# ## What this shows
-
-# %% tags=["remove-input"]
-from evalib.book import lessons
-
-display(Markdown(lessons.benchmark(table, P.tune_rates)))
-
-# %% [markdown]
 # ## Why: what the coresets hold, class by class
 # Read from the committed coresets of the runs above at the low rates (no training): the
 # share of each class in each arm's coreset (mean over the reported seeds, bar: min–max),
@@ -158,6 +150,7 @@ display(Markdown(lessons.benchmark(table, P.tune_rates)))
 # %%
 import pandas as pd
 
+from evalib.book import lessons
 from evalib.studies import composition
 
 low = composition.own_rows(table, P)
@@ -217,3 +210,11 @@ display(groupby_summary(bal, by=("budget", "rate", "method")).merge(sizes, on=["
 
 # %% tags=["remove-input"]
 display(Markdown(lessons.class_balance(bal, P.tune_rates)))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib.book import lessons
+
+display(Markdown(lessons.benchmark(table, P.tune_rates)))

@@ -173,14 +173,6 @@ plt.show()
 # windows first, in epoch order, then the pairs, by early and then late window.
 
 # %% [markdown]
-# ## What this shows
-
-# %% tags=["remove-input"]
-from evalib.book import lessons
-
-display(Markdown(lessons.window_grid(choice, fresh, summary, DEFAULT, P.tuning_seed)))
-
-# %% [markdown]
 # ## Could any window have beaten Random?
 # Every window and pair of the grid against Random's reported range (min–max over the
 # reported seeds, paper budget): per tuned arm and rate, how many settings beat Random's
@@ -190,6 +182,7 @@ display(Markdown(lessons.window_grid(choice, fresh, summary, DEFAULT, P.tuning_s
 # the distinct coresets the arm's settings select. Written to `window_robustness.csv`.
 
 # %%
+from evalib.book import lessons
 from evalib.studies import composition
 
 robust = composition.grid_robustness(tuning_table, fresh)
@@ -207,3 +200,11 @@ fig = plots.grid_against_random(
 # %% tags=["remove-input"]
 display(Markdown(lessons.grid_robustness(robust, P.tuning_seed)))
 display(Markdown(lessons.distinct_coresets(composition.distinct_coresets(tuning_table))))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib.book import lessons
+
+display(Markdown(lessons.window_grid(choice, fresh, summary, DEFAULT, P.tuning_seed)))

@@ -201,14 +201,6 @@ display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for
                     if to_go.isna().any() else "") + "."))  # fmt: skip
 
 # %% [markdown]
-# ## What this shows
-
-# %% tags=["remove-input"]
-from evalib.book import lessons
-
-display(Markdown(lessons.claims_summary(verdicts, results, pd.DataFrame(coverage))))
-
-# %% [markdown]
 # ## Why claim 1 comes out as it does
 # Could any window have changed the verdict? Every window and pair of the tuning grid
 # against Random's worst reported seed (the best one *by test* is an upper bound no method
@@ -218,6 +210,7 @@ display(Markdown(lessons.claims_summary(verdicts, results, pd.DataFrame(coverage
 # coresets.
 
 # %%
+from evalib.book import lessons
 from evalib.studies import composition
 
 robust, shares, class_acc, balance_rows = [], [], [], []
@@ -260,3 +253,11 @@ for flag, part in pd.concat(balance_rows).groupby("dataset", sort=False) if bala
     display(Markdown(lessons.class_balance(part, P.tune_rates)))
 if len(results):
     display(Markdown(lessons.identical_arms(results.query("protocol == 'clean'"))))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+from evalib.book import lessons
+
+display(Markdown(lessons.claims_summary(verdicts, results, pd.DataFrame(coverage))))
