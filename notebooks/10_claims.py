@@ -251,7 +251,7 @@ display(Markdown(lessons.coreset_classes(share_sum, composition.top_classes_shar
 for flag, part in pd.concat(balance_rows).groupby("dataset", sort=False) if balance_rows else []:
     display(Markdown(f"**Class balance on {labels.dataset_title(flag)}**"))
     display(Markdown(lessons.class_balance(part, P.tune_rates)))
-if len(results):
+if len(results) and lessons.identical_arms(results.query("protocol == 'clean'")):
     display(Markdown(lessons.identical_arms(results.query("protocol == 'clean'"))))
 
 # %% [markdown]

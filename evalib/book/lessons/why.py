@@ -219,7 +219,7 @@ def grid_robustness(robust: pd.DataFrame, tuning_seed: int | None = None, arm: s
                 text += (f" Nor does any of the {n_other} {kinds} (best "
                          f"{num(others['best_test'].max())} %).")  # fmt: skip
             else:
-                text += f" Of the {n_other} {kinds}, {n_beat} do."
+                text += f" Of the {n_other} {kinds}, {n_beat} {'does' if n_beat == 1 else 'do'}."
         if _finite(r.get("distinct")) and int(r["distinct"]) < n:
             text += (f" The {n} {what} select only {int(r['distinct'])} distinct coresets: "
                      "some pairs choose the same images.")  # fmt: skip
@@ -296,7 +296,7 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
                      key=lambda b: b != "epochs")  # fmt: skip
     pairs = (("eva_cb_tuned", "random_strat"), ("eva_flag", "random_flag"),
              ("eva_flag", "random"))  # fmt: skip
-    out = []
+    out, flag_shown = [], False
     for rate in rates:
         for budget in budgets:
             at = _at(_budget(table, budget), "rate", rate)
@@ -305,6 +305,7 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
                 d = _one(at, column, a, b, metric)
                 if not d["n"]:
                     continue
+                flag_shown |= (a, b) == ("eva_flag", "random")
                 v = stats.verdict(d["diff"], d["ci95"], "better")
                 size = _sizes(at, column, (a, b))
                 parts.append(f"{label(a)} − {label(b)} {pm(d['diff'], d['ci95'])} points "
@@ -314,14 +315,16 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
                 out.append(f"- {where}: " + "; ".join(parts) + ".")
             elif budget == "epochs":
                 out.append(f"- {where}: no class-balance run is in the results yet.")
-    out += [
-        "",
+    end = (
         "The paper does not say whether its runs used the published code's class-balance "
         "flag (default off). Had they, its EVA coresets would have held equal numbers of "
-        "each class and slightly more images than its Random ones; the last comparison "
-        "above is that reading of the paper's EVA − Random.",
-    ]
-    return "\n".join(out)
+        "each class and slightly more images than its Random ones"
+    )
+    if flag_shown:
+        end += f"; {label('eva_flag', short=True)} − {label('random')} above is that reading of the paper's EVA − Random"
+    else:
+        end += "; EVA with the flag has no run here yet to show what that reading gives"
+    return "\n".join([*out, "", end + "."])
 
 
 def _sizes(at: pd.DataFrame, column: str, arms: Sequence[str]) -> str:
