@@ -101,6 +101,15 @@ def test_grid_robustness_sentences():
     assert "closest: −7.7 points" in verdict  # 64.1 − 71.8
     assert "could in principle narrow the gap" in lessons.grid_verdict(_robust(2))
     assert "No tuning run" in lessons.grid_robustness(pd.DataFrame())
+    # class-balanced EVA's grid is set against stratified Random, in a sentence of its own
+    cb = _robust().iloc[[0]].assign(arm="eva_cb", reference="random_strat", ref_min=70.0,
+                                    ref_max=72.0, beat_worst=2, best_test=71.0)  # fmt: skip
+    text = lessons.grid_robustness(pd.concat([_robust(), cb]), 3)
+    assert "Nor does any of the 8 VAR-S windows" in text
+    assert (
+        "Against Random stratified (same class counts) (70.0–72.0 %), 2 of the 28 "
+        "class-balanced EVA pairs beat its worst reported seed (best by test 71.0 %)"
+    ) in text
 
 
 def test_distinct_coresets_and_identical_arms():

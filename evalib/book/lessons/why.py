@@ -210,7 +210,10 @@ def grid_robustness(robust: pd.DataFrame, tuning_seed: int | None = None, arm: s
                 text += f", {num(r['chosen_reported'])} % on the reported seeds"
             text += ")"
         text += "."
-        others = g[(g["arm"] != arm) & g["beat_worst"].notna()]
+        same_ref = (
+            g["reference"] == r["reference"] if "reference" in g else pd.Series(True, g.index)
+        )
+        others = g[(g["arm"] != arm) & g["beat_worst"].notna() & same_ref]
         if len(others):
             n_other, n_beat = int(others["settings"].sum()), int(others["beat_worst"].sum())
             kinds = [_ARM_NAMES.get(a, str(a)) for a in others["arm"]]
@@ -223,6 +226,14 @@ def grid_robustness(robust: pd.DataFrame, tuning_seed: int | None = None, arm: s
         if _finite(r.get("distinct")) and int(r["distinct"]) < n:
             text += (f" The {n} {what} select only {int(r['distinct'])} distinct coresets: "
                      "some pairs choose the same images.")  # fmt: skip
+        for _, o in g[(g["arm"] != arm) & g["beat_worst"].notna() & ~same_ref].iterrows():
+            k = int(o["beat_worst"])
+            text += (
+                f" Against {label(o['reference'])} ({num(o['ref_min'])}–{num(o['ref_max'])} %), "
+                f"{'none' if k == 0 else k} of the {int(o['settings'])} "
+                f"{_ARM_NAMES.get(o['arm'], str(o['arm']))} beat{'s' if k <= 1 else ''} its worst "
+                f"reported seed (best by test {num(o['best_test'])} %)."
+            )
         out.append(text)
     if not out:
         return "The reference arm has no reported run at the tuning rates yet."

@@ -469,6 +469,8 @@ def grid_against_random(tuning: pd.DataFrame, robust: pd.DataFrame, title: str,
     for ax, rate in zip(axes[0], rates, strict=False):
         t = tuning[tuning["rate"] == rate]
         r = robust[np.isclose(robust["rate"].astype(float), float(rate))]
+        if "reference" in r:  # the band is Random's, not another arm's reference
+            r = r[r["reference"] == "random"]
         if len(r) and np.isfinite(r["ref_min"].astype(float)).any():
             lo, hi = float(r["ref_min"].min()), float(r["ref_max"].max())
             ax.axvspan(lo, hi, color="0.85", zorder=0, label="Random, reported seeds (min–max)")
