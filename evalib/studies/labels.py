@@ -36,7 +36,7 @@ LONG: dict[str, str] = {
     "eva_cb": "EVA class-balanced",
     "eva_cb_tuned": "EVA class-balanced (windows tuned on validation)",
     "random_strat": "Random stratified (same class counts)",
-    "eva_flag": "EVA with the published code's class-balance flag (equal class quotas)",
+    "eva_flag": "EVA with the published code's class-balance flag (equal class quotas, EVA's tuned windows)",
     "random_flag": "Random of the flag's coreset size",
     "exp_s": "EXP-S",
     "var_s": "VAR-S",
@@ -59,7 +59,7 @@ SHORT: dict[str, str] = {
     "eva_official": "EVA (official)",
     "eva_cb_tuned": "EVA class-bal. (tuned)",
     "random_strat": "Random stratified",
-    "eva_flag": "EVA (published flag)",
+    "eva_flag": "EVA (flag)",
     "random_flag": "Random (flag size)",
 }
 

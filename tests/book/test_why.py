@@ -146,7 +146,7 @@ def test_class_balance_sets_each_arm_against_its_comparator():
     assert "781 vs 692 images)" in text  # the flag against Random at the rate
     assert "At 5 %: no class-balance run is in the results yet." in text
     assert "The paper does not say whether its runs used" in text
-    assert "EVA (published flag) − Random above is that reading of the paper's EVA − Random" in text
+    assert "EVA (flag) − Random above is that reading of the paper's EVA − Random" in text
     without = lessons.class_balance(pd.DataFrame(rows[:9]), [0.02])
     assert "EVA with the flag has no run here yet" in without and "781" not in without
 
