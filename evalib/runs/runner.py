@@ -331,7 +331,7 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
-    per_class = class_accuracies(result.model, test, recipe, ds.info.n_classes)
+    per_class = class_accuracies(result.test_predictions, test.labels.numpy(), ds.info.n_classes)
     _rmtree(cache.checkpoint_dir("job", job.key()))
     history = result.history
     evals = [h for h in history if "val_acc" in h]
@@ -374,13 +374,13 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
     }
 
 
-def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]:
-    """Accuracy of ``model`` on each class of ``split`` (fractions; None where the split
-    holds no image of the class)."""
+def class_accuracies(preds: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float | None]:
+    """Accuracy of predictions ``preds`` [N] against ``labels`` [N] in each class (fractions;
+    None where no label is of the class). The runner passes the final model's test
+    predictions from training's last test pass (``TrainResult.test_predictions``)."""
     from evalib.metrics import per_class_accuracy
-    from evalib.train import predictions
 
-    pc = per_class_accuracy(predictions(model, split, recipe), split.labels.numpy(), n_classes)
+    pc = per_class_accuracy(preds, labels, n_classes)
     return [None if np.isnan(v) else float(v) for v in pc]
 
 
