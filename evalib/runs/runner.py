@@ -183,6 +183,7 @@ def select_for_job(
         seed=job.seed,
         class_balanced=sel.class_balanced,
         rounding=sel.rounding,
+        quota=sel.quota,
         **extra,
     )
     return np.sort(np.asarray(chosen.indices, dtype=np.int64))
