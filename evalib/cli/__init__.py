@@ -60,7 +60,8 @@ from evalib.errors import EvalibError
 from evalib.io import HelpFormatter
 
 #: ``evalib.studies.grids.STUDIES``, spelled out so that ``evalib --help`` imports no torch (tested)
-STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "pie", "distill", "segmentation")
+STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "balance", "pie", "distill",
+           "segmentation")  # fmt: skip
 
 __all__ = [
     "EPILOGS",

@@ -209,6 +209,7 @@ def select_for_job(
         seed=job.seed,
         class_balanced=sel.class_balanced,
         rounding=sel.rounding,
+        quota=sel.quota,
         **extra,
     )
     return np.sort(np.asarray(chosen.indices, dtype=np.int64))
@@ -340,6 +341,8 @@ def _run_job(job, cache, data_root, progress, device, threads, positions, checkp
                      progress, device, threads, t0, checkpoint_every_s)  # fmt: skip
     if not given:
         atomic_write_json(cache.job_path(job), row)
+    # only now: a kill before the row is written resumes from the finished checkpoint
+    _rmtree(cache.checkpoint_dir("job", job.key()))
     return row
 
 
@@ -378,7 +381,6 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
     per_class = class_accuracies(result.test_predictions, test.labels.numpy(), ds.info.n_classes)
-    _rmtree(cache.checkpoint_dir("job", job.key()))
     history = result.history
     evals = [h for h in history if "val_acc" in h]
     best = max(evals, key=lambda h: h["val_acc"])
@@ -444,6 +446,15 @@ def _train_resumable(ckpt: Path, **kwargs):
 
 
 def _rmtree(path: Path) -> None:
+    """Remove a checkpoint folder: renamed away first (atomic), so a kill during the removal
+    never leaves a torn folder under the name a later run would resume from."""
     import shutil
 
-    shutil.rmtree(path, ignore_errors=True)
+    if not path.exists():
+        return
+    doomed = path.with_name(f".{path.name}.removing-{os.getpid()}")
+    try:
+        path.rename(doomed)
+    except OSError:
+        doomed = path
+    shutil.rmtree(doomed, ignore_errors=True)

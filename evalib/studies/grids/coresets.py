@@ -128,10 +128,12 @@ def window_label(params: Mapping[str, Any]) -> str:
     return fmt_pair(params["early"], params["late"])
 
 
-def tuning_table(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataFrame, int]:
-    """Results of the tuning jobs found in ``cache`` (arm, rate, windows, accuracies) and
-    how many are still missing."""
-    planned = tuning(profile, dataset)
+def tuning_table(profile: Profile, dataset: str, cache: Cache,
+                 planned: Sequence[Planned] | None = None) -> tuple[pd.DataFrame, int]:  # fmt: skip
+    """Results of the tuning jobs found in ``cache`` (arm, rate, windows, accuracies and
+    the coreset's digest) and how many are still missing; ``planned``: other tuning jobs
+    than :func:`tuning`'s (e.g. class-balanced EVA's)."""
+    planned = tuning(profile, dataset) if planned is None else planned
     rows, missing = [], 0
     for p in planned:
         res = cache.job_result(p.job)
@@ -143,6 +145,7 @@ def tuning_table(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataF
             "arm": p.arm.split(":", 1)[1], "rate": p.job.rate, "windows": window_label(params),
             "params": params, "final_val_acc": res["final_val_acc"],
             "clean_test_acc": res["clean_test_acc"], "paper_val_acc": res["paper_val_acc"],
+            "indices_sha256": res.get("indices_sha256"),
         })  # fmt: skip
     return pd.DataFrame(rows), missing
 

@@ -163,10 +163,12 @@ def same_size_rows(profile: Profile, dataset: str, cache: Cache, size: int) -> p
 
 
 def claim_results(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataFrame, int]:
-    """Labelled results of every study the claims read (Table 1, the ablation and the
-    cross-architecture runs) for ``dataset``, and how many of their jobs are missing."""
-    planned = [p for name in ("table1", "ablation", "cross")
-               for p in study(name, profile, dataset, cache)]  # fmt: skip
+    """Labelled results of every study the claims read (Table 1, the ablation, the
+    cross-architecture runs and the class-balance arms, without their tuning jobs) for
+    ``dataset``, and how many of their jobs are missing."""
+    planned = [p for name in ("table1", "ablation", "cross", "balance")
+               for p in study(name, profile, dataset, cache)
+               if not p.arm.startswith("tune:")]  # fmt: skip
     return labelled_results(planned, cache)
 
 
