@@ -496,16 +496,18 @@ def test_every_helper_figure_is_legible_on_the_page() -> None:
                              for r in (0.02, 0.05) for k in range(3)
                              for p in ("paper", "clean")])  # fmt: skip
     arms = [f"[{5 * i}, {5 * i + 5})" for i in range(8)]
-    arms += [f"{a} + {b}" for i, a in enumerate(arms) for b in arms[i + 1:]]
+    arms += [f"{a} + {b}" for i, a in enumerate(arms) for b in arms[i + 1 :]]
     mat = pd.DataFrame(rng.uniform(0, 1, (len(arms), len(arms))), index=arms, columns=arms)
     figures = [
         plots.learning_curves(hist, "surrogate"),
         plots.ablation_bars(_long(), "t", order=["EXP-S", "VAR-S", "Random"]),
-        plots.trajectories_with_window_stats(s, plots.representative_samples(s, windows),
-                                             windows, "t"),  # fmt: skip
+        plots.trajectories_with_window_stats(
+            s, plots.representative_samples(s, windows), windows, "t"
+        ),  # fmt: skip
         plots.paired_bars(per_seed, "t", "VAR − EXP (points)"),
-        plots.grid_heatmaps([[(f"{r} · {p}", _grid(8)) for p in ("paper", "clean")]
-                             for r in ("2 %", "5 %")], "t"),  # fmt: skip
+        plots.grid_heatmaps(
+            [[(f"{r} · {p}", _grid(8)) for p in ("paper", "clean")] for r in ("2 %", "5 %")], "t"
+        ),  # fmt: skip
         *plots.overlap_heatmaps({0.02: mat}, "t"),
     ]
     for fig in figures:
