@@ -59,6 +59,23 @@ PARAMETERS: dict[str, dict[str, dict]] = {
 }
 
 
+#: Pages of the book executed at a profile other than the book's, kept beside its own pages
+#: (``notebooks/extra/<name>_<profile>[_<dataset>].ipynb``): profile → notebook → the
+#: datasets it is a page for. A reproduce run at such a profile writes these pages in place.
+PROFILE_PAGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "cpu200": {
+        "05_window_grid": ("bloodmnist", "organamnist"),
+        "10_claims": ("bloodmnist", "organamnist"),
+    },
+}
+
+
+def profile_page(name: str, profile: str, dataset: str | None = None) -> Path:
+    """The book's page of notebook ``name`` executed at the second profile ``profile``."""
+    tail = f"_{dataset}" if dataset and name not in MULTI_DATASET else ""
+    return notebook_dir() / "extra" / f"{name}_{profile}{tail}.ipynb"
+
+
 def notebook_parameters(name: str, profile: str) -> dict:
     """Extra papermill parameters of ``name`` at ``profile`` (empty when none)."""
     return dict(PARAMETERS.get(profile, {}).get(name, {}))
@@ -151,6 +168,7 @@ def execute(
 
     from evalib.book.notebook import check_parameter_names
     from evalib.io import atomic_file, check_output_file
+    from evalib.studies import labels
 
     folder = cwd or notebook_dir()
     script = folder / f"{name}.py"
@@ -175,7 +193,13 @@ def execute(
         drop_artist_reprs(done)
         if name not in SHOW_CODE:
             fold_code(done)
-        if name in DATASETS and parameters.get("dataset"):
+        profile = str(parameters.get("profile", ""))
+        if name in PROFILE_PAGES.get(profile, {}):
+            suffix = labels.profile_title(profile)
+            if name not in MULTI_DATASET:
+                suffix += " · " + labels.dataset_title(str(parameters["dataset"]))
+            title_with(done, suffix)
+        elif name in DATASETS and parameters.get("dataset"):
             title_with_dataset(done, str(parameters["dataset"]))
         nb = nbformat.read(done, as_version=4)
         nb.metadata["evalib"] = {"kind": "executed notebook", "notebook": name}
@@ -443,12 +467,16 @@ def title_with_dataset(path: Path, dataset: str) -> None:
     """Append the dataset's name to the notebook's first heading (its page title), so
     the pages of one notebook run on two datasets have different titles in the
     navigation, the search results and the Previous / Next links."""
-    import nbformat
-
     from evalib.studies.labels import dataset_title
 
+    title_with(path, dataset_title(dataset))
+
+
+def title_with(path: Path, name: str) -> None:
+    """Append `` · name`` to the notebook's first heading (its page title), once."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
-    name = dataset_title(dataset)
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -501,12 +529,14 @@ def plan(
     from evalib.data import dataset_info
     from evalib.names import canonical
 
-    names = [canonical(n, NOTEBOOKS, "notebook") for n in only] if only else list(NOTEBOOKS)
+    pages = PROFILE_PAGES.get(profile, {})
+    default = list(pages) if pages else list(NOTEBOOKS)
+    names = [canonical(n, NOTEBOOKS, "notebook") for n in only] if only else default
     flags = list(dict.fromkeys(dataset_info(d).flag for d in datasets or []))
     folder = notebook_dir()
     runs = []
     for name in names:
-        book = DATASETS.get(name, ("organamnist",))
+        book = pages.get(name) or DATASETS.get(name, ("organamnist",))
         for i, dataset in enumerate(flags or book):
             if flags and i and name not in DATASETS:
                 break  # a single-dataset notebook runs once, for the first dataset
@@ -516,11 +546,17 @@ def plan(
                 params["dataset"] = dataset  # the user's choice wins over the book's
                 if name in MULTI_DATASET:
                     params["datasets"] = flags
+            elif name in pages and name in MULTI_DATASET:
+                params["datasets"] = list(book)
             if data_root:
                 params["data_root"] = data_root
             if ray_address:
                 params["ray_address"] = ray_address
             out = None if i == 0 else folder / "extra" / f"{name}_{dataset}.ipynb"
+            if name in pages:
+                out = profile_page(name, profile, dataset)
+                if name in MULTI_DATASET and i:
+                    break
             if out_dir is not None:
                 out = Path(out_dir) / (out or folder / f"{name}.ipynb").relative_to(folder)
             runs.append(Run(name, params, out))
@@ -569,9 +605,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def output_folder(profile: str, out_dir: str | None, in_place: bool) -> Path | None:
+def output_folder(
+    profile: str, out_dir: str | None, in_place: bool, names: list[str] | None = None
+) -> Path | None:
     """Where a reproduce run at ``profile`` writes its executed notebooks: None (the book's
-    pages) at the book's profile or with ``in_place``; else ``out_dir`` or
+    pages) at the book's profile, with ``in_place``, or when every notebook run (``names``;
+    None: the profile's default) is a page of the book at that profile
+    (:data:`PROFILE_PAGES`); else ``out_dir`` or
     :func:`default_out_dir`, checked (and created) before anything runs."""
     from evalib.io import check_parent, claim_dir
 
@@ -581,6 +621,12 @@ def output_folder(profile: str, out_dir: str | None, in_place: bool) -> Path | N
         return None
     if out_dir is None and profile == committed_profile():
         return None
+    if (
+        out_dir is None
+        and profile in PROFILE_PAGES
+        and set(names or PROFILE_PAGES[profile]) <= set(PROFILE_PAGES[profile])
+    ):
+        return None  # the book's pages at a second profile
     if out_dir is not None:
         check_parent(out_dir, "--out-dir")
         folder = Path(out_dir).expanduser()
@@ -594,8 +640,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
             raise EvalibError(f"--data-root {args.data_root}: no such folder")
-        plan(args.profile, args.only, args.datasets)  # names checked before any folder is made
-        out_dir = output_folder(args.profile, args.out_dir, args.in_place)
+        checked = plan(args.profile, args.only, args.datasets)  # names checked before any folder
+        names = list(dict.fromkeys(r.name for r in checked))
+        out_dir = output_folder(args.profile, args.out_dir, args.in_place, names)
         runs = plan(args.profile, args.only, args.datasets, args.data_root, args.executor,
                     args.ray_address, out_dir)  # fmt: skip
     except EvalibError as exc:

@@ -153,6 +153,20 @@ def dataset_title(flag: object) -> str:
     return flag
 
 
+#: What a reader calls each profile (page titles, the side-by-side tables).
+PROFILE_TITLES = {
+    "smoke": "smoke test",
+    "cpu": "40-epoch surrogate",
+    "cpu200": "200-epoch surrogate",
+    "paper": "paper recipe",
+}
+
+
+def profile_title(profile: str) -> str:
+    """``"cpu200"`` -> ``"200-epoch surrogate"`` (the profile's name when it has no title)."""
+    return PROFILE_TITLES.get(profile, f"{profile} profile")
+
+
 def figure_title(dataset: str, profile: str, what: str = "") -> str:
     """``"OrganAMNIST · cpu profile · what"``: the header of every ablation figure."""
     head = f"{dataset_title(dataset)} · {profile} profile"

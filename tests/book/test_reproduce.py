@@ -391,3 +391,21 @@ def test_a_smoke_reproduce_run_leaves_the_checkout_clean(tmp_path, shared_data, 
     assert rp.main(argv) == 0
     assert (out / "01_dynamics.ipynb").is_file()
     assert _git_status() == before
+
+
+def test_pages_at_a_second_profile_are_book_pages_beside_the_book():
+    """cpu200's window-grid and claims pages are written in place, under names of their
+    own; any other notebook at cpu200 goes to the build folder."""
+    from evalib.book.reproduce import PROFILE_PAGES, output_folder, plan
+
+    runs = plan("cpu200")
+    assert [r.name for r in runs] == ["05_window_grid", "05_window_grid", "10_claims"]
+    assert [r.output.name for r in runs] == [
+        "05_window_grid_cpu200_bloodmnist.ipynb",
+        "05_window_grid_cpu200_organamnist.ipynb",
+        "10_claims_cpu200.ipynb",
+    ]
+    assert runs[2].parameters["datasets"] == list(PROFILE_PAGES["cpu200"]["10_claims"])
+    assert output_folder("cpu200", None, False, ["05_window_grid", "10_claims"]) is None
+    assert output_folder("cpu200", None, False, ["02_benchmark"]) is not None
+    assert all(r.output is None or "cpu200" not in r.output.name for r in plan("cpu"))
