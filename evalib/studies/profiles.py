@@ -9,9 +9,12 @@ and budget, whether the verdict is the same under each of them. Pure: tables in,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
+from evalib.runs.cache import read_json_checked
+from evalib.runs.config import get_profile
 from evalib.studies.stats import combine
 
 #: The claims that the `cpu200` profile can test (it runs EVA, VAR-S and Random only).
@@ -69,3 +72,24 @@ def verdict_changes(table: pd.DataFrame, profiles: Sequence[str]) -> pd.DataFram
         row["changed"] = len({row[p] for p in profiles}) > 1
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def surrogate_history(results_root: Path, profile: str, dataset: str, seed: int) -> pd.DataFrame:
+    """The training curve of a profile's surrogate from its committed record
+    (``results/<profile>/surrogates/<key>.json``): per epoch ``epoch``, ``train_acc``
+    (fraction, measured on the training forward passes), ``frac`` (epochs done / T) and
+    ``profile``; empty when the record is absent."""
+    cfg = get_profile(profile).surrogate_config(dataset, seed)
+    record = read_json_checked(Path(results_root) / profile / "surrogates" / f"{cfg.key()}.json")
+    if record is None:
+        return pd.DataFrame(columns=["profile", "epoch", "train_acc", "frac"])
+    history = pd.DataFrame(record["history"])
+    total = cfg.recipe.epochs
+    return pd.DataFrame(
+        {
+            "profile": profile,
+            "epoch": history["epoch"].astype(int),
+            "train_acc": history["train_acc"].astype(float),
+            "frac": (history["epoch"].astype(int) + 1) / total,
+        }
+    )

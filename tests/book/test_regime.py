@@ -55,3 +55,26 @@ def test_the_same_verdict_is_said_once_per_claim():
 def test_nothing_judged_under_both_says_so():
     text = regime(pd.DataFrame(), verdict_changes(pd.DataFrame(), PROFILES), PROFILES)
     assert text.startswith("No claim has been judged under both")
+
+
+def test_the_two_figures_draw_every_profile():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from evalib.book.plots.regime import profile_differences, surrogate_and_windows
+
+    curves = pd.DataFrame({"profile": ["cpu"] * 2 + ["cpu200"] * 2, "frac": [0.5, 1, 0.5, 1],
+                           "train_acc": [0.8, 1.0, 0.7, 1.0]})  # fmt: skip
+    shares = pd.DataFrame({"profile": ["cpu", "cpu", "cpu200"], "start_frac": [0, 0.5, 0],
+                           "end_frac": [0.5, 1, 1], "share": [0.7, 0.3, 1.0]})  # fmt: skip
+    fig = surrogate_and_windows(curves, shares, "BloodMNIST")
+    top, bottom = fig.axes
+    assert len(top.lines) == 2 and len(bottom.patches) == 3
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "40-epoch surrogate", "200-epoch surrogate"]  # fmt: skip
+    table = side_by_side({"cpu": _rows([("1", 0.02, -38.7, CONTRADICTED)]),
+                          "cpu200": _rows([("1", 0.02, 2.5, HOLDS)])})  # fmt: skip
+    fig = profile_differences(table, PROFILES, "claims")
+    ax = fig.axes[0]
+    assert [p.get_width() for p in ax.patches] == [-38.7, 2.5]
+    assert ax.get_yticklabels()[0].get_text() == "BloodMNIST · claim 1 · 2 % · paper's epochs"

@@ -60,3 +60,36 @@ def test_verdict_changes_combines_rates_like_the_claims():
     ]  # fmt: skip
     kept = verdict_changes(side_by_side({"cpu": a, "cpu200": same}), ["cpu", "cpu200"])
     assert kept["changed"].tolist() == [False] and kept["cpu200"].iloc[0] == CONTRADICTED
+
+
+def test_window_variance_shares_sum_to_one_and_follow_the_variance():
+    import numpy as np
+
+    from evalib.scores import WindowStats
+    from evalib.studies.overlaps import window_variance_shares
+
+    # error norms [T=4, N=2]: sample 0 varies in epochs 0-1 only, sample 1 is constant
+    s = np.array([[0.0, 0.5], [1.0, 0.5], [1.0, 0.5], [1.0, 0.5]])
+    shares = window_variance_shares(WindowStats(s), [(0, 2), (2, 4)])
+    assert shares["total"].tolist() == [0.25, 0.0]  # population variance of (0, 1)
+    assert shares["share"].tolist() == [1.0, 0.0]
+    assert shares["end_frac"].tolist() == [0.5, 1.0]
+
+
+def test_surrogate_history_reads_the_committed_record(tmp_path):
+    import json
+
+    from evalib.runs.cache import atomic_write_json
+    from evalib.runs.config import get_profile
+    from evalib.studies.profiles import surrogate_history
+
+    cfg = get_profile("cpu").surrogate_config("bloodmnist", 3)
+    path = tmp_path / "cpu" / "surrogates" / f"{cfg.key()}.json"
+    path.parent.mkdir(parents=True)
+    history = [{"epoch": e, "train_acc": a} for e, a in enumerate([0.5, 0.9])]
+    atomic_write_json(path, {"key": cfg.key(), "history": history})
+    curve = surrogate_history(tmp_path, "cpu", "bloodmnist", 3)
+    assert curve["train_acc"].tolist() == [0.5, 0.9]
+    assert curve["frac"].tolist() == [1 / 40, 2 / 40]  # of the profile's 40 epochs
+    assert surrogate_history(tmp_path, "cpu200", "bloodmnist", 3).empty
+    json.dumps(curve.to_dict("list"))
