@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalib.book import findings
+from evalib.runs.cache import read_json_checked
 from evalib.studies.labels import dataset_title, fmt_window, model_label
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +94,32 @@ def compute_cost(results: Path) -> dict[str, str]:
     runs = int(cost[done].sum())
     return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
             "cost_runs": f"{runs:,}"}  # fmt: skip
+
+
+def regime_values(root: Path = ROOT, name: str = "cpu200") -> dict[str, str]:
+    """The second CPU profile's settings and the compute its committed runs took so far
+    (``cpu200_*``): the runs are its job rows and surrogate records under ``results/``."""
+    p = _profile(name)
+    if p is None:
+        return {}
+    w = p.eva_windows()
+    seconds, runs = 0.0, 0
+    for kind in ("jobs", "surrogates"):
+        for path in sorted((root / "results" / name / kind).glob("*.json")):
+            row = read_json_checked(path)
+            if row is not None and row.get("seconds") is not None:
+                seconds += float(row["seconds"])
+                runs += 1
+    n = len(p.grid_windows())
+    return {
+        f"{name}_surrogate_epochs": str(p.surrogate_epochs),
+        f"{name}_window_k": str(w["early"][1] - w["early"][0]),
+        f"{name}_grid_windows": str(n),
+        f"{name}_grid_pairs": str(n * (n - 1) // 2),
+        f"{name}_published": f"{fmt_window(w['early'])} + {fmt_window(w['late'])}",
+        f"{name}_cpu_hours": _fmt(seconds / 3600),
+        f"{name}_runs": f"{runs:,}",
+    }
 
 
 def profile_values(name: str) -> dict[str, str]:
@@ -366,7 +393,8 @@ def substitutions(root: Path = ROOT, profile: str | None = None) -> dict[str, st
     return {"book_profile": name, **compute_cost(results), **profile_values(name),
             **gap_values(gaps), **class_timing(root), **dataset_values(),
             **claims_values(name, results), **ablation_values(results, _datasets()),
-            **class_dynamics_values(root), **ccs_binning_values(root, name)}  # fmt: skip
+            **class_dynamics_values(root), **ccs_binning_values(root, name),
+            **regime_values(root)}  # fmt: skip
 
 
 #: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at
