@@ -212,6 +212,33 @@ display(Markdown(lessons.grid_robustness(robust, P.tuning_seed)))
 display(Markdown(lessons.distinct_coresets(composition.distinct_coresets(grid_all))))
 
 # %% [markdown]
+# ## The surrogate behind the grid
+# Its training accuracy per epoch, and the share of the error variance (summed over the
+# training samples) that each window of the grid holds, on the tuning seed; beside the same
+# for the other CPU profile when its results are committed (the 40-epoch surrogate of `cpu`
+# and the 200-epoch surrogate of `cpu200`), on one axis: the fraction of the surrogate's
+# training done. Written to `window_variance_share.csv`.
+
+# %%
+from evalib.book.plots import regime as regime_plots
+from evalib.studies import profiles
+
+shares = overlaps.window_variance_shares(dyn, WINDOWS).assign(profile=P.name)
+shares.to_csv(S.out_dir() / "window_variance_share.csv", index=False)
+others = [q for q in ("cpu", "cpu200") if q != P.name]
+curves = [profiles.surrogate_history(S.cache.results.parent, q, S.dataset, P.tuning_seed)
+          for q in (P.name, *others)]  # fmt: skip
+for q in others:
+    path = S.cache.results.parent / q / S.dataset / "window_variance_share.csv"
+    if path.exists():
+        shares = pd.concat([shares, pd.read_csv(path).assign(profile=q)], ignore_index=True)
+fig = regime_plots.surrogate_and_windows(
+    pd.concat([c for c in curves if len(c)], ignore_index=True), shares,
+    labels.figure_title(S.dataset, P.name, "the tuning seed's surrogate"),
+)  # fmt: skip
+plt.show()
+
+# %% [markdown]
 # ## What this shows
 
 # %% tags=["remove-input"]
