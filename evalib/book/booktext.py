@@ -30,7 +30,13 @@ from pathlib import Path
 import pandas as pd
 
 from evalib.book import findings
-from evalib.studies.labels import dataset_title, fmt_window, model_label, model_title
+from evalib.studies.labels import (
+    dataset_title,
+    fmt_number,
+    fmt_window,
+    model_label,
+    model_title,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = Path("book") / "_generated"
@@ -175,8 +181,9 @@ def gap_table(gaps: pd.DataFrame) -> str:
             continue
         lines.append(
             f"| {dataset_title(r['dataset'])} | {int(r['runs'])} | {r['best_val']:.1f} | "
-            f"{r['final_val']:.1f} | {r['final_test']:.1f} | {r['split_gap']:+.1f} | "
-            f"{r['best_gain']:+.1f} |"
+            f"{r['final_val']:.1f} | {r['final_test']:.1f} | "
+            f"{fmt_number(r['split_gap'], 1, sign=True)} | "
+            f"{fmt_number(r['best_gain'], 1, sign=True)} |"
         )
     return "\n".join(lines) + "\n"
 

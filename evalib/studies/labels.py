@@ -17,6 +17,7 @@ A key without a name here is shown as it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 #: method key -> long name (tables, prose)
@@ -278,6 +279,7 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
     ("_minus_random", " − Random"),
 )
 MINUS = "−"  # U+2212: the one minus sign of every page
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
 
 
 def model_name(name: str) -> str:
@@ -319,9 +321,9 @@ def column_label(name: object) -> str:
 
 
 def is_code_name(text: object) -> bool:
-    """True for a snake_case identifier (lower case, at least one underscore)."""
-    s = str(text)
-    return "_" in s and s.replace("_", "").isalnum() and s == s.lower() and s[0].isalpha()
+    """True for a snake_case identifier: lower-case words joined by underscores
+    (``clean_test_acc``, ``var_d``)."""
+    return isinstance(text, str) and _SNAKE.fullmatch(text) is not None
 
 
 def value_label(value: object) -> object:
