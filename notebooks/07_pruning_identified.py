@@ -73,9 +73,9 @@ display(
         f"**{labels.dataset_title(S.dataset)}** "
         f"({len(train_split)} training, {len(test_split)} test images), network "
         f"`{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. PIE settings: "
-        f"{cfg.description}; sparsities {list(cfg.sparsities)}, λ {list(cfg.lams)}, coreset "
-        f"rates {[f'{r:.0%}' for r in cfg.coreset_rates or P.rates]}, coreset seeds "
-        f"{list(S.seeds)}."
+        f"{cfg.description}; sparsities {labels.fmt_list(cfg.sparsities)}, λ {labels.fmt_list(cfg.lams)}, coreset "
+        f"rates {labels.fmt_rates(cfg.coreset_rates or P.rates)}, coreset seeds "
+        f"{labels.fmt_list(S.seeds)}."
     )
 )
 

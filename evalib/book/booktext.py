@@ -435,6 +435,34 @@ def ray_smoke_table(results: Path) -> str:
     return head + body
 
 
+def paper_cost_table(results: Path) -> str:
+    """The one-GPU hours of the `paper` profile's grids from ``paper_grid_hours.csv``
+    (written by ``benchmarks/bench_overheads.py``, the table the scaling page shows in
+    full): one row per grid, its job count and the hours with each checkpoint cadence.
+    The rerun page quotes it, so the two pages give the same costs."""
+    frame = _csv(results / "paper_grid_hours.csv")
+    if frame.empty or not {"grid", "jobs", "checkpoints", "gpus"} <= set(frame.columns):
+        return "*The cost model has not been run yet (`benchmarks/bench_overheads.py`).*\n"
+    one = frame[frame["gpus"] == 1]
+    cadences = list(dict.fromkeys(one["checkpoints"]))
+
+    def hours(lo: float, hi: float) -> str:
+        a, b = f"{lo:.3g}", f"{hi:.3g}"
+        return f"{a} h" if a == b else f"{a}–{b} h"
+
+    head = ("| grid (OrganAMNIST) | jobs | "
+            + " | ".join(f"1 GPU, checkpoint {c}" for c in cadences) + " |")  # fmt: skip
+    lines = [head, "|---|---|" + "---|" * len(cadences)]
+    for grid, g in one.groupby("grid", sort=False):
+        cells = []
+        for c in cadences:
+            r = g[g["checkpoints"] == c]
+            cells.append(hours(float(r["hours_low"].iloc[0]), float(r["hours_high"].iloc[0]))
+                         if len(r) else "—")  # fmt: skip
+        lines.append(f"| {grid} | {int(g['jobs'].iloc[0]):,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _cpu_model() -> tuple[str, float]:
     m = _profile("cpu").model
     return (m.name, float(m.width))
@@ -482,6 +510,7 @@ def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
         "protocol_gap.md": gap_table(full_data_gaps(name, results, _datasets())),
         "candidates.md": candidates_table(root / "results" / "cpu", _cpu_model()),
         "ray_smoke.md": ray_smoke_table(root / "results" / "scaling"),
+        "paper_cost.md": paper_cost_table(root / "results" / "scaling"),
         "layers.md": layers_page(root / "evalib"),
     }
 

@@ -155,10 +155,14 @@ def _label_level(values: Iterable[object], name: object) -> list[object]:
     for v in values:
         if str(name) == "rate" and isinstance(v, (int, float, np.number)) and 0 < float(v) <= 1:
             out.append(labels.fmt_percent(float(v)))
+        elif isinstance(v, str) and str(name) == "dataset":
+            out.append(labels.dataset_title(v))
+        elif isinstance(v, str) and str(name) == "budget":
+            out.append(labels.budget_label(v))
+        elif isinstance(v, str) and str(name) == "study":
+            out.append(labels.STUDIES.get(v, v))
         elif isinstance(v, str):
-            out.append(
-                labels.column_label(v) if str(name) != "dataset" else labels.dataset_title(v)
-            )
+            out.append(labels.column_label(v))
         else:
             out.append(v)
     return out
@@ -197,12 +201,23 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
                 out[c] = [labels.dataset_title(v) if isinstance(v, str) else v for v in col]
             elif key == "budget":
                 out[c] = [labels.budget_label(v) if isinstance(v, str) else v for v in col]
+            elif key == "study":
+                out[c] = [labels.STUDIES.get(v, v) if isinstance(v, str) else v for v in col]
             elif text and all(v in labels.LONG for v in text):
                 out[c] = [labels.label(v) if isinstance(v, str) else v for v in col]
             else:
                 out[c] = [labels.value_label(v) for v in col]
     out.index = _readable_index(out.index)
-    out.columns = _readable_index(out.columns)
+    if not isinstance(out.columns, pd.MultiIndex):
+        shown = _label_level(out.columns, out.columns.name)
+        seen: set[object] = set()
+        for i, (orig, new) in enumerate(zip(out.columns, shown, strict=True)):
+            if new in seen:  # two columns with one display name: the later one says more
+                shown[i] = str(orig).replace("_", " ")
+            seen.add(shown[i])
+        out.columns = pd.Index(shown, name=_name(out.columns.name))
+    else:
+        out.columns = _readable_index(out.columns)
     return out
 
 
@@ -418,8 +433,9 @@ LONG_TEXT = 48
 
 def long_text_columns(frame: pd.DataFrame, threshold: int = LONG_TEXT) -> list[int]:
     """Positions of the columns of ``frame`` that hold long text (explanations)."""
-    return [i for i, c in enumerate(frame.columns)
-            if frame[c].map(lambda v: len(v) if isinstance(v, str) else 0).max() > threshold]  # fmt: skip
+    return [i for i in range(frame.shape[1])  # by position: a transposed table may repeat names
+            if frame.iloc[:, i].map(lambda v: len(v) if isinstance(v, str) else 0).max()
+            > threshold]  # fmt: skip
 
 
 def _mark_long_text(table_html: str, positions: Sequence[int]) -> str:
@@ -455,6 +471,7 @@ def to_html(frame: pd.DataFrame, max_chars: int = PAGE_CHARS) -> str:
         )  # fmt: skip
         # a p-value floor is one token: "< 0.001" never wraps after its "<"
         body = body.replace(f"&lt; {P_FLOOR:g}", f"&lt;&nbsp;{P_FLOOR:g}")
+        body = body.replace(' style="text-align: right;"', "")  # the page's CSS aligns
         tables.append(_mark_long_text(_breakable_headers(body), long_text_columns(part)))
     if len(tables) > 1:
         tables.insert(0, f"<p><em>One wide table, shown in {len(tables)} parts.</em></p>")

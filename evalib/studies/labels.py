@@ -197,6 +197,19 @@ CLAIM_SHORT: dict[str, str] = {
     "6": "EVA's coresets transfer to other networks",
 }
 
+#: study of :mod:`evalib.studies.grids` (and related page) -> how the compute table names it
+STUDIES: dict[str, str] = {
+    "surrogates": "surrogate runs",
+    "tuning": "window tuning (tuning seed)",
+    "table1": "Table 1",
+    "ablation": "variance ablation",
+    "dual": "EVA as written and as coded",
+    "cross": "cross-architecture",
+    "07_pruning_identified": "pruning-identified exemplars (page 07)",
+    "08_distillation": "dataset distillation (page 08)",
+    "09_dad_segmentation": "DAD segmentation (page 09)",
+}
+
 #: column name of a result table -> its header on a page (names not listed here are
 #: shown by :func:`column_label`'s rules)
 COLUMNS: dict[str, str] = {
@@ -280,6 +293,13 @@ _SUFFIXES: tuple[tuple[str, str], ...] = (
 )
 MINUS = "−"  # U+2212: the one minus sign of every page
 _SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+_KEY_IN_DIFFERENCE = re.compile(r"\b(" + "|".join(k for k in LONG if "_" not in k) + r")( − )")
+_MODEL_WIDTH = re.compile(r"\b(" + "|".join(MODEL_NAMES) + r")( ×[0-9.]+)")
+_SIGNED_ZERO = re.compile(r"(?<![\w.])[+−](0(?:\.0+)?)(?![\d.])")
+_HYPHEN_MINUS = re.compile(r"(?<![\w.\-–])-(?=\d)")
+_METHOD_KEY = re.compile(
+    r"\b(?:" + "|".join(sorted((k for k in LONG if "_" in k), key=len, reverse=True)) + r")\b"
+)
 
 
 def model_name(name: str) -> str:
@@ -326,15 +346,27 @@ def is_code_name(text: object) -> bool:
     return isinstance(text, str) and _SNAKE.fullmatch(text) is not None
 
 
+def spell_out(text: str) -> str:
+    """``text`` for a reader: every method key that has an underscore (``dad_ambiguous``)
+    replaced by the method's long name wherever it stands, a one-word key next to a
+    difference's minus (``entropy − Random``) by its name, a network with its width
+    (``resnet18 ×0.125``) by its display name, a hyphen used as a minus sign (``-38.7``)
+    by U+2212, and a signed zero (``+0.0``, ``-0.0``) as ``0.0``."""
+    text = _METHOD_KEY.sub(lambda m: LONG[m.group(0)], text)
+    text = _KEY_IN_DIFFERENCE.sub(lambda m: LONG[m.group(1)] + m.group(2), text)
+    text = _MODEL_WIDTH.sub(lambda m: model_name(m.group(1)) + m.group(2), text)
+    return _SIGNED_ZERO.sub(r"\1", _HYPHEN_MINUS.sub(MINUS, text))
+
+
 def value_label(value: object) -> object:
     """A table value as a reader sees it: a method key with an underscore -> its long
-    name, a network -> :func:`model_title`, any other snake_case identifier with its
-    underscores as spaces; everything else unchanged."""
+    name (also inside a longer text), a network -> :func:`model_title`, any other
+    snake_case identifier with its underscores as spaces; everything else unchanged."""
     if not isinstance(value, str):
         return value
     if is_code_name(value):
         return LONG.get(value, value.replace("_", " "))
-    return model_title(value)
+    return spell_out(model_title(value)).replace(" ± ", "\u00a0±\u00a0").replace(" %", "\u00a0%")
 
 
 def fmt_number(x: float, digits: int = 1, sign: bool = False) -> str:
@@ -354,4 +386,18 @@ def fmt_percent(rate: float, digits: int | None = None) -> str:
     default: as many as the value needs)."""
     pct = 100 * float(rate)
     text = f"{pct:g}" if digits is None else fmt_number(pct, digits)
-    return f"{text} %"
+    return f"{text}\u00a0%"  # a no-break space: "2 %" never wraps before its sign
+
+
+def fmt_list(items: Iterable[object]) -> str:
+    """``[0, 1, 2]`` as ``"0, 1 and 2"`` (a page never shows a Python list)."""
+    shown = [fmt_number(x, 0) if isinstance(x, int) and not isinstance(x, bool) else
+             f"{x:g}" if isinstance(x, float) else str(x) for x in items]  # fmt: skip
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def fmt_rates(rates: Iterable[float]) -> str:
+    """Selection rates as percents in words: ``[0.02, 0.05]`` -> ``"2 % and 5 %"``."""
+    return fmt_list([fmt_percent(r) for r in rates])

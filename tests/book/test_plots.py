@@ -125,10 +125,17 @@ def test_paired_bars_draws_one_bar_per_comparison_and_rate_with_a_zero_line() ->
     ]
     fig = plots.paired_bars(pd.DataFrame(rows), "title", "VAR − EXP (points)")
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["paper protocol", "clean protocol"]
+    assert [ax.get_title() for ax in axes] == ["paper protocol (n = 2 seeds)",
+                                               "clean protocol (n = 2 seeds)"]  # fmt: skip
+    from evalib.studies.stats import t_interval
+
+    half = t_interval([3.0, 4.0])[2]  # the interval the verdicts use, not a bootstrap
     for ax in axes:
         heights = sorted(round(b.get_height(), 6) for b in ax.patches if b.get_width() > 0)
         assert heights == [-1.5, -1.5, 3.5, 3.5]  # mean over seeds 0 and 1
+        caps = [seg for c in ax.collections for seg in c.get_segments()]
+        spans = sorted(round(float(abs(s[1][1] - s[0][1])) / 2, 6) for s in caps)
+        assert spans == pytest.approx([half] * 4)
         assert [ln for ln in ax.lines if ln.get_gid() == "zero-line"]
         assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5"]
     plt.close(fig)
@@ -401,7 +408,115 @@ def test_overlap_heatmaps_name_every_arm_on_both_axes() -> None:
     ax = figs[0].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == arms
     assert [t.get_text() for t in ax.get_yticklabels()] == arms
-    assert ax.get_title() == "t · rate 2 %"
+    assert ax.get_title() == "t · rate 2\u00a0%"
     assert figs[0].get_size_inches()[0] <= plots.MAX_WIDTH
     for f in figs:
         plt.close(f)
+
+
+# ----------------------------------------------------------------------------- legibility
+
+
+def test_text_size_is_measured_on_the_page_and_small_text_is_rejected() -> None:
+    """A label's size on the page is its type size × dpi / 72 × the scale at which the
+    text column shows the figure: 8 pt is fine on a figure as wide as the column, 5 pt is
+    not, and the same 8 pt on a figure twice the column's width is scaled below 8 px."""
+    from evalib.book.plots import style
+
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("fine", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("rate", fontsize=8)
+    ax.set_ylabel("accuracy", fontsize=8)
+    assert style.rendered_width_px(fig) <= style.COLUMN_PX
+    assert style.legibility_problems(fig) == []
+    ax.set_xlabel("too small", fontsize=5)
+    (problem,) = style.legibility_problems(fig)
+    assert problem.startswith("'too small' is 6.9 px")
+    with pytest.raises(style.FigureTextError, match="too small"):
+        style.check_figure(fig)
+    ax.set_xlabel("rate", fontsize=8)
+    fig.set_size_inches(16, 3)  # twice the column: shown at half size
+    assert any("scaled ×0.4" in p or "scaled ×0.5" in p for p in style.legibility_problems(fig))
+    plt.close(fig)
+
+
+def test_code_names_lists_overlaps_and_covered_data_are_reported() -> None:
+    from evalib.book.plots import style
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(range(10), [0, 9, 0, 9, 0, 9, 0, 9, 0, 9], label="clean_test_acc")
+    ax.legend(loc="upper center")  # over the line's peaks and segments
+    ax.set_title(str(["2%", "5%"]))
+    found = " | ".join(style.legibility_problems(fig))
+    assert "code name 'clean_test_acc'" in found and "Python list" in found
+    assert "legend of" in found and "covers data" in found
+    ax.get_legend().remove()
+    ax.get_lines()[0].set_label("test accuracy")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: fine
+    ax.set_title("accuracy")
+    ax.set_xticks(range(10), [f"a long label {i}" for i in range(10)])
+    found = " | ".join(style.legibility_problems(fig))
+    assert "tick labels 'a long label 0' and 'a long label 1' overlap" in found
+    assert "legend" not in found and "code name" not in found
+    plt.close(fig)
+
+
+def test_every_figure_a_notebook_shows_is_checked() -> None:
+    """``setup_style`` installs the check into IPython's figure formatter: an illegible
+    figure is not drawn (its error goes into the notebook instead), a legible one is."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.pylabtools import select_figure_formats
+    from matplotlib.figure import Figure
+
+    from evalib.book.plots import style
+
+    shell = InteractiveShell.instance()
+    try:
+        select_figure_formats(shell, {"png"})
+        assert style.install_figure_check(shell) and style.install_figure_check(shell)
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([0, 1])
+        assert "image/png" in shell.display_formatter.format(fig)[0]
+        ax.set_title("tiny", fontsize=4)
+        assert "image/png" not in shell.display_formatter.format(fig)[0]
+        plt.close(fig)
+    finally:
+        shell.display_formatter.formatters["image/png"].pop(Figure, None)
+        InteractiveShell.clear_instance()
+    assert style.install_figure_check(None) is False  # not under IPython: nothing to do
+
+
+def test_every_helper_figure_is_legible_on_the_page() -> None:
+    """Each helper's figure, on data shaped like the book's, passes the check every
+    notebook applies to what it shows."""
+    from evalib.book.plots import style
+
+    rng = np.random.default_rng(0)
+    s = rng.uniform(0, 1.4, (12, 40))
+    windows = {"early": (0, 3), "late": (6, 9)}
+    hist = [{"epoch": e, "train_loss": 1 / (e + 1), "train_acc": 0.5 + e / 10, "val_acc": 0.8}
+            for e in range(5)]  # fmt: skip
+    per_seed = pd.DataFrame([{"comparison": c, "rate": r, "seed": k, "protocol": p,
+                              "diff": float(k) - 1} for c in ("VAR-S − EXP-S", "VAR-D − EXP-D")
+                             for r in (0.02, 0.05) for k in range(3)
+                             for p in ("paper", "clean")])  # fmt: skip
+    arms = [f"[{5 * i}, {5 * i + 5})" for i in range(8)]
+    arms += [f"{a} + {b}" for i, a in enumerate(arms) for b in arms[i + 1 :]]
+    mat = pd.DataFrame(rng.uniform(0, 1, (len(arms), len(arms))), index=arms, columns=arms)
+    figures = [
+        plots.learning_curves(hist, "surrogate"),
+        plots.ablation_bars(_long(), "t", order=["EXP-S", "VAR-S", "Random"]),
+        plots.trajectories_with_window_stats(
+            s, plots.representative_samples(s, windows), windows, "t"
+        ),  # fmt: skip
+        plots.paired_bars(per_seed, "t", "VAR − EXP (points)"),
+        plots.grid_heatmaps(
+            [[(f"{r} · {p}", _grid(8)) for p in ("paper", "clean")] for r in ("2 %", "5 %")], "t"
+        ),  # fmt: skip
+        *plots.overlap_heatmaps({0.02: mat}, "t"),
+    ]
+    for fig in figures:
+        assert style.legibility_problems(fig) == [], fig.get_suptitle()
+        plt.close(fig)

@@ -121,7 +121,7 @@ def test_to_html_hides_row_numbers_and_keeps_p_value_floors_together() -> None:
     assert "&lt;&nbsp;0.001" in page and ">3<" in page
     assert "<th>p value</th>" in page and "<th>seeds</th>" in page  # headers for readers
     indexed = pd.DataFrame({"mean": [1.5]}, index=pd.Index([0.05], name="rate"))
-    assert "<th>5 %</th>" in tables.to_html(indexed)  # a named index is shown, as a percent
+    assert "<th>5\u00a0%</th>" in tables.to_html(indexed)  # a named index, as a percent
 
 
 def test_install_display_routes_dataframes_through_to_html() -> None:
@@ -148,14 +148,14 @@ def test_readable_shows_no_code_name_and_rates_as_percents() -> None:
     assert list(out.columns) == ["method", "rate", "dataset", "training budget", "network", "arm",
                                  "paper, mean", "ours, 95 % CI ±"]  # fmt: skip
     assert list(out["method"]) == ["EVA (windows tuned on validation)", "Random"]
-    assert list(out["rate"]) == ["2 %", "30 %"] and out["dataset"][0] == "OrganAMNIST"
+    assert list(out["rate"]) == ["2\u00a0%", "30\u00a0%"] and out["dataset"][0] == "OrganAMNIST"
     assert list(out["training budget"]) == ["step floor", "paper's epochs"]
     assert list(out["network"]) == ["ResNet-18 ×0.125", "VGG ×0.125"]
     assert list(out["arm"]) == ["VAR-D", "VAR-S [5, 10)"]  # a mixed column: codes only
     shown = tables.for_display(out)
     assert list(shown["paper, mean"]) == ["1.00", "0.00"]  # no negative zero
     wide = pd.DataFrame({0.02: [1.0], 0.05: [-2.5]}).rename_axis(columns="rate")
-    assert list(tables.readable(wide).columns) == ["2 %", "5 %"]
+    assert list(tables.readable(wide).columns) == ["2\u00a0%", "5\u00a0%"]
     assert "−2.50" in tables.to_html(wide)  # the one minus sign
 
 

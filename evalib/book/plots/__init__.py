@@ -39,6 +39,7 @@ from evalib.book.plots.style import (
     label,
     method_color,
     setup_style,
+    t_errorbar,
 )
 
 __all__ = [
@@ -71,5 +72,6 @@ __all__ = [
     "seg_pruning",
     "seg_scores",
     "setup_style",
+    "t_errorbar",
     "trajectories_with_window_stats",
 ]
