@@ -194,4 +194,4 @@ display(Markdown(claims.verdict_markdown([{**r, "claim": labels.spell_out(r["cla
 # %% tags=["remove-input"]
 from evalib.book import lessons
 
-display(Markdown(lessons.dad(runs, verdict_rows, cls_table, rho)))
+display(Markdown(labels.spell_out(lessons.dad(runs, verdict_rows, cls_table, rho))))

@@ -185,7 +185,7 @@ def _name(name: object) -> object:
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` in reader-facing names: headers and index names by
     :func:`evalib.studies.labels.column_label`; a column of method keys by the methods'
-    long names, datasets by MedMNIST's spelling, networks and budgets by their display
+    short names (a table's rows stay one line), datasets by MedMNIST's spelling, networks and budgets by their display
     names, any other snake_case value with its underscores as spaces; rates (columns or
     levels named ``rate``) as percents. Numbers stay numbers for :func:`for_display`."""
     out = frame.copy()
@@ -204,7 +204,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
             elif key == "study":
                 out[c] = [labels.STUDIES.get(v, v) if isinstance(v, str) else v for v in col]
             elif text and all(v in labels.LONG for v in text):
-                out[c] = [labels.label(v) if isinstance(v, str) else v for v in col]
+                out[c] = [labels.short(v) if isinstance(v, str) else v for v in col]
             else:
                 out[c] = [labels.value_label(v) for v in col]
     out.index = _readable_index(out.index)

@@ -34,6 +34,7 @@ from evalib.runs.config import ModelSpec, Profile, SurrogateConfig, get_profile
 from evalib.scores import get_method
 from evalib.scores.windows import Window
 from evalib.studies.labels import (
+    budget_label,
     fmt_number,
     fmt_pair,
     fmt_window,
@@ -298,7 +299,8 @@ def describe_differences(
     for name, g in d.groupby("comparison", sort=False):
         parts = []
         for _, r in g.iterrows():
-            cell = " · ".join(f"{100 * float(r[c]):g} %" if c == "rate" else str(r[c])
+            cell = " · ".join(f"{100 * float(r[c]):g} %" if c == "rate" else
+                              f"the {budget_label(r[c])}" if c == "budget" else str(r[c])
                               for c in by)  # fmt: skip
             ci = "" if pd.isna(r["ci95"]) else f" ± {fmt_number(r['ci95'], 1)}"
             parts.append(f"{fmt_number(r['diff'], 1, sign=True)}{ci} at {cell}")

@@ -359,13 +359,13 @@ def spell_out(text: str) -> str:
 
 
 def value_label(value: object) -> object:
-    """A table value as a reader sees it: a method key with an underscore -> its long
-    name (also inside a longer text), a network -> :func:`model_title`, any other
+    """A table value as a reader sees it: a method key with an underscore -> its short
+    name (its long name inside a longer text), a network -> :func:`model_title`, any other
     snake_case identifier with its underscores as spaces; everything else unchanged."""
     if not isinstance(value, str):
         return value
     if is_code_name(value):
-        return LONG.get(value, value.replace("_", " "))
+        return SHORT.get(value, value.replace("_", " "))
     return spell_out(model_title(value)).replace(" ± ", "\u00a0±\u00a0").replace(" %", "\u00a0%")
 
 

@@ -301,7 +301,7 @@ def test_seg_mosaics_draws_images_over_their_labels() -> None:
     fig = plots.seg_mosaics(images, masks, labels, ["liver", "kidney", "lung"], "mosaics", n=3)
     axes = fig.axes
     assert len(axes) == 6 and all(len(ax.images) == 1 for ax in axes)
-    assert axes[0].get_title() == "liver, kidney, lung, liver"
+    assert axes[0].get_title() == "liver, kidney,\nlung, liver"  # every name in full
     plt.close(fig)
 
 
@@ -460,6 +460,11 @@ def test_code_names_lists_overlaps_and_covered_data_are_reported() -> None:
     found = " | ".join(style.legibility_problems(fig))
     assert "tick labels 'a long label 0' and 'a long label 1' overlap" in found
     assert "legend" not in found and "code name" not in found
+    # turned labels: their boxes overlap, their lines of text need not
+    ax.set_xticks(range(10), [f"a long label {i}" for i in range(10)], rotation=45, ha="right")
+    assert not [p for p in style.legibility_problems(fig) if "overlap" in p]
+    ax.set_xticks([i / 10 for i in range(10)], [f"label {i}" for i in range(10)], rotation=90)
+    assert [p for p in style.legibility_problems(fig) if "overlap" in p]
     plt.close(fig)
 
 

@@ -147,7 +147,7 @@ def test_readable_shows_no_code_name_and_rates_as_percents() -> None:
     out = tables.readable(df)
     assert list(out.columns) == ["method", "rate", "dataset", "training budget", "network", "arm",
                                  "paper, mean", "ours, 95 % CI ±"]  # fmt: skip
-    assert list(out["method"]) == ["EVA (windows tuned on validation)", "Random"]
+    assert list(out["method"]) == ["EVA (tuned)", "Random"]
     assert list(out["rate"]) == ["2\u00a0%", "30\u00a0%"] and out["dataset"][0] == "OrganAMNIST"
     assert list(out["training budget"]) == ["step floor", "paper's epochs"]
     assert list(out["network"]) == ["ResNet-18 ×0.125", "VGG ×0.125"]

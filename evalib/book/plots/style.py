@@ -190,14 +190,24 @@ def _inside(points: np.ndarray, box, margin: float = 1.0) -> bool:  # noqa: ANN0
 
 
 def _overlapping_ticks(axis, drawn: set, renderer) -> list[str]:  # noqa: ANN001
-    """Pairs of neighbouring drawn tick labels of ``axis`` whose boxes overlap."""
+    """Pairs of neighbouring drawn tick labels of ``axis`` that overlap: for level text,
+    their boxes; for rotated text, lines of text closer together than the type is high."""
     ticks = [t for t in axis.get_ticklabels() if t in drawn]
-    boxes = sorted(((t.get_window_extent(renderer), t.get_text()) for t in ticks),
-                   key=lambda b: (b[0].x0, b[0].y0))  # fmt: skip
     out = []
+    level = [t for t in ticks if t.get_rotation() % 180 == 0]
+    boxes = sorted(((t.get_window_extent(renderer), t.get_text()) for t in level),
+                   key=lambda b: (b[0].x0, b[0].y0))  # fmt: skip
     for (a, ta), (b, tb) in zip(boxes, boxes[1:], strict=False):
         if a.x1 - 1 > b.x0 and a.y1 - 1 > b.y0 and b.y1 - 1 > a.y0:
             out.append(f"tick labels {ta!r} and {tb!r} overlap")
+    turned = [t for t in ticks if t.get_rotation() % 180 != 0]
+    anchors = sorted(((t.get_transform().transform(t.get_position()), t) for t in turned),
+                     key=lambda a: tuple(a[0]))  # fmt: skip
+    for (a, ta), (b, tb) in zip(anchors, anchors[1:], strict=False):
+        angle = np.deg2rad(ta.get_rotation())  # parallel lines of text through the anchors
+        apart = abs((b[0] - a[0]) * np.sin(angle) - (b[1] - a[1]) * np.cos(angle))
+        if apart < 0.8 * renderer.points_to_pixels(ta.get_fontsize()):
+            out.append(f"tick labels {ta.get_text()!r} and {tb.get_text()!r} overlap")
     return out
 
 
