@@ -130,7 +130,8 @@ if len(results):
     for flag, shown in clean.groupby("dataset", sort=False):  # one figure per dataset
         on = shown["model"].map(lambda m: f" on {labels.model_title(m)}"
                                 if isinstance(m, str) and m else "")  # fmt: skip
-        row = (shown["claim"].astype(str) + " · " + shown["part"].map(labels.spell_out)
+        row = (shown["claim"].astype(str) + " · " + shown["part"].str.replace(" − full", " − full set")
+               .map(labels.spell_out)
                .str.replace("EVA tuned", "EVA (tuned)").str.replace("EVA published",
                "EVA (published)") + on + " · " + shown["rate"].map(labels.fmt_percent))  # fmt: skip
         fig, ax = plt.subplots(figsize=(plots.MAX_WIDTH, 0.3 * len(shown) + 1.6))
@@ -141,10 +142,10 @@ if len(results):
         seeds = labels.fmt_list(sorted(shown["n_seeds"].astype(int).unique()))
         ax.set(xlabel=f"A − B, accuracy points (bars: 95 % t-interval over n = {seeds} seeds)",
                title=labels.figure_title(flag, P.name, "claims, clean protocol, paper's epochs"))  # fmt: skip
-        ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
-                  labels=list(colours), loc="upper center", bbox_to_anchor=(0.5, -0.1 - 1.2 /
-                  (0.3 * len(shown) + 1.6)), ncol=len(colours), frameon=False)  # fmt: skip
+        fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
+                   labels=list(colours), loc="lower center", ncol=len(colours), frameon=False)  # fmt: skip
         sns.despine(fig)
+        fig.tight_layout(rect=(0, 0.9 / (0.3 * len(shown) + 1.6), 1, 1))  # labels inside the width
         plt.show()
 
 # %% [markdown]

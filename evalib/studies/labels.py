@@ -362,6 +362,8 @@ def value_label(value: object) -> object:
     """A table value as a reader sees it: a method key with an underscore -> its short
     name (its long name inside a longer text), a network -> :func:`model_title`, any other
     snake_case identifier with its underscores as spaces; everything else unchanged."""
+    if isinstance(value, (list, tuple)):  # never a Python list or tuple on a page
+        return fmt_list(value_label(v) for v in value)
     if not isinstance(value, str):
         return value
     if is_code_name(value):
