@@ -367,3 +367,20 @@ def test_launch_buttons_are_promised_only_with_a_repository_url() -> None:
     teaching = (ROOT / "book" / "teaching.md").read_text()
     assert "{{ launch_note }}" in teaching and "Colab" not in teaching.replace(
         "{{ launch_note }}", "")  # fmt: skip
+
+
+def test_the_committed_headline_fits_one_desktop_screen() -> None:
+    """The result as the landing page states it (headline and one sentence per claim,
+    before the grid) stays short: 2,400 characters are about 26 lines of the book's text
+    column at a 1400 px window, which with the title and the introduction fill one
+    1400 × 900 screen, and about three 390 × 844 phone screens (measured in Chromium)."""
+    profile = booktext.book_profile(ROOT)
+    page = booktext.findings_page(profile, ROOT / "results" / profile)
+    if "No claims results" in page:
+        pytest.skip(f"no claims results at {profile}")
+    head = page[: page.index("<div")]
+    assert len(head) <= 2400, len(head)
+    claims = re.findall(r"^- \*\*(\w+) · ", head, flags=re.MULTILINE)
+    assert claims and len(claims) == len(set(claims))  # one sentence per claim
+    before = head[: head.index("- **")]
+    assert not re.search(r"\bclaims? \d", before)  # no claim code before the list names it
