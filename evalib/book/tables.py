@@ -159,6 +159,8 @@ def _label_level(values: Iterable[object], name: object) -> list[object]:
             out.append(labels.dataset_title(v))
         elif isinstance(v, str) and str(name) == "budget":
             out.append(labels.budget_label(v))
+        elif isinstance(v, str) and str(name) in ("model", "model_label"):
+            out.append(labels.model_title(v))
         elif isinstance(v, str) and str(name) == "study":
             out.append(labels.STUDIES.get(v, v))
         elif isinstance(v, str):

@@ -326,14 +326,14 @@ def claim_short(claim: object) -> str:
 
 
 def column_label(name: object) -> str:
-    """The header a page shows for a result column: :data:`COLUMNS`, a method's long name
+    """The header a page shows for a result column: :data:`COLUMNS`, a method's short name
     (a pivoted table's columns), a known suffix spelled out, else the name with its
     underscores as spaces (no code name reaches a reader)."""
     key = str(name)
     if key in COLUMNS:
         return COLUMNS[key]
-    if key in LONG:
-        return LONG[key]
+    if key in SHORT:
+        return SHORT[key]
     for suffix, words in _SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix):
             return column_label(key[: -len(suffix)]) + words

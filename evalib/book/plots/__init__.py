@@ -39,7 +39,6 @@ from evalib.book.plots.style import (
     label,
     method_color,
     setup_style,
-    t_errorbar,
 )
 
 __all__ = [
@@ -72,6 +71,5 @@ __all__ = [
     "seg_pruning",
     "seg_scores",
     "setup_style",
-    "t_errorbar",
     "trajectories_with_window_stats",
 ]

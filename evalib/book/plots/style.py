@@ -309,17 +309,6 @@ def setup_style() -> None:
     install_figure_check()
 
 
-def t_errorbar(values: Sequence[float]) -> tuple[float, float]:
-    """seaborn's ``errorbar`` as the verdicts compute it: the mean ± the half-width of the
-    95 % t-interval over seeds (:func:`evalib.studies.stats.t_interval`); no bar with one
-    value."""
-    from evalib.studies.stats import t_interval
-
-    mean, _, half, _ = t_interval(list(values))
-    half = 0.0 if not np.isfinite(half) else half
-    return mean - half, mean + half
-
-
 def label(method: str) -> str:
     """A method's name on a figure (its short name, :func:`evalib.studies.labels.label`)."""
     return labels.label(method, short=True)
