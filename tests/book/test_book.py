@@ -240,3 +240,14 @@ def test_tables_show_reader_names_not_code_names(html_dir: Path) -> None:
             found += [f"number format {m!r}" for m in _BAD_NUMBER.findall(cell)]
             problems += [f"{page}: {p} in {cell[:80]!r}" for p in found]
     assert not problems, f"{len(problems)} cells:\n" + "\n".join(problems[:40])
+
+
+def test_no_empty_index_one_search_field_and_no_formatter_comments(html_dir: Path) -> None:
+    """The book has no general index page (it defines no entries), hides the theme's
+    second search button at desktop width, and shows no ``# fmt: skip`` in its code."""
+    assert not (html_dir / "genindex.html").exists()
+    pages = [p for p in html_dir.rglob("*.html") if "_static" not in p.parts]
+    assert not [p for p in pages if "genindex" in p.read_text(encoding="utf-8")]
+    assert not [p.name for p in pages if "fmt: skip" in p.read_text(encoding="utf-8")]
+    css = (ROOT / "book" / "_static" / "evalib.css").read_text()
+    assert "#pst-header" in css and "min-width: 992px" in css
