@@ -89,9 +89,9 @@ same = [r for r in S.rates if tuned and ("eva", r) in tuned
         and grids.window_label(tuned[("eva", r)]) == grids.window_label(P.eva_windows())]  # fmt: skip
 if same:
     display(Markdown(
-        f"At {', '.join(labels.fmt_percent(r) for r in same)} the windows tuned on validation "
+        f"At {labels.fmt_rates(same)} the windows tuned on validation "
         "are the published ones, so EVA (tuned) and EVA (published) train on the same "
-        "coresets there: their rows below are identical (one job each, counted once above) "
+        "coresets there: their rows below are identical (the same jobs, counted once above) "
         "and in the figure the published arm's line lies under the tuned one."
     ))  # fmt: skip
 
