@@ -203,7 +203,8 @@ verdict_rows = pt.verdicts(pruning, emph, core.assign(accuracy=100 * core["accur
 verdict_table = pd.DataFrame(verdict_rows, columns=["claim", "source", "expected", "ours",
                                                     "verdict", "parts"]).drop(columns="parts")  # fmt: skip
 verdict_table.to_csv(S.out_dir() / "pie_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows

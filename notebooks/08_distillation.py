@@ -188,7 +188,8 @@ display(compute)
 verdict_rows = distill_core.verdicts(results, corr)
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "distill_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows

@@ -184,9 +184,8 @@ verdict_rows = seg.verdicts(runs) + [
 ]  # fmt: skip
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "seg_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown([{**r, "claim": labels.spell_out(r["claim"])}
-                                          for r in verdict_rows],
-                                         f"What held at the `{P.name}` profile")))  # fmt: skip
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows
