@@ -203,7 +203,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
                 out[c] = [labels.dataset_title(v) if isinstance(v, str) else v for v in col]
             elif key == "budget":
                 out[c] = [labels.budget_label(v) if isinstance(v, str) else v for v in col]
-            elif key == "study":
+            elif key in ("study", "notebook"):
                 out[c] = [labels.STUDIES.get(v, v) if isinstance(v, str) else v for v in col]
             elif text and all(v in labels.LONG for v in text):
                 out[c] = [labels.short(v) if isinstance(v, str) else v for v in col]

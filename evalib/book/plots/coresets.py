@@ -213,7 +213,7 @@ def trajectories_with_window_stats(
     ax.set(xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(-0.03, 1.47))
     ax.set_title("error over training (shaded: windows; bars: window mean ± SD)", pad=18)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize="small",
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize="small",
               frameon=False)  # fmt: skip
     y = np.arange(len(names))
     h = 0.8 / max(1, len(windows))
@@ -356,10 +356,11 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
               title="who gets selected")  # fmt: skip
     top = float(np.nanmax(100 * missing[list(sets)].to_numpy(float), initial=0.0))
     right.set_ylim(0, 1.6 * top if top > 0 else 1.0)  # room for the rotated values
-    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
-                 frameon=False)  # fmt: skip
+    handles, names = right.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize="small", loc="lower center", ncol=len(names),
+               frameon=False)  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

@@ -37,11 +37,12 @@ def pie_pruning(table: pd.DataFrame, title: str) -> plt.Figure:
     ax2.plot(x, table["pie_test"], marker="s", label="test")
     ax2.set(xlabel="sparsity (% of weights removed)", ylabel="PIEs (% of the split)",
             title="pruning-identified exemplars")  # fmt: skip
-    for ax in (ax1, ax2):  # under each panel, not over its lines
-        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
+    for ax in (ax1, ax2):  # under each panel's axis label, not over its lines
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.36), ncol=3,
                   frameon=False)  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
+    fig.subplots_adjust(bottom=0.34)
     return fig
 
 
@@ -58,8 +59,7 @@ def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> 
         ax1.bar(x + 0.2, per_class[col], 0.4, label=f"pruned {100 * float(col[11:]):g}%")
     ax1.set_xticks(x, list(per_class["class"]), rotation=45, ha="right")
     ax1.set(ylabel="test accuracy (%)", title="per-class accuracy", ylim=(0, 105))
-    ax1.legend(fontsize="small", loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2,
-               frameon=False)  # fmt: skip
+    ax1.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     if htl is not None and len(htl):
         values, freq = np.unique(np.asarray(htl), return_counts=True)
         ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
@@ -126,10 +126,11 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
         ax2.plot(range(len(per_class)), per_class[v], marker="o", label=v)
     ax2.set_xticks(range(len(per_class)), list(per_class.index), rotation=45, ha="right")
     ax2.set(ylabel="test accuracy (%)", title="per class")
-    if order:
-        ax1.legend(fontsize="small", loc="upper center", ncol=len(order), frameon=False)
+    handles, names = ax1.get_legend_handles_labels()
+    if handles:  # below the panels, clear of the bars and the tick labels
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
     return fig
 
 

@@ -220,8 +220,9 @@ def legibility_problems(
     """What keeps a reader from reading ``fig`` on the page: text smaller than
     ``min_px`` once the figure is scaled to ``column_px`` (font size × dpi / 72 × the
     scale), text holding a code name or a Python list
-    (:func:`evalib.book.tables.reader_problems`), a legend drawn over its axes' data,
-    tick labels on top of each other. Empty when there is nothing to fix."""
+    (:func:`evalib.book.tables.reader_problems`), a legend drawn over its axes' data or
+    over other text, tick labels on top of each other. Empty when there is nothing to
+    fix."""
     with _recording_drawn_text() as drawn:
         fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -236,18 +237,24 @@ def legibility_problems(
                             f"needs {min_px:g}")  # fmt: skip
         problems += [f"{p} in {shown[:40]!r}" for p in tables.reader_problems(shown, names)]
     drawn_set = set(drawn)
+    legends = [(ax.get_legend(), ax) for ax in fig.axes] + [(lg, None) for lg in fig.legends]
+    for legend, ax in legends:
+        if legend is None or not legend.get_visible():
+            continue
+        box = legend.get_window_extent(renderer)
+        where = f"the legend of {ax.get_title()!r}" if ax is not None else "the figure legend"
+        if any(_inside(_data_points(a), box) for a in ([ax] if ax is not None else fig.axes)):
+            problems.append(f"{where} covers data")
+        own = set(legend.get_texts()) | {legend.get_title()}
+        for text in drawn_set - own:
+            b = text.get_window_extent(renderer)
+            if b.x0 < box.x1 - 1 and box.x0 < b.x1 - 1 and b.y0 < box.y1 - 1 and box.y0 < b.y1 - 1:
+                problems.append(
+                    f"{where} covers the text {' '.join(text.get_text().split())[:30]!r}"
+                )
     for ax in fig.axes:
-        legend = ax.get_legend()
-        if legend is not None and legend.get_visible():
-            box = legend.get_window_extent(renderer)
-            if _inside(_data_points(ax), box):
-                problems.append(f"the legend of {ax.get_title()!r} covers data")
         for axis in (ax.xaxis, ax.yaxis):
             problems += _overlapping_ticks(axis, drawn_set, renderer)
-    for legend in fig.legends:
-        box = legend.get_window_extent(renderer)
-        if any(_inside(_data_points(ax), box) for ax in fig.axes):
-            problems.append("the figure legend covers data")
     return problems
 
 
