@@ -1,6 +1,8 @@
 # The README's commands. Each target creates the virtual environment if it is missing;
-# `make help` lists them.
+# `make help` lists them, and every variable below with its default (from its `##` line).
+## PYTHON: the Python that creates the virtual environment
 PYTHON ?= python3
+## VENV: the virtual environment's folder
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch: which version (TORCH_SPEC) and which build (TORCH_VARIANT), see scripts/torch_index.py:
@@ -8,13 +10,24 @@ PY := $(VENV)/bin/python
 #   cpu                   the CPU build from download.pytorch.org (no CUDA libraries)
 #   cu126 | cu130 | cu132 that CUDA build (driver >= 525 for cu126, >= 580 for cu13x)
 #   pypi                  PyPI's default build (CUDA 13.0 on Linux x86-64)
-# TORCH_INDEX=URL replaces the index. Changing any of the three reinstalls torch.
+# TORCH_INDEX=URL replaces the index. Changing any of the three reinstalls torch. The index
+# is probed once first: where download.pytorch.org cannot be reached, the default index is
+# used (PyPI or your pip configuration) instead of waiting through pip's retries.
+## TORCH_SPEC: the tested torch (pyproject.toml allows the same minor series)
 TORCH_SPEC ?= torch==2.13.0
+## TORCH_VARIANT: auto, cpu, cu126, cu130, cu132 or pypi (see scripts/torch_index.py)
 TORCH_VARIANT ?= auto
+## TORCH_INDEX: a pip index (mirror) for torch instead of download.pytorch.org
 TORCH_INDEX ?=
+## PROFILE: scale of `make reproduce`: smoke, cpu or paper
 PROFILE ?= cpu
+## DATASETS: MedMNIST flags for `make reproduce` (empty: the book's)
 DATASETS ?=
+## NOTEBOOKS: notebooks for `make reproduce`, e.g. 02_benchmark (empty: all)
 NOTEBOOKS ?=
+## IN_PLACE: 1 replaces the book's pages even at another PROFILE than theirs
+IN_PLACE ?= 0
+## PYTEST_ARGS: arguments of `make test`, e.g. -k cli
 PYTEST_ARGS ?=
 # Use the MedMNIST files beside the checkout when they are there (this project's machines);
 # elsewhere evalib's own default applies ($EVALIB_DATA_ROOT, else ~/.medmnist).
@@ -29,12 +42,13 @@ TORCH_STAMP := $(VENV)/.torch-$(TORCH_KEY)
 .DEFAULT_GOAL := help
 .PHONY: help setup torch-info test book reproduce lint clean clean-book
 
-help:  ## list the targets and the variables they take
+help:  ## list the targets and the variables they take, with their defaults
 	@echo "make TARGET [VARIABLE=value ...]"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "variables: TORCH_VARIANT=auto|cpu|cu126|cu130|cu132|pypi  TORCH_SPEC='$(TORCH_SPEC)'"
-	@echo "           TORCH_INDEX=URL  PROFILE=smoke|cpu|paper  DATASETS='organsmnist ...'"
-	@echo "           NOTEBOOKS='02_benchmark ...'  PYTEST_ARGS='-k cli'  VENV=$(VENV)"
+	@echo "variables (default):"
+	@awk '/^## [A-Z_]+: / {doc = substr($$0, index($$0, ": ") + 2)} \
+	  /^[A-Z_]+ \?=/ {v = $$0; sub(/^[A-Z_]+ \?= ?/, "", v); \
+	  printf "  %-14s %s (default: %s)\n", $$1, doc, (v == "" ? "empty" : v)}' $(MAKEFILE_LIST)
 
 $(TORCH_STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,15 +78,15 @@ book: setup  ## build the book from the committed, executed notebooks
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "open _build/html/index.html"
 
-reproduce: setup  ## execute the notebooks at PROFILE (DATASETS, NOTEBOOKS), then build the book
-	$(PY) -m evalib.book.reproduce --profile $(PROFILE) $(if $(strip $(DATASETS)),--dataset $(DATASETS)) $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS))
+reproduce: setup  ## execute the notebooks at PROFILE (pages of another profile go to build/reproduce/), then build the book
+	$(PY) -m evalib.book.reproduce --profile $(PROFILE) $(if $(strip $(DATASETS)),--dataset $(DATASETS)) $(if $(strip $(NOTEBOOKS)),--only $(NOTEBOOKS)) $(if $(filter 1 yes true,$(IN_PLACE)),--in-place)
 	$(MAKE) book
 
 lint: setup  ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-clean:  ## remove build outputs and caches (never results/, data, notebooks or .venv)
+clean:  ## remove build outputs (build/reproduce too) and caches (never results/, data, notebooks or .venv)
 	rm -rf _build build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
 	find . -path ./.git -prune -o -path './$(VENV)' -prune -o \
 	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evalib.errors import EvalibError
-from evalib.io import progress_bar
+from evalib.io import progress_bar, refuses_pickle
 from evalib.names import did_you_mean
 
 if TYPE_CHECKING:  # torch is imported where tensors are made: listing datasets stays fast
@@ -393,7 +393,18 @@ def _read_npz(path: Path, info: DatasetInfo | None = None) -> dict[str, np.ndarr
                 raise EvalibError(
                     f"{path} is not a MedMNIST file: it lacks the arrays {', '.join(missing)}"
                 )
-            return {k: z[k] for k in keys}
+            arrays = {}
+            for k in keys:
+                try:
+                    arrays[k] = z[k]
+                except ValueError as exc:
+                    if not refuses_pickle(exc):
+                        raise
+                    raise EvalibError(
+                        f"{path}: the array {k} holds Python objects (a pickle), which evalib "
+                        "refuses to unpickle (it could run code); save it as a numeric array"
+                    ) from None
+            return arrays
     except EvalibError:
         raise
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError) as exc:

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from evalib.errors import EvalibError
-from evalib.io import atomic_dir, atomic_file, check_output_dir, check_output_file
+from evalib.io import (
+    atomic_dir,
+    atomic_file,
+    check_output_dir,
+    check_output_file,
+    refuses_pickle,
+)
 
 ARRAY_FIELDS = ("log_probs", "labels", "seen", "sample_ids", "eval_log_probs", "eval_epochs")
 
@@ -317,6 +323,11 @@ def load(path: str | os.PathLike, mmap: bool = True) -> Dynamics:
         missing = Path(exc.filename or path).name
         raise EvalibError(f"{path} is not a dynamics folder ({missing} is missing)") from exc
     except Exception as exc:  # zip/npy/json errors all mean the same to a user
+        if refuses_pickle(exc):
+            raise EvalibError(
+                f"cannot read dynamics from {path}: it holds Python objects (a pickle), which "
+                "evalib refuses to unpickle (it could run code); evalib writes numeric arrays"
+            ) from None
         raise EvalibError(f"cannot read dynamics from {path}: {type(exc).__name__}: {exc}") from exc
     missing = [k for k in _REQUIRED if k not in arrays]
     if missing:

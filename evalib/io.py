@@ -4,8 +4,16 @@ Atomic: a file or folder appears under its final name only when complete. Every 
 cache entry, selection and dynamics file goes through here, so a killed process or a full
 disk leaves either the previous version or nothing, never a torn file.
 
+Permissions: a file or folder written here ends with the mode a plain ``open()`` or
+``mkdir()`` would give it under the current umask (``0o666 & ~umask``, ``0o777 & ~umask``);
+a replaced file keeps its mode. Temporary files alone are private while being written.
+
+Parents: :func:`check_parent` is the check for paths a user names (``--out``,
+``--out-dir``, ...): their parent folder must exist, so a typo never creates a tree.
+
 Ownership: every folder evalib creates or replaces holds a marker file ``.evalib-output``
-(one line of JSON naming the kind of output). An existing path is only replaced or written
+(one line of JSON naming the kind of output, and optionally what the output was made
+from, see :func:`marker_record`). An existing path is only replaced or written
 into when it is absent, an empty folder, a folder whose marker names the same kind, or
 output that evalib wrote before markers existed (recognised by its layout, see the
 ``legacy`` arguments). Anything else is refused with a one-line error before any work.
@@ -17,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -33,6 +42,48 @@ def _fail(path: Path, exc: OSError) -> EvalibError:
     return EvalibError(f"cannot write {path}: {exc.strerror or exc}")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it
+    (``/proc/self/status``); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode(existing: str | os.PathLike | None = None) -> int:
+    """Permission bits for a file evalib writes: those of ``existing`` when it is a file
+    being replaced, else ``0o666 & ~umask`` (what ``open(path, "w")`` gives)."""
+    if existing is not None:
+        try:
+            st = os.stat(existing)
+            if stat.S_ISREG(st.st_mode):
+                return stat.S_IMODE(st.st_mode)
+        except OSError:
+            pass
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """Permission bits for a folder evalib makes: ``0o777 & ~umask`` (as ``mkdir``)."""
+    return 0o777 & ~current_umask()
+
+
+def refuses_pickle(exc: BaseException) -> bool:
+    """True when ``exc`` is numpy refusing an array of Python objects (a pickle) because
+    evalib loads with ``allow_pickle=False``."""
+    text = str(exc)
+    return isinstance(exc, ValueError) and (
+        "allow_pickle" in text or "Python objects in dtype" in text  # np.load, mmap
+    )
+
+
 def warn(message: str) -> None:
     """One line ``evalib: warning: ...`` on stderr (shown in notebooks as well)."""
     print(f"evalib: warning: {message}", file=sys.stderr, flush=True)
@@ -41,25 +92,30 @@ def warn(message: str) -> None:
 # ----------------------------------------------------------------------------- ownership
 
 
-def output_kind(folder: str | os.PathLike) -> str | None:
-    """The kind named by ``folder``'s marker file, or None (no marker, or unreadable)."""
+def marker_record(folder: str | os.PathLike) -> dict | None:
+    """The JSON object in ``folder``'s marker file, or None (no marker, or unreadable)."""
     try:
         record = json.loads((Path(folder) / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    kind = record.get("kind") if isinstance(record, dict) else None
+    return record if isinstance(record, dict) else None
+
+
+def output_kind(folder: str | os.PathLike) -> str | None:
+    """The kind named by ``folder``'s marker file, or None (no marker, or unreadable)."""
+    kind = (marker_record(folder) or {}).get("kind")
     return kind if isinstance(kind, str) else None
 
 
-def write_marker(folder: str | os.PathLike, kind: str) -> None:
-    """Mark ``folder`` as evalib output of ``kind`` (one line of JSON)."""
+def write_marker(folder: str | os.PathLike, kind: str, **facts) -> None:
+    """Mark ``folder`` as evalib output of ``kind`` (one line of JSON); ``facts``
+    (JSON-able) record what the output was made from."""
     from evalib import __version__
 
     path = Path(folder) / MARKER
-    try:
-        path.write_text(json.dumps({"kind": kind, "evalib_version": __version__}) + "\n")
-    except OSError as exc:
-        raise _fail(path, exc) from exc
+    record = {"kind": kind, "evalib_version": __version__, **facts}
+    with atomic_file(path, "w") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 def _label(path: Path, what: str | None) -> str:
@@ -181,7 +237,33 @@ def check_writable(path: str | os.PathLike, what: str | None = None) -> None:
         raise EvalibError(f"cannot write {label}: {folder} is not writable")
 
 
+def check_parent(path: str | os.PathLike, what: str | None = None) -> None:
+    """Raise a one-line EvalibError unless the folder that would hold ``path`` exists and
+    is writable: a path a user names is never given missing parent folders (a typo in
+    ``--out /nonexistent/dir/a.npz`` would create ``/nonexistent/dir``). Creates nothing."""
+    path = Path(path).expanduser()
+    label = _label(path, what)
+    parent = Path(os.path.abspath(path)).parent
+    try:
+        if parent.is_dir():
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise EvalibError(f"cannot write {label}: {parent} is not writable")
+            return
+        above = parent
+        while not os.path.lexists(above) and above != above.parent:
+            above = above.parent
+    except OSError as exc:
+        raise EvalibError(f"cannot write {label}: {exc.strerror or exc}") from exc
+    if os.path.lexists(above) and not above.is_dir():
+        raise EvalibError(f"cannot write {label}: {above} is not a folder")
+    raise EvalibError(
+        f"cannot write {label}: the folder {parent} does not exist; evalib creates no "
+        "parent folders: create it first, or fix the path"
+    )
+
+
 def _mkdir(folder: Path) -> None:
+    """``mkdir -p`` (each new folder ``0o777 & ~umask``, as mkdir gives)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -205,6 +287,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
+            os.fchmod(fh.fileno(), file_mode(path))  # mkstemp made it 0600
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
@@ -245,6 +328,7 @@ def atomic_dir(
     try:
         yield tmp
         write_marker(tmp, kind)
+        os.chmod(tmp, dir_mode())  # mkdtemp made it 0700
         if os.path.lexists(path):
             old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)

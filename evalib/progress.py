@@ -130,15 +130,39 @@ class JobProgress:
         self.close()
 
 
+def rate_text(rate: float) -> str:
+    """A rate as a percentage that never rounds a small rate to 0: ``0.05`` → ``"5%"``,
+    ``0.025`` → ``"2.5%"``, ``0.001`` → ``"0.1%"`` (four significant digits)."""
+    return f"{100 * float(rate):.4g}%"
+
+
+def budget_text(budget: object) -> str:
+    """A result row's ``budget`` in words: ``"epochs"`` → ``"paper's epochs"`` (as many
+    epochs as the full run), ``"iterations"`` → ``"full run's steps"``, ``"min500"`` →
+    ``"floor of 500 steps"``; other values as they are."""
+    text = str(budget)
+    if text == "epochs":
+        return "paper's epochs"
+    if text == "iterations":
+        return "full run's steps"
+    if text.startswith("min") and text[3:].isdigit():
+        return f"floor of {int(text[3:])} steps"
+    return text
+
+
 def _job_label(row: object) -> str:
-    """``"eva 5% seed 0 (organamnist)"`` from a job's result dict ('' if not a dict)."""
+    """``"eva 5% seed 0 (organamnist) · floor of 500 steps"`` from a job's result dict ('' if
+    not a dict); the budget is named so that the two budgets of one arm read apart."""
     if not isinstance(row, dict):
         return ""
     parts = [str(row["method"])] if "method" in row else []
     if isinstance(row.get("rate"), int | float):
-        parts.append(f"{row['rate']:.0%}")
+        parts.append(rate_text(row["rate"]))
     if "seed" in row:
         parts.append(f"seed {row['seed']}")
     if "dataset" in row:
         parts.append(f"({row['dataset']})")
-    return " ".join(parts)
+    label = " ".join(parts)
+    if "budget" in row and label:
+        label += f" · {budget_text(row['budget'])}"
+    return label

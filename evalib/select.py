@@ -53,16 +53,55 @@ def class_quotas(labels: Any, m: int) -> dict[int, int]:
     return {int(c): int(v) for c, v in zip(classes, q, strict=True)}
 
 
-def top_k_balanced(scores: Any, labels: Any, m: int, direction: str) -> np.ndarray:
-    """Best positions within each class (quotas from :func:`class_quotas`), [m] int64 in
-    global priority order."""
+def last_class_quotas(labels: Any, rate: float) -> dict[int, int]:
+    """Per-class quotas of the published EVA code's ``--class-balanced`` flag as it behaved
+    (2024-10-25): every class gets int(rate × size of the *last* class), capped at its own
+    size (the class-counting loop kept only the last class's count).
+
+    Classes are the sorted distinct labels, so "last" is the largest label. The quotas
+    need not sum to budget(N, rate): OrganAMNIST at 2 % gives 71 per class, 781 in all.
+    Raises EvalibError when the quota rounds to 0.
+    """
+    y = np.asarray(labels).reshape(-1)
+    classes, sizes = np.unique(y, return_counts=True)
+    if not len(classes):
+        raise EvalibError("cannot select from an empty set of samples")
+    q = int(float(rate) * int(sizes[-1]))
+    if q < 1:
+        raise EvalibError(
+            f"the published flag's quota int({rate} × {int(sizes[-1])}) is 0; raise the rate"
+        )
+    return {int(c): min(q, int(n)) for c, n in zip(classes, sizes, strict=True)}
+
+
+#: How class quotas (and with them the coreset size) are set: "proportional" —
+#: M = budget(N, rate), split by :func:`class_quotas` when class-balanced; "last_class" —
+#: the published code's flag (:func:`last_class_quotas`), M = the sum of those quotas.
+QUOTAS = ("proportional", "last_class")
+
+
+def _quotas(labels: Any, m: int, rate: float, quota: str) -> dict[int, int]:
+    if quota == "last_class":
+        return last_class_quotas(labels, rate)
+    return class_quotas(labels, m)
+
+
+def top_k_balanced(
+    scores: Any,
+    labels: Any,
+    m: int,
+    direction: str,
+    quotas: Mapping[int, int] | None = None,
+) -> np.ndarray:
+    """Best positions within each class, [sum of quotas] int64 in global priority order;
+    ``quotas``: class -> count (default :func:`class_quotas` of ``m``)."""
     y = np.asarray(labels).reshape(-1)
     order = rank(scores, direction)
     if y.shape != order.shape:
         raise EvalibError(f"labels have {y.size} entries but scores {order.size}")
     keep = np.zeros(order.size, bool)
     y_ord = y[order]
-    for c, qc in class_quotas(y, m).items():
+    for c, qc in (class_quotas(y, m) if quotas is None else quotas).items():
         keep[order[y_ord == c][:qc]] = True
     return order[keep[order]]
 
@@ -190,6 +229,7 @@ def select(
     labels: Any = None,
     sample_ids: Any = None,
     direction: str | None = None,
+    quota: str = "proportional",
     **params: Any,
 ) -> Selection:
     """Score (if given Dynamics) and select M = budget(N, rate, rounding) samples.
@@ -200,7 +240,12 @@ def select(
     ``method="random"`` uses ``seed`` for its scores unless ``seed=`` is in params.
     ``method="ccs"`` samples with :func:`ccs_sample` (params ``beta`` — default
     :func:`ccs_beta` — and ``n_strata``); with ``class_balanced`` it runs per class.
+    ``quota="last_class"`` sets the class quotas as the published code's flag did
+    (:func:`last_class_quotas`; ``rounding`` is then unused): per class with
+    ``class_balanced``, else only the coreset's size M (their sum), filled by global top-M.
     """
+    if quota not in QUOTAS:
+        raise EvalibError(f"quota must be one of {', '.join(QUOTAS)}, got {quota!r}")
     params = dict(params)
     ccs_opts = {k: params.pop(k) for k in _CCS_KEYS if k in params} if method == "ccs" else {}
     if isinstance(dynamics_or_scores, Dynamics):
@@ -224,18 +269,21 @@ def select(
     _check_direction(direction)
     n = scores.size
     m = budget(n, rate, rounding)
-    if class_balanced and labels is None:
+    if (class_balanced or quota != "proportional") and labels is None:
         raise EvalibError("class_balanced selection from plain scores needs labels=")
     y = None if labels is None else np.asarray(labels).reshape(-1)
     if y is not None and y.shape != scores.shape:
         raise EvalibError(f"labels have {y.size} entries but scores {n}")
+    quotas = None if quota == "proportional" else _quotas(y, m, rate, quota)
+    if quotas is not None:
+        m = sum(quotas.values())
     if method == "ccs":
         beta = float(ccs_opts.get("beta", ccs_beta(float(rate))))
         kw = {"beta": beta, "n_strata": ccs_opts.get("n_strata", 50), "hard": direction}
         if class_balanced:
             rng = np.random.default_rng(seed)
             parts = []
-            for c, qc in class_quotas(y, m).items():
+            for c, qc in (quotas or class_quotas(y, m)).items():
                 pos = np.flatnonzero(y == c)
                 sub_seed = int(rng.integers(2**63 - 1))
                 parts.append(pos[ccs_sample(scores[pos], qc, seed=sub_seed, **kw)])
@@ -244,17 +292,18 @@ def select(
             idx = ccs_sample(scores, m, seed=seed, **kw)
         params = {**params, "beta": beta, "n_strata": kw["n_strata"]}
     elif class_balanced:
-        idx = top_k_balanced(scores, y, m, direction)
+        idx = top_k_balanced(scores, y, m, direction, quotas)
     else:
         idx = top_k(scores, m, direction)
     idx = idx.astype(np.int64)
+    extra = {} if quota == "proportional" else {"quota": quota}
     return Selection(
         indices=idx,
         sample_ids=ids[idx].astype(np.int64),
         scores=scores,
         method=method,
         rate=float(rate),
-        params={**params, "class_balanced": bool(class_balanced), "rounding": rounding},
+        params={**params, "class_balanced": bool(class_balanced), "rounding": rounding, **extra},
         direction=direction,
         seed=seed,
     )

@@ -7,6 +7,12 @@ synchronisation inside an epoch (loss and accuracy are summed on the device).
 Defaults are the official EVA recipe: SGD with Nesterov momentum 0.9, lr 0.1, weight
 decay 5e-4, cosine annealing stepped every iteration down to 1e-4, batch 256, inputs
 scaled to [−1, 1], no augmentation, 200 epochs.
+
+:func:`train` is the epoch loop; what it carries is in small pieces: the training data
+on the device (:class:`TrainingData`, which converts and augments batches) and, from
+:mod:`evalib.train_parts`, the optimiser with its schedule and loss scaler, the evaluation
+schedule, the epoch record and the acceleration settings; :mod:`evalib.checkpoints`
+stores the epochs and resumes a run.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,13 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evalib.accel import ENV_CUDA_CHANNELS_LAST, ENV_CUDA_GRAPHS, autocast, compiled, env_flag
+from evalib.accel import autocast, compiled
 from evalib.checkpoints import EpochStore, checkpoint_every, run_config
 from evalib.data import Split, to_float
 from evalib.devices import pick_device
 from evalib.dynamics import Dynamics
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
+from evalib.train_parts import Acceleration, EpochRecord, EvalSchedule, Optimisation
 
 AMP_MODES = ("none", "bf16", "fp16")
 AUGMENTS = ("none", "crop", "crop_flip")
@@ -88,8 +95,10 @@ class Recipe:
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
-    """What a run produced. ``history`` has one dict per evaluation (epoch is 0-indexed,
-    accuracies are fractions in [0, 1], seconds are wall time since the start)."""
+    """What a run produced. ``history`` has one dict per epoch (epoch is 0-indexed,
+    accuracies are fractions in [0, 1], seconds are wall time since the start);
+    ``test_predictions``: the final model's predicted class [N_test] int64 (as
+    :func:`predictions` gives them), None when no test split was given."""
 
     model: nn.Module
     history: list[dict[str, float]]
@@ -97,6 +106,7 @@ class TrainResult:
     steps: int
     seconds: float
     meta: dict[str, Any] = field(default_factory=dict)
+    test_predictions: np.ndarray | None = None
 
 
 def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
@@ -141,7 +151,6 @@ def train(
     threads: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every_s: float | None = None,
-    test_every_eval: bool = False,
     progress: bool = True,
     desc: str = "train",
     meta: dict[str, Any] | None = None,
@@ -154,11 +163,15 @@ def train(
     Args:
         train_split: images uint8 [N, C, H, W] and labels [N].
         seed: seeds the batch order and augmentation (model init is the caller's).
+        val, test: evaluated as :class:`~evalib.train_parts.EvalSchedule` says: val every
+            ``recipe.eval_every`` epochs and after the last, test after the last (its
+            predictions come back as ``TrainResult.test_predictions``).
         sample_ids: [N] indices of these samples in the full split (default 0..N-1).
         sample_weights: [N] non-negative per-sample loss weights (default all 1).
         record: keep float16 log-softmax [T, N, C] of every training forward pass.
         eval_pass_epochs: epochs (0-indexed, −1 = last) after which an eval-mode pass
             over the training samples is recorded (Entropy uses the last one).
+        threads: torch CPU threads (``torch.set_num_threads``, for the whole process).
         checkpoint_dir: if given, state is saved atomically after the last epoch and
             after the first epoch that ends ``checkpoint_every_s`` or more after the
             previous save (or the start), and a run found there is resumed; the result
@@ -167,8 +180,7 @@ def train(
             work plus the epoch in flight); 0 saves after every epoch; None:
             ``$EVALIB_CHECKPOINT_EVERY`` or ``checkpoints.CHECKPOINT_EVERY_S``. A runtime
             setting: it never changes the result.
-        test_every_eval: evaluate ``test`` at every evaluation, not only after the last
-            epoch (the clean protocol needs only the last).
+        on_epoch_end: called with each epoch (0-indexed) once it is stored.
         cuda_graphs: on CUDA only, run the training forward and backward through
             ``torch.compile(mode="reduce-overhead")`` (CUDA graphs: one launch per step
             instead of one per kernel). None: on unless ``$EVALIB_CUDA_GRAPHS=0``.
@@ -182,137 +194,63 @@ def train(
     check_lr(recipe.lr, "recipe.lr")
     if threads is not None:
         torch.set_num_threads(check_positive_int("threads", threads))
-    n = len(train_split)
-    if n == 0:
-        raise EvalibError("the training set is empty")
-    for name, split in (("validation", val), ("test", test)):
-        if split is not None and len(split) == 0:
-            raise EvalibError(f"the {name} split is empty; it needs at least one image")
-    total_steps = recipe.total_steps(n)
-    num_epochs = recipe.num_epochs(n)
-    per_epoch = recipe.steps_per_epoch(n)
-    eval_epochs = sorted({e % num_epochs for e in eval_pass_epochs})
+    n = _check_sizes(train_split, val, test)
+    total_steps, per_epoch = recipe.total_steps(n), recipe.steps_per_epoch(n)
+    schedule = EvalSchedule.of(recipe.num_epochs(n), recipe.eval_every, eval_pass_epochs)
     num_classes = _num_classes(model)
-
-    images = train_split.images.to(dev)
-    labels = train_split.labels.to(dev)
-    weights = None
-    if sample_weights is not None:
-        sw = np.asarray(sample_weights, dtype=np.float32)
-        if sw.shape != (n,) or (sw < 0).any() or not np.isfinite(sw).all():
-            raise EvalibError(f"sample_weights must be [{n}] finite and ≥ 0")
-        weights = torch.from_numpy(sw).to(dev)
+    data = TrainingData.on(dev, train_split, sample_weights)
     every_s = checkpoint_every(checkpoint_every_s)
-    on_cuda = dev.type == "cuda"
-    use_graphs = on_cuda and env_flag(cuda_graphs, ENV_CUDA_GRAPHS)
-    channels_last = recipe.channels_last or (
-        on_cuda and env_flag(cuda_channels_last, ENV_CUDA_CHANNELS_LAST)
-    )
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(dev, memory_format=memory_format)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe.lr,
-        momentum=recipe.momentum,
-        nesterov=recipe.nesterov,
-        weight_decay=recipe.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=total_steps, eta_min=recipe.min_lr
-    )
-    scaler = torch.amp.GradScaler("cuda", enabled=recipe.amp == "fp16" and dev.type == "cuda")
+    accel = Acceleration.choose(dev, recipe.amp, recipe.channels_last, cuda_graphs,
+                                cuda_channels_last)  # fmt: skip
+    model = accel.place(model)
+    opt = Optimisation.of(model, recipe, total_steps, accel.grad_scaler())
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
 
+    passes = schedule.eval_pass_epochs
     config = None
     if checkpoint_dir is not None:
-        config = run_config(
-            model, train_split, recipe, seed, record, eval_epochs, sample_ids, weights
-        )
-    store = EpochStore(
-        checkpoint_dir, num_epochs, n, num_classes, len(eval_epochs), record, config, every_s
-    )
-    state = store.resume(model, optimizer, scheduler, scaler, gen)
-    forward = compiled(model) if use_graphs else model
+        config = run_config(model, train_split, recipe, seed, record, passes, sample_ids,
+                            data.weights)  # fmt: skip
+    store = EpochStore(checkpoint_dir, schedule.epochs, n, num_classes, len(passes), record,
+                       config, every_s)  # fmt: skip
+    state = store.resume(model, *opt.parts(), gen)
+    forward = compiled(model) if accel.graphs else model
     history: list[dict[str, float]] = state.get("history", [])
     start_epoch, step = state.get("epoch", 0), state.get("step", 0)
     elapsed0 = state.get("seconds", 0.0)
+    epoch_record = EpochRecord(n, num_classes, dev) if record else None
+    fmt, test_predictions = accel.memory_format, None
 
-    epoch_logp = torch.empty((n, num_classes), dtype=torch.float16, device=dev)
-    epoch_seen = torch.zeros(n, dtype=torch.bool, device=dev)
     t0 = time.perf_counter()
-    bar = _progress(num_epochs, start_epoch, progress, desc)
+    bar = _progress(schedule.epochs, start_epoch, progress, desc)
     try:
-        for epoch in range(start_epoch, num_epochs):
-            model.train()
-            perm = torch.randperm(n, generator=gen).to(dev, non_blocking=True)
+        for epoch in range(start_epoch, schedule.epochs):
             steps_now = min(per_epoch, total_steps - step)
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev, dtype=torch.long)
-            epoch_seen.zero_()
-            for b in range(steps_now):
-                idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
-                x = to_float(images[idx])
-                if recipe.augment != "none":
-                    x = _augment(x, gen, flip=recipe.augment == "crop_flip")
-                x = x.contiguous(memory_format=memory_format)
-                y = labels[idx]
-                if forward is not model:  # a new step for the CUDA graphs
-                    torch.compiler.cudagraph_mark_step_begin()
-                with autocast(dev, recipe.amp):
-                    logits = forward(x)
-                logits = logits.float()
-                per_sample = F.cross_entropy(logits, y, reduction="none")
-                if weights is None:
-                    loss = per_sample.mean()
-                else:
-                    w = weights[idx]
-                    loss = (per_sample * w).sum() / w.sum().clamp_min(1e-12)
-                if record:
-                    epoch_logp[idx] = F.log_softmax(logits.detach(), dim=1).half()
-                    epoch_seen[idx] = True
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                loss_sum += per_sample.detach().sum()
-                correct += (logits.detach().argmax(1) == y).sum()
+            loss_sum, correct = _train_epoch(model, forward, data, steps_now, recipe, gen,
+                                             accel, opt, epoch_record)  # fmt: skip
             step += steps_now
             seen_count = min(n, steps_now * recipe.batch_size)
             row: dict[str, float] = {
                 "epoch": epoch,
                 "step": step,
-                "lr": optimizer.param_groups[0]["lr"],
+                "lr": opt.lr,
                 "train_loss": float(loss_sum) / seen_count,
                 "train_acc": float(correct) / seen_count,
             }
-            last = epoch == num_epochs - 1
-            if val is not None or test is not None:
-                if last or (epoch + 1) % recipe.eval_every == 0:
-                    if val is not None:
-                        row["val_acc"] = evaluate(model, val, recipe, dev, memory_format)
-                    if test is not None and (last or test_every_eval):
-                        row["test_acc"] = evaluate(model, test, recipe, dev, memory_format)
-            eval_pass = None
-            if epoch in eval_epochs:
-                eval_pass = predict_log_probs(model, train_split, recipe, dev, memory_format)
+            if val is not None and schedule.validates(epoch):
+                row["val_acc"] = evaluate(model, val, recipe, dev, fmt)
+            if test is not None and schedule.tests(epoch):
+                row["test_acc"], test_predictions = evaluate_and_predict(
+                    model, test, recipe, dev, fmt
+                )
+            eval_row, eval_pass = schedule.eval_pass_row(epoch), None
+            if eval_row is not None:
+                eval_pass = predict_log_probs(model, train_split, recipe, dev, fmt)
             row["seconds"] = elapsed0 + time.perf_counter() - t0
             history.append(row)
-            store.commit_epoch(
-                last,
-                epoch,
-                step,
-                history,
-                epoch_logp if record else None,
-                epoch_seen if record else None,
-                eval_epochs.index(epoch) if eval_pass is not None else None,
-                eval_pass,
-                model,
-                optimizer,
-                scheduler,
-                scaler,
-                gen,
-            )
+            logp, seen = (None, None) if epoch_record is None else epoch_record.tensors()
+            store.commit_epoch(schedule.is_last(epoch), epoch, step, history, logp, seen,
+                               eval_row, eval_pass, model, *opt.parts(), gen)  # fmt: skip
             bar.set_postfix(_postfix(row), refresh=False)
             bar.update(1)
             if on_epoch_end is not None:
@@ -320,23 +258,119 @@ def train(
     finally:
         bar.close()
     seconds = elapsed0 + time.perf_counter() - t0
-    run_meta = {
-        "recipe": asdict(recipe),
-        "seed": int(seed),
-        "device": dev.type,
-        "steps": step,
-        "epochs": num_epochs,
-        **(meta or {}),
-    }
-    if on_cuda:  # runtime choices that change GPU numerics (not bitwise anyway)
-        run_meta["cuda"] = {"graphs": forward is not model, "channels_last": channels_last}
+    if test is not None and test_predictions is None:  # a finished run resumed: no epoch ran
+        test_predictions = evaluate_and_predict(model, test, recipe, dev, fmt)[1]
+    run_meta = {"recipe": asdict(recipe), "seed": int(seed), "device": dev.type, "steps": step,
+                "epochs": schedule.epochs, **(meta or {})}  # fmt: skip
+    if (cuda := accel.cuda_meta(compiled=forward is not model)) is not None:
+        run_meta["cuda"] = cuda  # runtime choices that change GPU numerics (not bitwise anyway)
     dynamics = None
     if record:
-        ids = (
-            np.arange(n, dtype=np.int64) if sample_ids is None else np.asarray(sample_ids, np.int64)
-        )
-        dynamics = store.dynamics(train_split.labels.numpy(), ids, eval_epochs, run_meta)
-    return TrainResult(model, history, dynamics, step, seconds, run_meta)
+        ids = np.arange(n, dtype=np.int64) if sample_ids is None else sample_ids
+        dynamics = store.dynamics(train_split.labels.numpy(), np.asarray(ids, np.int64),
+                                  passes, run_meta)  # fmt: skip
+    return TrainResult(model, history, dynamics, step, seconds, run_meta, test_predictions)
+
+
+def _train_epoch(
+    model: nn.Module,
+    forward: nn.Module,
+    data: TrainingData,
+    steps: int,
+    recipe: Recipe,
+    gen: torch.Generator,
+    accel: Acceleration,
+    opt: Optimisation,
+    epoch_record: EpochRecord | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``steps`` optimiser steps over a fresh permutation of the samples (drawn from
+    ``gen``, then each batch's augmentation); returns the sum of per-sample losses and
+    the count of right predictions, both still on the device."""
+    model.train()
+    perm = torch.randperm(len(data), generator=gen).to(accel.device, non_blocking=True)
+    loss_sum = torch.zeros((), device=accel.device)
+    correct = torch.zeros((), device=accel.device, dtype=torch.long)
+    if epoch_record is not None:
+        epoch_record.start_epoch()
+    for b in range(steps):
+        idx = perm[b * recipe.batch_size : (b + 1) * recipe.batch_size]
+        x, y = data.batch(idx, recipe.augment, gen, accel)
+        if forward is not model:  # a new step for the CUDA graphs
+            torch.compiler.cudagraph_mark_step_begin()
+        with accel.autocast():
+            logits = forward(x)
+        logits = logits.float()
+        per_sample = F.cross_entropy(logits, y, reduction="none")
+        if epoch_record is not None:
+            epoch_record.put(idx, logits)
+        opt.step(data.loss(per_sample, idx))
+        loss_sum += per_sample.detach().sum()
+        correct += (logits.detach().argmax(1) == y).sum()
+    return loss_sum, correct
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The training split on the device: images uint8 [N, C, H, W], labels [N] and
+    optional per-sample loss weights float32 [N] (None: all 1)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    weights: torch.Tensor | None = None
+
+    @classmethod
+    def on(cls, dev: torch.device, split: Split, sample_weights: Any = None) -> TrainingData:
+        """``split`` (and ``sample_weights``, [N] finite and ≥ 0) moved to ``dev``."""
+        images, labels = split.images.to(dev), split.labels.to(dev)
+        if sample_weights is None:
+            return cls(images, labels)
+        n = len(split)
+        sw = np.asarray(sample_weights, dtype=np.float32)
+        if sw.shape != (n,) or (sw < 0).any() or not np.isfinite(sw).all():
+            raise EvalibError(f"sample_weights must be [{n}] finite and ≥ 0")
+        return cls(images, labels, torch.from_numpy(sw).to(dev))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, idx: torch.Tensor, augment: str, gen: torch.Generator, accel: Acceleration):
+        """Inputs float [B, C, H, W] in [−1, 1] (augmented with ``gen`` unless ``augment``
+        is "none") and labels [B] of the samples ``idx`` [B]."""
+        x = to_float(self.images[idx])
+        if augment != "none":
+            x = _augment(x, gen, flip=augment == "crop_flip")
+        return accel.batch(x), self.labels[idx]
+
+    def loss(self, per_sample: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The batch loss: the mean of ``per_sample`` [B], weighted when weights are set."""
+        if self.weights is None:
+            return per_sample.mean()
+        w = self.weights[idx]
+        return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def _eval_logits(
+    model: nn.Module,
+    split: Split,
+    recipe: Recipe,
+    device: torch.device | None,
+    memory_format: torch.memory_format | None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Eval-mode logits [B, C] of ``split``'s batches of ``recipe.eval_batch_size``, in
+    order, as (start, logits); the model's training mode is restored at the end."""
+    dev = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    fmt = memory_format if memory_format is not None else _memory_format(recipe)
+    for start in range(0, len(split), recipe.eval_batch_size):
+        x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
+        with autocast(dev, recipe.amp):
+            logits = model(x.contiguous(memory_format=fmt))
+        yield start, logits
+    model.train(was_training)
 
 
 @torch.no_grad()
@@ -348,17 +382,8 @@ def predict_log_probs(
     memory_format: torch.memory_format | None = None,
 ) -> np.ndarray:
     """Eval-mode float16 log-softmax [N, C] for every sample of ``split``."""
-    dev = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    fmt = memory_format if memory_format is not None else _memory_format(recipe)
-    for start in range(0, len(split), recipe.eval_batch_size):
-        x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
-        with autocast(dev, recipe.amp):
-            logits = model(x.contiguous(memory_format=fmt))
-        out.append(F.log_softmax(logits.float(), dim=1).half().cpu())
-    model.train(was_training)
+    out = [_log_probs(logits) for _, logits in _eval_logits(model, split, recipe, device,
+                                                            memory_format)]  # fmt: skip
     return torch.cat(out).numpy()
 
 
@@ -371,21 +396,35 @@ def evaluate(
     memory_format: torch.memory_format | None = None,
 ) -> float:
     """Top-1 accuracy (fraction) of ``model`` in eval mode on every sample of ``split``."""
+    return evaluate_and_predict(model, split, recipe, device, memory_format, predict=False)[0]
+
+
+@torch.no_grad()
+def evaluate_and_predict(
+    model: nn.Module,
+    split: Split,
+    recipe: Recipe = Recipe(),
+    device: torch.device | None = None,
+    memory_format: torch.memory_format | None = None,
+    predict: bool = True,
+) -> tuple[float, np.ndarray | None]:
+    """One eval-mode pass over ``split``: the accuracy :func:`evaluate` gives (argmax of
+    the logits) and the predicted class [N] int64 :func:`predictions` gives (argmax of
+    the float16 log-softmax; None unless ``predict``), from the same forward passes."""
     if len(split) == 0:
         raise EvalibError("cannot evaluate on an empty split")
     dev = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     correct = torch.zeros((), dtype=torch.long, device=dev)
-    fmt = memory_format if memory_format is not None else _memory_format(recipe)
-    for start in range(0, len(split), recipe.eval_batch_size):
-        x = to_float(split.images[start : start + recipe.eval_batch_size].to(dev))
+    log_probs = []
+    for start, logits in _eval_logits(model, split, recipe, dev, memory_format):
         y = split.labels[start : start + recipe.eval_batch_size].to(dev)
-        with autocast(dev, recipe.amp):
-            logits = model(x.contiguous(memory_format=fmt))
         correct += (logits.argmax(1) == y).sum()
-    model.train(was_training)
-    return float(correct) / len(split)
+        if predict:
+            log_probs.append(_log_probs(logits))
+    accuracy = float(correct) / len(split)
+    if not predict:
+        return accuracy, None
+    return accuracy, torch.cat(log_probs).numpy().argmax(1).astype(np.int64)
 
 
 @torch.no_grad()
@@ -397,8 +436,24 @@ def predictions(model: nn.Module, split: Split, recipe: Recipe = Recipe()) -> np
 # ----------------------------------------------------------------------------- internals
 
 
+def _log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """float16 log-softmax [B, C] on the CPU of logits [B, C] (computed in float32)."""
+    return F.log_softmax(logits.float(), dim=1).half().cpu()
+
+
 def _memory_format(recipe: Recipe) -> torch.memory_format:
     return torch.channels_last if recipe.channels_last else torch.contiguous_format
+
+
+def _check_sizes(train_split: Split, val: Split | None, test: Split | None) -> int:
+    """N, the training set's size; a one-line error for an empty split."""
+    n = len(train_split)
+    if n == 0:
+        raise EvalibError("the training set is empty")
+    for name, split in (("validation", val), ("test", test)):
+        if split is not None and len(split) == 0:
+            raise EvalibError(f"the {name} split is empty; it needs at least one image")
+    return n
 
 
 def _num_classes(model: nn.Module) -> int:

@@ -162,6 +162,78 @@ for name, g in gap.items():
 display(gap["clean"])
 
 # %% [markdown]
+# ## Why: what the coresets hold, class by class
+# Read from the committed coresets of the runs above at the low rates (no training): the
+# share of each class in each arm's coreset (mean over the reported seeds, bar: min–max),
+# beside the training split's share (black tick). Written to `coreset_classes.csv` (one
+# row per arm, rate, seed and class) with the per-class test accuracy of the runs that
+# record it in `per_class_accuracy.csv`.
+
+# %%
+import pandas as pd
+
+from evalib.book import lessons
+from evalib.studies import composition
+
+low = composition.own_rows(table, P)
+shares, class_acc = composition.coreset_table(P, S.dataset, S.cache, low, S.data_root)
+shares.to_csv(S.out_dir() / "coreset_classes.csv", index=False)
+class_acc.to_csv(S.out_dir() / "per_class_accuracy.csv", index=False)
+share_sum = composition.share_summary(shares)
+fig = plots.coreset_class_shares(
+    share_sum, labels.figure_title(S.dataset, P.name, "share of each class in the coresets")
+)
+display(composition.share_table(share_sum, ("random", "eva_tuned", "eva_published")))
+
+# %% [markdown]
+# Share of each class (y axis) in the coresets of Random and of EVA with tuned and with the
+# published windows, in % of the coreset (marker: mean over the reported seeds; bar: the
+# range over seeds), one panel per selection rate; the black tick is the class's share of
+# the training split. In the table, `images` is the class's image count in the coreset
+# (range over seeds).
+
+# %%
+acc_sum = composition.accuracy_summary(class_acc)
+fig = plots.class_accuracy(
+    acc_sum, labels.figure_title(S.dataset, P.name, "test accuracy per class (paper budget)")
+)
+display(composition.accuracy_table(acc_sum))
+
+# %% [markdown]
+# Test accuracy on each class of the models trained on Random's and on tuned EVA's
+# coresets (paper budget; marker: mean over seeds; bar: min–max). Runs computed before
+# the per-class record existed have none until they are recomputed
+# (`scripts/add_per_class.py`).
+
+# %% tags=["remove-input"]
+display(Markdown(lessons.coreset_classes(share_sum, composition.top_classes_share(shares),
+                                         acc_sum, rates=P.tune_rates)))  # fmt: skip
+
+# %% [markdown]
+# ## Class balance: does it change the verdict?
+# The `balance` study (`evalib.studies.grids.balance`): class-balanced EVA (EVA's ranking
+# kept within each class, class counts in proportion to the training split, its windows
+# tuned on validation on the tuning seed as EVA's are) against stratified Random (the same
+# class counts, random within each class); and EVA on its tuned windows with the published
+# code's class-balance flag as it behaved (every class int(rate × size of the last class),
+# capped at the class's size) against Random of the same total size, unstratified like
+# the paper's Random.
+
+# %%
+S.run([p.job for p in grids.balance_tuning(P, S.dataset)])
+balance = [
+    p for p in grids.balance(P, S.dataset, S.cache, S.seeds) if not p.arm.startswith("tune:")
+]
+S.run([p.job for p in balance])
+bal = pd.concat([grids.labelled_results(balance, S.cache)[0], low], ignore_index=True)
+bal = bal[bal["arm"].isin((*grids.BALANCE_ARMS, "random"))].assign(method=lambda t: t["arm"])
+sizes = bal.groupby(["rate", "method"])["n_train"].median().rename("images").reset_index()
+display(groupby_summary(bal, by=("budget", "rate", "method")).merge(sizes, on=["rate", "method"]))
+
+# %% tags=["remove-input"]
+display(Markdown(lessons.class_balance(bal, P.tune_rates)))
+
+# %% [markdown]
 # ## What this shows
 
 # %% tags=["remove-input"]

@@ -5,6 +5,12 @@
 prints the pip arguments (``--index-url URL``, or nothing for PyPI's default build) on
 stdout and one line on stderr saying which build that is and why.
 
+The index is probed once (one request, :data:`PROBE_TIMEOUT_S` seconds) before pip is
+pointed at it, so that a machine that cannot reach download.pytorch.org does not wait
+through pip's retries: there the default index is used instead (PyPI, or whatever pip
+is configured with: a mirror, ``--find-links``), and a line says so. An index given
+with INDEX that cannot be reached is an error (exit status 2), not a silent fallback.
+
 VARIANT is one of
   auto    the CPU build, unless ``nvidia-smi`` reports an NVIDIA driver: then the newest
           CUDA build that the driver and the GPU support (below)
@@ -25,8 +31,11 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 BASE = "https://download.pytorch.org/whl/"
+PROBE_TIMEOUT_S = 5.0
 # variant → (minimum driver major version, minimum compute capability); cpu needs neither
 CUDA = {"cu126": (525, 5.0), "cu130": (580, 7.5), "cu132": (580, 7.5)}
 VARIANTS = ("auto", "cpu", *CUDA, "pypi")
@@ -82,7 +91,22 @@ def pip_args(variant: str, index: str = "") -> list[str]:
     return ["--index-url", BASE + variant]
 
 
-def main(argv: list[str]) -> int:
+def unreachable(url: str, timeout: float = PROBE_TIMEOUT_S, opener=urllib.request.urlopen):
+    """Why the package index at ``url`` cannot be reached (one request for its ``torch/``
+    page, ``timeout`` seconds), or None when it answers."""
+    page = url.rstrip("/") + "/torch/"
+    try:
+        with opener(page, timeout=timeout) as response:
+            response.read(1)
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return str(reason) or type(exc).__name__
+    return None
+
+
+def main(argv: list[str], opener=urllib.request.urlopen) -> int:
     variant = argv[0] if argv else "auto"
     index = argv[1] if len(argv) > 1 else ""
     if variant not in VARIANTS:
@@ -91,6 +115,18 @@ def main(argv: list[str]) -> int:
     facts = gpu_facts() if variant == "auto" and platform.system() == "Linux" else None
     chosen, reason = choose(variant, facts, platform.system())
     args = pip_args(chosen, index)
+    if args:
+        why = unreachable(args[1], opener=opener)
+        if why is not None and index:
+            print(f"TORCH_INDEX={index} cannot be reached ({why}); check the URL, or leave "
+                  "TORCH_INDEX unset", file=sys.stderr)  # fmt: skip
+            return 2
+        if why is not None:
+            print(f"torch build: {args[1]} cannot be reached ({why}); installing "
+                  f"{chosen!r} from the default index instead (PyPI, or your pip "
+                  "configuration); `make torch-info` shows what it gave", file=sys.stderr)  # fmt: skip
+            print("")
+            return 0
     where = args[1] if args else "PyPI"
     print(f"torch build: {chosen} from {where} ({reason})", file=sys.stderr)
     print(" ".join(args))

@@ -196,3 +196,67 @@ def test_make_help_and_clean():
     removed = " ".join(line for line in plan.splitlines() if line.startswith("rm "))
     for kept in ("results", "data", "notebooks", "shared", "*.npz", ".venv"):
         assert kept not in removed, kept
+
+
+# ----------------------------------------------------------------------------- one torch story
+
+
+def test_torch_is_the_tested_series_everywhere():
+    """pyproject.toml, both conda files, the Makefile's pin and the README name one tested
+    torch series: a plain `pip install -e .` cannot pull an untested newer torch."""
+    torch = requirements([])["torch"]
+    assert any(s.operator == "<" for s in torch), "torch has no upper bound in pyproject.toml"
+    for filename, package in (
+        ("environment.yml", "pytorch"),
+        ("environment-cpu.yml", "pytorch-cpu"),
+    ):
+        conda = conda_deps(ROOT / filename)[1]
+        assert SpecifierSet(conda[package]) == torch, filename
+    pin = re.search(r"^TORCH_SPEC \?= torch==([\d.]+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert pin and pin.group(1) in torch, "make setup pins a torch outside pyproject's range"
+    raw = next(d for d in pyproject()["project"]["dependencies"] if d.startswith("torch"))
+    assert f"`{raw}`" in (ROOT / "README.md").read_text(), "the README names another range"
+
+
+def _opener(error=None):
+    import io
+
+    def open_(url, timeout):
+        assert url.endswith("/torch/") and timeout <= 10  # one short probe
+        if error is not None:
+            raise error
+        return io.BytesIO(b"<html>")
+
+    return open_
+
+
+def test_unreachable_torch_index_falls_back_at_once(capsys):
+    """A machine that cannot reach download.pytorch.org probes it once and installs from
+    the default index (pip's configuration), instead of pip retrying five times."""
+    import urllib.error
+
+    ti = torch_index()
+    down = _opener(urllib.error.URLError("Name or service not known"))
+    assert ti.main(["cpu"], opener=down) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == ""  # no --index-url: the default index
+    assert "cannot be reached (Name or service not known)" in err and err.count("\n") == 1
+    assert ti.main(["cpu", "https://mirror.example/whl"], opener=down) == 2  # named: an error
+    assert "TORCH_INDEX=https://mirror.example/whl cannot be reached" in capsys.readouterr().err
+    assert ti.main(["cpu"], opener=_opener()) == 0
+    assert capsys.readouterr().out.split() == [
+        "--index-url",
+        "https://download.pytorch.org/whl/cpu",
+    ]
+    assert ti.main(["pypi"], opener=down) == 0  # PyPI itself is never probed
+    assert capsys.readouterr().out.strip() == ""
+
+
+def test_make_help_shows_every_variable_with_its_default():
+    text = subprocess.run(["make", "help"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    assigned = re.findall(r"^([A-Z_]+) \?= ?(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    assert {name for name, _ in assigned} >= {"PROFILE", "TORCH_SPEC", "IN_PLACE", "NOTEBOOKS"}
+    for name, default in assigned:
+        shown = default or "empty"
+        assert re.search(rf"^  {name} +.+\(default: {re.escape(shown)}\)$", text, re.M), name

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalib.book import findings
+from evalib.runs.cache import read_json_checked
 from evalib.studies.labels import (
     dataset_title,
     fmt_number,
@@ -99,6 +100,32 @@ def compute_cost(results: Path) -> dict[str, str]:
     runs = int(cost[done].sum())
     return {"cost_cpu_hours": _fmt(hours), "cost_half_hours": _fmt(hours / 2),
             "cost_runs": f"{runs:,}"}  # fmt: skip
+
+
+def regime_values(root: Path = ROOT, name: str = "cpu200") -> dict[str, str]:
+    """The second CPU profile's settings and the compute its committed runs took so far
+    (``cpu200_*``): the runs are its job rows and surrogate records under ``results/``."""
+    p = _profile(name)
+    if p is None:
+        return {}
+    w = p.eva_windows()
+    seconds, runs = 0.0, 0
+    for kind in ("jobs", "surrogates"):
+        for path in sorted((root / "results" / name / kind).glob("*.json")):
+            row = read_json_checked(path)
+            if row is not None and row.get("seconds") is not None:
+                seconds += float(row["seconds"])
+                runs += 1
+    n = len(p.grid_windows())
+    return {
+        f"{name}_surrogate_epochs": str(p.surrogate_epochs),
+        f"{name}_window_k": str(w["early"][1] - w["early"][0]),
+        f"{name}_grid_windows": str(n),
+        f"{name}_grid_pairs": str(n * (n - 1) // 2),
+        f"{name}_published": f"{fmt_window(w['early'])} + {fmt_window(w['late'])}",
+        f"{name}_cpu_hours": _fmt(seconds / 3600),
+        f"{name}_runs": f"{runs:,}",
+    }
 
 
 def profile_values(name: str) -> dict[str, str]:
@@ -282,6 +309,44 @@ def class_dynamics_values(root: Path) -> dict[str, str]:
             "class_dyn_images": f"{n:,}", "class_dyn_mb": _fmt(path.stat().st_size / 1e6)}  # fmt: skip
 
 
+def ccs_binning_values(root: Path, name: str) -> dict[str, str]:
+    """What CCS's two binnings (the paper's [min, max], the CCS code's [min, 1.0001 max])
+    change on the committed class dynamics' CCS scores, at the profile's rates
+    (:func:`evalib.studies.ccs_binning.compare`)."""
+    from evalib.book.classroom import load_class_dynamics
+    from evalib.errors import EvalibError
+    from evalib.scores import compute_scores
+    from evalib.studies.ccs_binning import compare
+
+    p = _profile(name)
+    try:
+        dyn = load_class_dynamics(root / "notebooks")
+    except EvalibError:
+        dyn = None
+    if p is None or dyn is None:
+        return {"ccs_binning_moved": MISSING, "ccs_binning_budget": MISSING,
+                "ccs_binning_rates": MISSING}  # fmt: skip
+    table = compare(compute_scores("ccs", dyn), p.rates)
+    share = table["moved_samples"] / table["pool"]
+    counts = sorted({int(x) for x in table["moved_samples"]})
+    pools = sorted({int(x) for x in table["pool"]})
+    moved = (
+        (f"{counts[0]}–{counts[-1]}" if len(counts) > 1 else f"{counts[0]}")
+        + " of the "
+        + (f"{pools[0]:,}–{pools[-1]:,}" if len(pools) > 1 else f"{pools[0]:,}")
+        + f" samples left after the cutoff ({_fmt(100 * share.min())}–{_fmt(100 * share.max())} %)"
+    )
+    worst = table.loc[table["moved_budget"].idxmax()]
+    budget = (
+        "the budget of every stratum stays the same, so only which samples a stratum offers changes"
+        if worst["moved_budget"] == 0
+        else f"up to {int(worst['moved_budget'])} of the {int(worst['m']):,} places of a "
+        f"coreset (at {100 * worst['rate']:g} %) go to another stratum"
+    )
+    return {"ccs_binning_moved": moved, "ccs_binning_budget": budget,
+            "ccs_binning_rates": ", ".join(f"{100 * r:g} %" for r in p.rates)}  # fmt: skip
+
+
 def dataset_values() -> dict[str, str]:
     """Split sizes of the datasets the book names, from :mod:`evalib.data`."""
     from evalib.data import dataset_info
@@ -342,7 +407,20 @@ def findings_page(name: str, results: Path, others: tuple[str, ...] = ()) -> str
             windows=windows_text(profile)))  # fmt: skip
     source = (f"Generated from `results/{name}/claims_*.csv`, the tables of "
               "{doc}`../notebooks/10_claims`, which lists every comparison.")  # fmt: skip
-    return findings.findings_markdown(shown, source, dataset_title, _datasets())
+    why = findings.why_random_wins(*(_per_dataset(results, f) for f in WHY_FILES))
+    return findings.findings_markdown(shown, source, dataset_title, _datasets(), why=why)
+
+
+#: the tables behind the Findings' "why" (pages 05 and 02, per dataset)
+WHY_FILES = ("window_robustness.csv", "coreset_classes.csv", "per_class_accuracy.csv")
+
+
+def _per_dataset(results: Path, fname: str) -> pd.DataFrame:
+    """``results/<dataset>/<fname>`` of the book's datasets, stacked with a ``dataset``
+    column (empty when no dataset has the file)."""
+    parts = [_csv(results / flag / fname).assign(dataset=flag) for flag in _datasets()
+             if (results / flag / fname).is_file()]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def launch_values(repository_url: str) -> dict[str, str]:
@@ -368,7 +446,8 @@ def substitutions(
     return {"book_profile": name, **compute_cost(results), **profile_values(name),
             **gap_values(gaps), **class_timing(root), **dataset_values(),
             **claims_values(name, results), **ablation_values(results, _datasets()),
-            **class_dynamics_values(root), **launch_values(url)}  # fmt: skip
+            **class_dynamics_values(root), **ccs_binning_values(root, name),
+            **regime_values(root), **launch_values(url)}  # fmt: skip
 
 
 #: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at

@@ -514,10 +514,12 @@ def findings_markdown(
     source: str = "",
     title: Callable[[str], str] = labels.dataset_title,
     order: Sequence[str] = (),
+    why: str = "",
 ) -> str:
     """The Findings section: for the first profile, the headline, one sentence per claim
-    and the verdict grid; a grid for each further profile; then the settings and the
-    caveats, once. ``source`` says where the numbers come from (a sentence)."""
+    and the verdict grid; a grid for each further profile; ``why`` (Markdown, e.g.
+    :func:`why_random_wins`) when there is one; then the settings and the caveats, once.
+    ``source`` says where the numbers come from (a sentence)."""
     shown = [p for p in profiles if not cells(p.verdicts, p.comparisons).empty]
     if not shown:
         return ("No claims results were found for this profile yet: run the claims notebook "
@@ -542,6 +544,8 @@ def findings_markdown(
             f"95 % t-interval over {seeds_text(g)}, and the rate it was measured at."
         )
         lines += ["", grid_html(g, caption, title, order), ""]
+    if why.strip():
+        lines += ["", why.strip()]
     lines += ["", "**How these verdicts were reached.** " + (source + " " if source else "")
               + "A claim *holds* when the 95 % t-interval of every comparison behind it lies on "
               "the claimed side of zero (for \"matches\", above −1 point), is *contradicted* when "
@@ -565,3 +569,43 @@ def findings_markdown(
                        "epoch) the verdict changes for " + _names(differs) + ".")  # fmt: skip
     lines += ["", "**Caveats, said once.**", ""] + [f"- {c}" for c in caveats]
     return "\n".join(lines).strip().replace(" %", "\u00a0%") + "\n"
+
+
+def why_random_wins(
+    robustness: pd.DataFrame,
+    shares: pd.DataFrame | None = None,
+    accuracy: pd.DataFrame | None = None,
+    rates: Sequence[float] | None = None,
+) -> str:
+    """The landing page's "why" of claim 1: whether any window of the tuning grid could
+    have beaten Random (even the best by test, an upper bound no method could use), and
+    what the tuned EVA coresets hold class by class against Random's.
+
+    Inputs are what the pages write to ``results/<profile>/<dataset>/``, concatenated over
+    datasets: ``window_robustness.csv`` (page 05,
+    :func:`evalib.studies.composition.grid_robustness` with a ``dataset`` column),
+    ``coreset_classes.csv`` (page 02, :func:`~evalib.studies.composition.class_shares`)
+    and ``per_class_accuracy.csv`` (page 02,
+    :func:`~evalib.studies.composition.per_class_accuracy`); ``rates``: the rates to
+    describe the coresets at (default: the lowest one). Markdown; ``""`` without input."""
+    from evalib.book.lessons.why import coreset_classes, grid_verdict
+    from evalib.studies import composition
+
+    parts = []
+    verdict = grid_verdict(robustness) if isinstance(robustness, pd.DataFrame) else ""
+    if verdict:
+        parts.append(verdict)
+    if isinstance(shares, pd.DataFrame) and len(shares) and "rate" in shares:
+        low = [min(shares["rate"])] if rates is None else list(rates)
+        acc = None
+        if isinstance(accuracy, pd.DataFrame) and len(accuracy):
+            acc = composition.accuracy_summary(accuracy)
+        text = coreset_classes(composition.share_summary(shares),
+                               composition.top_classes_share(shares), acc, rates=low)  # fmt: skip
+        bullets = [line for line in text.splitlines() if line.startswith("- ")]
+        if bullets:
+            parts.append("What the tuned EVA coresets hold, against Random's:\n\n"
+                         + "\n".join(bullets))  # fmt: skip
+    if not parts:
+        return ""
+    return "**Why EVA loses to Random here.** " + "\n\n".join(parts) + "\n"

@@ -238,6 +238,116 @@ def paper_cpu_warning(profile: Profile, dataset: str) -> str:
     return f"the paper profile is running on the CPU: {cost}; use a GPU, or the cpu profile"
 
 
+def check_values(values: Mapping[str, Any]) -> None:
+    """One-line EvalibError for the first bad value among the notebook parameters in
+    ``values`` (any subset of :data:`NOTEBOOK_PARAMETERS` and :data:`NOTEBOOK_EXTRAS`):
+    types, ranges, names (profile, dataset, executor), and folders: ``data_root`` must be
+    an existing folder, ``results_dir`` and ``scratch_dir`` must lie in an existing one.
+    Reads no data and creates nothing, so it can run before a kernel starts."""
+    from evalib.data import dataset_info
+    from evalib.io import check_parent
+
+    v = dict(values)
+    if "profile" in v:
+        _expect("profile", v["profile"], str, "a profile name (smoke, cpu, paper)")
+        get_profile(v["profile"])
+    if "dataset" in v:
+        _expect("dataset", v["dataset"], str, "a MedMNIST flag")
+        dataset_info(v["dataset"])
+    for name in ("results_dir", "scratch_dir"):
+        if v.get(name) is not None:
+            _expect(name, v[name], (str, os.PathLike), "a folder path or None")
+            check_parent(Path(v[name]).expanduser(), f"parameter {name}")
+    if v.get("data_root") is not None:
+        _expect("data_root", v["data_root"], (str, os.PathLike), "a folder path or None")
+        root = Path(v["data_root"]).expanduser()
+        if root.exists() and not root.is_dir():
+            raise EvalibError(f"parameter data_root must be a folder, got the file {root}")
+        if not root.exists():  # also when every job is cached: a typo is still a typo
+            raise EvalibError(
+                f"parameter data_root: no such folder {root}; create it, or fetch the files "
+                f"into it with `evalib download DATASET --data-root {root}`"
+            )
+    _number_list("seeds", v.get("seeds"), "integers ≥ 0 (seeds)", _seed, int)
+    _number_list("rates", v.get("rates"), "fractions in (0, 1]", _fraction)
+    if "executor" in v:
+        _expect("executor", v["executor"], str, f"one of {', '.join(EXECUTORS)}")
+        if v["executor"] not in EXECUTORS:
+            raise EvalibError(f"parameter executor must be one of {', '.join(EXECUTORS)}, "
+                              f"got {v['executor']!r}")  # fmt: skip
+    if "workers" in v:
+        _expect("workers", v["workers"], int, "an integer ≥ 1")
+        if v["workers"] < 1:
+            raise EvalibError(f"parameter workers must be an integer ≥ 1, got {v['workers']}")
+    if v.get("ray_address") is not None:
+        _expect("ray_address", v["ray_address"], str, 'a Ray address ("auto", "ray://…") or None')
+    if v.get("device") is not None:
+        _expect(
+            "device", v["device"], str, 'a device name ("cpu", "cuda", "cuda:1", "mps") or None'
+        )
+    for name, value in v.items():
+        _check_extra(name, value)
+
+
+def _type_fits(value: Any, type_name: str) -> bool:
+    """Whether ``value`` (as papermill passes it) fits the type papermill infers from a
+    parameters cell (``"int"``, ``"Optional[list[float]]"``, ``"str | None"``, ...);
+    a type it cannot read accepts anything."""
+    t = type_name.replace(" ", "")
+    parts = _top_level_split(t, "|")
+    if len(parts) > 1:
+        return any(_type_fits(value, p) for p in parts)
+    if t.startswith("Optional[") and t.endswith("]"):
+        return value is None or _type_fits(value, t[len("Optional[") : -1])
+    if t == "None":
+        return value is None
+    if t == "bool":
+        return isinstance(value, bool)
+    if t == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if t == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if t == "str":
+        return isinstance(value, str)
+    for generic in ("list", "tuple", "List", "Tuple", "Sequence"):
+        if t.startswith(f"{generic}[") and t.endswith("]"):
+            inner = t[len(generic) + 1 : -1]
+            return isinstance(value, list | tuple) and all(_type_fits(x, inner) for x in value)
+    if t in ("list", "tuple"):
+        return isinstance(value, list | tuple)
+    if t.startswith(("dict", "Dict")):
+        return isinstance(value, dict)
+    return True
+
+
+def _top_level_split(text: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def check_parameters(values: Mapping[str, Any], declared: Mapping[str, str]) -> None:
+    """Check parameters for a notebook before its kernel starts: every name is one its
+    parameters cell declares (``declared``: name → papermill's inferred type name), every
+    value fits that type, and the values pass :func:`check_values`. One-line EvalibError."""
+    check_parameter_names(values, declared)
+    for name, value in values.items():
+        if name.startswith("PAPERMILL_"):
+            continue
+        type_name = declared[name]
+        if not _type_fits(value, type_name):
+            hint = list_hint(name, value) if "list[" in type_name else ""
+            raise EvalibError(
+                f"parameter {name} must be {type_name}, got {type(value).__name__} {value!r}" + hint
+            )
+    check_values(values)
+
+
 def notebook_setup(
     profile: str,
     dataset: str,
@@ -269,32 +379,13 @@ def notebook_setup(
     injected = injected_parameters()
     if injected:
         check_parameter_names(injected, (*NOTEBOOK_PARAMETERS, *extra))
-    _expect("profile", profile, str, "a profile name (smoke, cpu, paper)")
-    _expect("dataset", dataset, str, "a MedMNIST flag")
-    if results_dir is not None:
-        _expect("results_dir", results_dir, (str, os.PathLike), "a folder path or None")
-    if data_root is not None:
-        _expect("data_root", data_root, (str, os.PathLike), "a folder path or None")
-        root = Path(data_root).expanduser()
-        if root.exists() and not root.is_dir():
-            raise EvalibError(f"parameter data_root must be a folder, got the file {root}")
-    if scratch_dir is not None:
-        _expect("scratch_dir", scratch_dir, (str, os.PathLike), "a folder path or None")
+    values = {"profile": profile, "dataset": dataset, "results_dir": results_dir,
+              "data_root": data_root, "scratch_dir": scratch_dir, "seeds": seeds,
+              "rates": rates, "executor": executor, "workers": workers,
+              "ray_address": ray_address, "device": device, **extra}  # fmt: skip
+    check_values(values)
     seeds = _number_list("seeds", seeds, "integers ≥ 0 (seeds)", _seed, int)
     rates = _number_list("rates", rates, "fractions in (0, 1]", _fraction)
-    _expect("executor", executor, str, f"one of {', '.join(EXECUTORS)}")
-    if executor not in EXECUTORS:
-        raise EvalibError(f"parameter executor must be one of {', '.join(EXECUTORS)}, "
-                          f"got {executor!r}")  # fmt: skip
-    _expect("workers", workers, int, "an integer ≥ 1")
-    if workers < 1:
-        raise EvalibError(f"parameter workers must be an integer ≥ 1, got {workers}")
-    if ray_address is not None:
-        _expect("ray_address", ray_address, str, 'a Ray address ("auto", "ray://…") or None')
-    if device is not None:
-        _expect("device", device, str, 'a device name ("cpu", "cuda", "cuda:1", "mps") or None')
-    for name, value in extra.items():
-        _check_extra(name, value)
     prof = get_profile(profile)
     info = dataset_info(dataset)
     dev = pick_device(device)

@@ -1,9 +1,13 @@
 """Execute every notebook with papermill at one profile (``make reproduce PROFILE=cpu``).
 
-Notebooks run in ``notebooks/`` in order; each executed notebook replaces its input so
-the book shows it. Jobs are cached, so an interrupted run resumes where it stopped.
-``--dataset`` runs the notebooks for any MedMNIST 2D set (OrganSMNIST included) instead
-of the book's; one line per finished job is printed while a notebook runs.
+Notebooks run in ``notebooks/`` in order. At the book's profile (the one its committed
+pages were executed at, :func:`evalib.book.booktext.book_profile`) each executed
+notebook replaces the page the book shows; at any other profile the executed notebooks
+go to a separate folder (``build/reproduce/<profile>/``, or ``--out-dir``) and the book
+is left as it is, unless ``--in-place`` asks for its pages to be replaced. Jobs are
+cached, so an interrupted run resumes where it stopped. ``--dataset`` runs the notebooks
+for any MedMNIST 2D set (OrganSMNIST included) instead of the book's; one line per
+finished job is printed while a notebook runs.
 """
 
 from __future__ import annotations
@@ -55,6 +59,23 @@ PARAMETERS: dict[str, dict[str, dict]] = {
 }
 
 
+#: Pages of the book executed at a profile other than the book's, kept beside its own pages
+#: (``notebooks/extra/<name>_<profile>[_<dataset>].ipynb``): profile → notebook → the
+#: datasets it is a page for. A reproduce run at such a profile writes these pages in place.
+PROFILE_PAGES: dict[str, dict[str, tuple[str, ...]]] = {
+    "cpu200": {
+        "05_window_grid": ("bloodmnist", "organamnist"),
+        "10_claims": ("bloodmnist", "organamnist"),
+    },
+}
+
+
+def profile_page(name: str, profile: str, dataset: str | None = None) -> Path:
+    """The book's page of notebook ``name`` executed at the second profile ``profile``."""
+    tail = f"_{dataset}" if dataset and name not in MULTI_DATASET else ""
+    return notebook_dir() / "extra" / f"{name}_{profile}{tail}.ipynb"
+
+
 def notebook_parameters(name: str, profile: str) -> dict:
     """Extra papermill parameters of ``name`` at ``profile`` (empty when none)."""
     return dict(PARAMETERS.get(profile, {}).get(name, {}))
@@ -62,6 +83,34 @@ def notebook_parameters(name: str, profile: str) -> dict:
 
 def notebook_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def default_out_dir(profile: str) -> Path:
+    """Where the executed notebooks of a profile other than the book's go:
+    ``build/reproduce/<profile>/`` in the checkout (git-ignored; ``make clean`` removes it)."""
+    return notebook_dir().parent / "build" / "reproduce" / profile
+
+
+def executed_profile(page: str | os.PathLike) -> str | None:
+    """The ``profile`` parameter a notebook was executed with (its papermill metadata),
+    or None when it was not executed by papermill or cannot be read."""
+    import json
+
+    try:
+        meta = json.loads(Path(page).read_text(encoding="utf-8"))["metadata"]
+        return str(meta["papermill"]["parameters"]["profile"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+#: the page whose profile is the book's (as :func:`evalib.book.booktext.book_profile` reads it)
+BOOK_PAGE = "10_claims"
+
+
+def committed_profile() -> str:
+    """The profile the book's committed pages were executed at: the claims page's
+    papermill ``profile``, else ``cpu``."""
+    return executed_profile(notebook_dir() / f"{BOOK_PAGE}.ipynb") or "cpu"
 
 
 def is_executed_notebook(path: str | os.PathLike) -> bool:
@@ -119,6 +168,7 @@ def execute(
 
     from evalib.book.notebook import check_parameter_names
     from evalib.io import atomic_file, check_output_file
+    from evalib.studies import labels
 
     folder = cwd or notebook_dir()
     script = folder / f"{name}.py"
@@ -143,10 +193,99 @@ def execute(
         drop_artist_reprs(done)
         if name not in SHOW_CODE:
             fold_code(done)
-        if name in DATASETS and parameters.get("dataset"):
+        profile = str(parameters.get("profile", ""))
+        if name in PROFILE_PAGES.get(profile, {}):
+            suffix = labels.profile_title(profile)
+            if name not in MULTI_DATASET:
+                suffix += " · " + labels.dataset_title(str(parameters["dataset"]))
+            title_with(done, suffix)
+        elif name in DATASETS and parameters.get("dataset"):
             title_with_dataset(done, str(parameters["dataset"]))
         nb = nbformat.read(done, as_version=4)
         nb.metadata["evalib"] = {"kind": "executed notebook", "notebook": name}
+        with atomic_file(out, "w") as fh:
+            nbformat.write(nb, fh)
+    return out
+
+
+def find_notebook(text: str) -> Path:
+    """The notebook that ``text`` names: an existing ``.ipynb`` or jupytext ``.py`` file,
+    else a notebook of the book by name (``02_benchmark``, any case: its ``.py`` source).
+    One-line EvalibError otherwise."""
+    from evalib.names import canonical
+
+    path = Path(text).expanduser()
+    if path.is_file():
+        if path.suffix not in (".ipynb", ".py"):
+            raise EvalibError(f"{text} is not a notebook: name an .ipynb or a jupytext .py file")
+        return path
+    if path.exists():
+        raise EvalibError(f"{text} is a folder; name a notebook")
+    if path.suffix or len(path.parts) > 1:
+        raise EvalibError(f"no notebook {text}: no such file")
+    name = canonical(text, NOTEBOOKS, "notebook")
+    return notebook_dir() / f"{name}.py"
+
+
+def notebook_parameters_declared(source: Path) -> dict[str, str]:
+    """Name → type (papermill's inferred type name) of each parameter that the
+    ``parameters`` cell of the notebook ``source`` (``.ipynb``) declares."""
+    import papermill
+
+    return {
+        name: str(info.get("inferred_type_name") or "None")
+        for name, info in papermill.inspect_notebook(str(source)).items()
+    }
+
+
+def run_notebook(
+    source: str | os.PathLike,
+    output: str | os.PathLike,
+    parameters: dict,
+    progress: bool = True,
+) -> Path:
+    """Execute the notebook ``source`` (``.ipynb``, or a jupytext ``.py``) with papermill
+    into ``output``, after checking ``parameters`` against its ``parameters`` cell
+    (names, types and values, :func:`evalib.book.notebook.check_parameters`) before any
+    kernel starts. The kernel runs in the notebook's folder; one line per finished job is
+    printed while it runs. ``output`` must be absent or a notebook evalib or papermill
+    executed, in an existing folder; it is written atomically and only on success (a
+    failed run raises ``PapermillExecutionError`` and leaves it as it was)."""
+    import tempfile
+
+    import jupytext
+    import nbformat
+    import papermill
+
+    from evalib.book.notebook import check_parameters
+    from evalib.io import atomic_file, check_output_file, check_parent
+
+    source, out = Path(source), Path(output)
+    check_parent(out, "output")
+    check_output_file(out, "executed notebook", is_executed_notebook, what="output")
+    if out.suffix != ".ipynb":
+        raise EvalibError(f"output {out}: write an .ipynb file, not {out.suffix or 'no suffix'!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source.suffix == ".py":
+            nb = jupytext.read(source)
+            add_install_cell(nb, repository_url())
+            staged = Path(tmp) / f"{source.stem}.ipynb"
+            jupytext.write(nb, staged)
+        else:
+            staged = source
+        try:
+            declared = notebook_parameters_declared(staged)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EvalibError(f"cannot read the notebook {source}: {exc}") from None
+        check_parameters(parameters, declared)
+        done = Path(tmp) / "executed.ipynb"
+        lines = Path(tmp) / "progress.log"
+        with _echo_lines(lines if progress else None):
+            papermill.execute_notebook(
+                str(staged), str(done), parameters=parameters, cwd=str(source.parent.resolve()),
+                progress_bar=progress, log_output=False,
+            )  # fmt: skip
+        nb = nbformat.read(done, as_version=4)
         with atomic_file(out, "w") as fh:
             nbformat.write(nb, fh)
     return out
@@ -328,12 +467,16 @@ def title_with_dataset(path: Path, dataset: str) -> None:
     """Append the dataset's name to the notebook's first heading (its page title), so
     the pages of one notebook run on two datasets have different titles in the
     navigation, the search results and the Previous / Next links."""
-    import nbformat
-
     from evalib.studies.labels import dataset_title
 
+    title_with(path, dataset_title(dataset))
+
+
+def title_with(path: Path, name: str) -> None:
+    """Append `` · name`` to the notebook's first heading (its page title), once."""
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
-    name = dataset_title(dataset)
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -350,7 +493,8 @@ def title_with_dataset(path: Path, dataset: str) -> None:
 @dataclass(frozen=True)
 class Run:
     """One notebook execution: ``name`` with ``parameters``, written to ``output`` (None:
-    the book's page ``notebooks/<name>.ipynb``)."""
+    the book's page ``notebooks/<name>.ipynb``; other pages of the book are
+    ``notebooks/extra/<name>_<dataset>.ipynb``)."""
 
     name: str
     parameters: dict
@@ -372,22 +516,27 @@ def plan(
     data_root: str | None = None,
     executor: str = "serial",
     ray_address: str | None = None,
+    out_dir: Path | None = None,
 ) -> list[Run]:
     """Every notebook execution of a reproduce run, in order (nothing is executed).
 
     ``datasets`` (MedMNIST flags, any case): the datasets to run instead of the book's:
     each per-dataset notebook runs for each of them (the first is the page, the others go
     to ``notebooks/extra/``), the single-dataset notebooks run for the first one, and the
-    notebooks with a ``datasets`` parameter get the whole list."""
+    notebooks with a ``datasets`` parameter get the whole list. ``out_dir``: write every
+    executed notebook there (same layout: ``<name>.ipynb``, ``extra/...``) instead of
+    replacing the book's pages."""
     from evalib.data import dataset_info
     from evalib.names import canonical
 
-    names = [canonical(n, NOTEBOOKS, "notebook") for n in only] if only else list(NOTEBOOKS)
+    pages = PROFILE_PAGES.get(profile, {})
+    default = list(pages) if pages else list(NOTEBOOKS)
+    names = [canonical(n, NOTEBOOKS, "notebook") for n in only] if only else default
     flags = list(dict.fromkeys(dataset_info(d).flag for d in datasets or []))
     folder = notebook_dir()
     runs = []
     for name in names:
-        book = DATASETS.get(name, ("organamnist",))
+        book = pages.get(name) or DATASETS.get(name, ("organamnist",))
         for i, dataset in enumerate(flags or book):
             if flags and i and name not in DATASETS:
                 break  # a single-dataset notebook runs once, for the first dataset
@@ -397,11 +546,19 @@ def plan(
                 params["dataset"] = dataset  # the user's choice wins over the book's
                 if name in MULTI_DATASET:
                     params["datasets"] = flags
+            elif name in pages and name in MULTI_DATASET:
+                params["datasets"] = list(book)
             if data_root:
                 params["data_root"] = data_root
             if ray_address:
                 params["ray_address"] = ray_address
             out = None if i == 0 else folder / "extra" / f"{name}_{dataset}.ipynb"
+            if name in pages:
+                out = profile_page(name, profile, dataset)
+                if name in MULTI_DATASET and i:
+                    break
+            if out_dir is not None:
+                out = Path(out_dir) / (out or folder / f"{name}.ipynb").relative_to(folder)
             runs.append(Run(name, params, out))
     return runs
 
@@ -438,14 +595,56 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-train", action="store_true",
                         help="show only the results already in results/ (each page says how "
                         "many of its jobs are missing); train nothing")  # fmt: skip
+    parser.add_argument("--out-dir", default=None, metavar="DIR",
+                        help="where the executed notebooks go when --profile is not the "
+                        "book's (default: build/reproduce/<profile>/, created; a DIR you "
+                        "name must lie in an existing folder)")  # fmt: skip
+    parser.add_argument("--in-place", action="store_true",
+                        help="replace the book's pages (notebooks/*.ipynb) even when "
+                        "--profile is not the profile they were executed at")  # fmt: skip
     return parser
+
+
+def output_folder(
+    profile: str, out_dir: str | None, in_place: bool, names: list[str] | None = None
+) -> Path | None:
+    """Where a reproduce run at ``profile`` writes its executed notebooks: None (the book's
+    pages) at the book's profile, with ``in_place``, or when every notebook run (``names``;
+    None: the profile's default) is a page of the book at that profile
+    (:data:`PROFILE_PAGES`); else ``out_dir`` or
+    :func:`default_out_dir`, checked (and created) before anything runs."""
+    from evalib.io import check_parent, claim_dir
+
+    if in_place:
+        if out_dir is not None:
+            raise EvalibError("--in-place and --out-dir exclude each other")
+        return None
+    if out_dir is None and profile == committed_profile():
+        return None
+    if (
+        out_dir is None
+        and profile in PROFILE_PAGES
+        and set(names or PROFILE_PAGES[profile]) <= set(PROFILE_PAGES[profile])
+    ):
+        return None  # the book's pages at a second profile
+    if out_dir is not None:
+        check_parent(out_dir, "--out-dir")
+        folder = Path(out_dir).expanduser()
+    else:
+        folder = default_out_dir(profile)
+    return claim_dir(folder, "executed notebooks", what="--out-dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.data_root is not None and not Path(args.data_root).expanduser().is_dir():
+            raise EvalibError(f"--data-root {args.data_root}: no such folder")
+        checked = plan(args.profile, args.only, args.datasets)  # names checked before any folder
+        names = list(dict.fromkeys(r.name for r in checked))
+        out_dir = output_folder(args.profile, args.out_dir, args.in_place, names)
         runs = plan(args.profile, args.only, args.datasets, args.data_root, args.executor,
-                    args.ray_address)  # fmt: skip
+                    args.ray_address, out_dir)  # fmt: skip
     except EvalibError as exc:
         print(f"evalib.book.reproduce: error: {exc.cli_message}", file=sys.stderr)
         return 2
@@ -475,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{exc.evalue}", file=sys.stderr)  # fmt: skip
             return 1
         print(f"    done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if out_dir is not None:
+        print(f"the executed notebooks are in {out_dir}; the book's pages (profile "
+              f"{committed_profile()}) were left as they are (--in-place replaces them)")  # fmt: skip
     return 0
 
 

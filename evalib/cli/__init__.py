@@ -1,5 +1,5 @@
 """The ``evalib`` command: ``info``, ``download``, ``profiles``, ``train``, ``score``,
-``select``, ``grid``, ``evaluate``, ``rerun``, ``methods``.
+``select``, ``grid``, ``evaluate``, ``rerun``, ``notebook``, ``methods``.
 
 Every user-fixable problem ends in one line on stderr and exit status 2; no traceback.
 Names (datasets, methods, profiles, models) are matched ignoring case, with suggestions
@@ -10,7 +10,8 @@ is ever replaced (see :mod:`evalib.io`).
 This module holds :func:`main` (the console script) and the parser; the option types and
 shared option groups are in :mod:`evalib.cli.options`, the commands in
 :mod:`evalib.cli.data` (info, download, profiles), :mod:`evalib.cli.coresets` (train,
-score, select, methods) and :mod:`evalib.cli.studies` (grid, evaluate, rerun).
+score, select, methods), :mod:`evalib.cli.studies` (grid, evaluate, rerun) and
+:mod:`evalib.cli.notebooks` (notebook).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from evalib.cli.coresets import (
     parse_params,
 )
 from evalib.cli.data import cmd_download, cmd_info, cmd_profiles, profile_summary
+from evalib.cli.notebooks import add_parser as add_notebook_parser
 from evalib.cli.options import (
     EPILOGS,
     MAX_WIDTH,
@@ -51,13 +53,15 @@ from evalib.cli.options import (
     _rate,
     _seed,
     _width,
+    check_output_parents,
 )
 from evalib.cli.studies import cmd_evaluate, cmd_grid, cmd_rerun, pd_concat, read_indices
 from evalib.errors import EvalibError
 from evalib.io import HelpFormatter
 
 #: ``evalib.studies.grids.STUDIES``, spelled out so that ``evalib --help`` imports no torch (tested)
-STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "pie", "distill", "segmentation")
+STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "balance", "pie", "distill",
+           "segmentation")  # fmt: skip
 
 __all__ = [
     "EPILOGS",
@@ -94,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already printed on one line
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        check_output_parents(args)  # a typo in an output path never creates folders
         return int(args.func(args) or 0)
     except EvalibError as exc:
         print(f"evalib: error: {exc.cli_message}", file=sys.stderr)
@@ -155,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="MedMNIST flags (case-insensitive)"), _dataset_names)  # fmt: skip
     p.add_argument("--all", action="store_true", help="every dataset evalib supports")
     p.add_argument("--data-root", "--root", dest="data_root", metavar="DIR", type=_path,
-                   help="where to put <flag>.npz (default: $EVALIB_DATA_ROOT, else ~/.medmnist)")  # fmt: skip
+                   help="where to put <flag>.npz; created if missing, inside an existing "
+                   "folder (default: $EVALIB_DATA_ROOT, else ~/.medmnist)")  # fmt: skip
     p.add_argument("--mirror", metavar="URL",
                    help="fetch from URL with {flag} in it (default: the official record)")  # fmt: skip
     p.add_argument("--retries", type=_int_at_least(0), default=3,
@@ -197,19 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.add_argument("--threads", type=_count, default=None, help="torch CPU threads (≥ 1)")
     p.add_argument("--checkpoint-dir", type=_path, default=None,
-                   help="resume from / save state here (a new, empty or evalib folder)")  # fmt: skip
+                   help="resume from / save state here (a new, empty or evalib folder, "
+                   "inside an existing folder)")  # fmt: skip
     p.add_argument("--checkpoint-every", type=_non_negative, default=None, metavar="SECONDS",
                    help="seconds between checkpoints; 0: every epoch "
                         "(default: $EVALIB_CHECKPOINT_EVERY or 300); always after the last")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", type=_path, required=True,
-                   help="dynamics file (.npz) or folder (memory-mapped); never replaces a "
-                   "file or folder that evalib did not write")  # fmt: skip
+                   help="dynamics file (.npz) or folder (memory-mapped), inside an existing "
+                   "folder; never replaces a file or folder that evalib did not write")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
     p = command("score", "score every training sample from saved dynamics")
     _add_method_args(p)
-    p.add_argument("--out", type=_path, required=True, help="scores file (.csv or .npy)")
+    p.add_argument("--out", type=_path, required=True,
+                   help="scores file (.csv or .npy), inside an existing folder")  # fmt: skip
     p.set_defaults(func=cmd_score)
 
     p = command("select", "choose coresets at one or more rates")
@@ -221,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounding", choices=("ceil", "floor"), default="ceil", help="M = ⌈αN⌉ or ⌊αN⌋")
     p.add_argument("--out-dir", type=_path, required=True,
                    help="writes <method>-<rate>.npy/.csv and scores (a new, empty or evalib "
-                   "folder)")  # fmt: skip
+                   "coresets folder of the same dynamics, inside an existing folder)")  # fmt: skip
     p.set_defaults(func=cmd_select)
 
     p = command("grid", "run (or resume) the jobs of the studies (evalib.studies.grids)")
@@ -235,10 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="studies of evalib.studies.grids; tuned arms (and PIE's trainings) are added "
                    "once what they depend on is done")  # fmt: skip
     p.add_argument("--results-dir", type=_path, default=None,
-                   help="job results: <dir>/<profile>/jobs (default: $EVALIB_RESULTS_DIR, "
-                   "else the checkout's results/)")  # fmt: skip
+                   help="job results: <dir>/<profile>/jobs, created if missing inside an "
+                   "existing folder (default: $EVALIB_RESULTS_DIR, else the checkout's "
+                   "results/)")  # fmt: skip
     p.add_argument("--scratch", "--scratch-dir", dest="scratch", type=_path, default=None,
-                   help="dynamics and checkpoints (default: $EVALIB_CACHE)")  # fmt: skip
+                   help="dynamics and checkpoints, created if missing inside an existing "
+                   "folder (default: $EVALIB_CACHE, else ~/.cache/evalib)")  # fmt: skip
     _add_data_root(p)
     p.add_argument("--executor", default="process", choices=("serial", "process", "ray"),
                    help="where jobs run")  # fmt: skip
@@ -268,10 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
              _profile_names)  # fmt: skip
     p.add_argument("--seeds", type=_seed, nargs="+", default=None, help="default: the profile's")
     p.add_argument("--results-dir", type=_path, default=None,
-                   help="<dir>/<profile> holds results (default: $EVALIB_RESULTS_DIR, else "
-                   "the checkout's results/)")  # fmt: skip
+                   help="<dir>/<profile> holds results, created if missing inside an existing "
+                   "folder (default: $EVALIB_RESULTS_DIR, else the checkout's results/)")  # fmt: skip
     p.add_argument("--scratch", "--scratch-dir", dest="scratch", type=_path, default=None,
-                   help="dynamics and checkpoints (default: $EVALIB_CACHE)")  # fmt: skip
+                   help="dynamics and checkpoints, created if missing inside an existing "
+                   "folder (default: $EVALIB_CACHE, else ~/.cache/evalib)")  # fmt: skip
     _add_data_root(p)
     p.add_argument("--executor", default="serial", choices=("serial", "process"),
                    help="where jobs run")  # fmt: skip
@@ -284,8 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_root(p)
     p.add_argument("--scratch", "--scratch-dir", dest="scratch", type=_path, default=None,
                    help="folder in which a temporary folder for the rerun is made "
-                   "(created if missing; default: the system's temp folder)")  # fmt: skip
+                   "(created if missing, inside an existing folder; default: the system's "
+                   "temp folder)")  # fmt: skip
     p.set_defaults(func=cmd_rerun)
+
+    add_notebook_parser(sub, command)
 
     p = command("methods", "list the scoring methods and their defaults")
     p.set_defaults(func=cmd_methods)

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalib.cli.options import _flagged
+from evalib.cli.options import _flagged, check_data_root
 from evalib.errors import EvalibError
 
 
@@ -106,6 +106,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     args.method = method_name(args.method)
     check_output_name(out, "--out")
     check_output_file(out, "scores", is_scores_file, what="--out")
+    check_data_root(args)
     params = parse_params(args.param, args.method)
     dyn = load_dynamics_checked(args)
     scores = _scores_checked(args.method, compute_scores(args.method, dyn, **params),
@@ -115,10 +116,83 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def dynamics_fingerprint(dyn) -> str:
+    """16 hex digits that tell two recorded runs apart without reading all of them: the
+    shape, labels, sample ids and the last epoch's log-probabilities (a few MB at most)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256(repr(tuple(dyn.shape)).encode())
+    for arr in (dyn.labels, dyn.sample_ids, dyn.seen[-1], dyn.log_probs[-1]):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _describe(made_from: dict) -> str:
+    dataset = made_from.get("dataset") or "an unnamed dataset"
+    return f"{dataset}, {made_from.get('samples')} samples, dynamics {made_from.get('dynamics')}"
+
+
+def check_coresets_dir_matches(out_dir: Path, made_from: dict, method: str, settings: dict,
+                               scores, sample_ids) -> None:  # fmt: skip
+    """Refuse (one line) an ``--out-dir`` that holds coresets of other dynamics, or of
+    ``method`` with other settings: writing into it would leave a mix of old and new files
+    that no file name tells apart. A folder without a record (an older evalib's) is
+    judged by its score files: same samples, and the same scores for ``method``."""
+    import numpy as np
+    import pandas as pd
+
+    from evalib.io import marker_record
+
+    if not out_dir.is_dir():
+        return
+    record = marker_record(out_dir) or {}
+    hint = "choose another --out-dir (evalib never mixes coresets of different runs)"
+    old = record.get("made_from")
+    if isinstance(old, dict) and old != made_from:
+        raise EvalibError(
+            f"--out-dir {out_dir} holds coresets of other dynamics ({_describe(old)}), not of "
+            f"--dynamics ({_describe(made_from)}); {hint}"
+        )
+    old_settings = (record.get("methods") or {}).get(method)
+    if isinstance(old_settings, dict) and old_settings != settings:
+        changed = ", ".join(
+            f"{k}={old_settings.get(k)!r} → {settings.get(k)!r}"
+            for k in sorted(set(old_settings) | set(settings))
+            if old_settings.get(k) != settings.get(k)
+        )
+        raise EvalibError(
+            f"--out-dir {out_dir} holds {method} coresets made with other settings "
+            f"({changed}); {hint}"
+        )
+    if old is not None:
+        return
+    for path in sorted(out_dir.glob("*-scores.csv")):  # no record: compare the files
+        try:
+            table = pd.read_csv(path)
+            same_ids = np.array_equal(table["sample_id"].to_numpy(np.int64), sample_ids)
+        except (OSError, ValueError, KeyError):
+            same_ids = False
+        if not same_ids:
+            raise EvalibError(
+                f"--out-dir {out_dir} holds coresets of other samples ({path.name}: other "
+                f"sample ids than the {len(sample_ids)} of --dynamics); {hint}"
+            )
+        if path.name == f"{method}-scores.csv" and not np.allclose(
+            table["score"].to_numpy(np.float64), scores, rtol=1e-12, atol=0, equal_nan=True
+        ):
+            raise EvalibError(
+                f"--out-dir {out_dir} holds {method} coresets of other scores ({path.name} "
+                f"differs: other dynamics or other settings); {hint}"
+            )
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from evalib.io import check_output_dir, claim_dir
+    from evalib.io import check_output_dir, claim_dir, marker_record, write_marker
+    from evalib.progress import rate_text
     from evalib.ranking import budget
     from evalib.scores import compute_scores
     from evalib.select import is_coresets_dir, save_scores, save_selection, select
@@ -136,6 +210,7 @@ def cmd_select(args: argparse.Namespace) -> int:
             )
         stems[stem] = rate
     check_output_dir(out_dir, "coresets", legacy=is_coresets_dir, what="--out-dir")
+    check_data_root(args)
     ccs = {"beta": float, "n_strata": int} if args.method == "ccs" else {}
     params = parse_params(args.param, args.method, ccs)
     dyn = load_dynamics_checked(args)
@@ -146,6 +221,14 @@ def cmd_select(args: argparse.Namespace) -> int:
     sampling = {k: params.pop(k) for k in ("beta", "n_strata") if k in params}  # CCS options
     scores = _scores_checked(args.method, compute_scores(args.method, dyn, **params),
                              dyn.num_samples)  # fmt: skip
+    made_from = {"dynamics": dynamics_fingerprint(dyn), "samples": dyn.num_samples,
+                 "dataset": dyn.meta.get("dataset")}  # fmt: skip
+    settings = {"params": {k: list(v) if isinstance(v, tuple) else v
+                           for k, v in sorted({**params, **sampling}.items())},
+                "seed": args.seed, "class_balanced": args.class_balanced,
+                "rounding": args.rounding}  # fmt: skip
+    check_coresets_dir_matches(out_dir, made_from, args.method, settings, scores,
+                               np.asarray(dyn.sample_ids, np.int64))  # fmt: skip
     selections = [  # all computed before anything is written: no partial output
         select(
             args.method,
@@ -161,13 +244,17 @@ def cmd_select(args: argparse.Namespace) -> int:
         for rate in args.rate
     ]
     claim_dir(out_dir, "coresets", legacy=is_coresets_dir, what="--out-dir")
+    methods = dict((marker_record(out_dir) or {}).get("methods") or {})
     written = [save_scores(scores, dyn.sample_ids, out_dir / f"{args.method}-scores.csv")]
     for sel in selections:
         stem = f"{args.method}-{sel.rate:g}"
         written += [save_selection(sel, out_dir / f"{stem}.{ext}") for ext in ("npy", "csv")]
         per_class = np.bincount(dyn.labels[sel.indices], minlength=dyn.num_classes).tolist()
-        print(f"{args.method} at {sel.rate:.0%}: {sel.size} of {dyn.num_samples} samples "
-              f"({per_class} per class)")  # fmt: skip
+        print(f"{args.method} at {rate_text(sel.rate)}: {sel.size} of {dyn.num_samples} "
+              f"samples ({per_class} per class)")  # fmt: skip
+    # what the folder's coresets were made from: a later select into it must match
+    write_marker(out_dir, "coresets", made_from=made_from,
+                 methods={**methods, args.method: settings})  # fmt: skip
     print(f"wrote {len(written)} files to {out_dir}")
     return 0
 
@@ -210,6 +297,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if ckpt.resolve() == out.resolve():
             raise EvalibError("--checkpoint-dir and --out must differ")
         check_output_dir(ckpt, "checkpoint", legacy=is_checkpoint_dir, what="--checkpoint-dir")
+    check_data_root(args)
     info = _flagged("--dataset", dataset_info, args.dataset)
     dev = _flagged("--device", pick_device, args.device)
     if args.amp == "fp16" and dev.type != "cuda":

@@ -62,6 +62,12 @@ def cmd_download(args: argparse.Namespace) -> int:
     infos = list(DATASETS.values()) if args.all else [dataset_info(d) for d in args.datasets]
     infos = list(dict.fromkeys(infos))  # every name checked before anything is fetched
     root = data_root(args.data_root)
+    if args.data_root is not None:  # created if missing, but only inside an existing folder
+        from evalib.io import check_parent
+
+        check_parent(root, "--data-root")
+        if root.exists() and not root.is_dir():
+            raise EvalibError(f"--data-root {args.data_root} is a file, not a folder")
     for info in infos:
         target = root / f"{info.flag}.npz"
         if target.is_file():
@@ -165,7 +171,7 @@ def _root_problem(root: Path) -> str:
     """`` [problem]`` when the data root cannot be used as it is, else ``""``."""
     try:
         if not root.exists():
-            return ""
+            return " [no such folder yet]"
         if not root.is_dir():
             return " [not a folder]"
         os.listdir(root)

@@ -78,6 +78,45 @@ def _path(text: str) -> str:
     return text
 
 
+#: options that name something evalib writes: their parent folder must exist (checked by
+#: :func:`check_output_parents` before any command runs; evalib creates no parent folders)
+OUTPUT_OPTIONS = {
+    "out": "--out",
+    "out_dir": "--out-dir",
+    "checkpoint_dir": "--checkpoint-dir",
+    "results_dir": "--results-dir",
+    "scratch": "--scratch",
+}
+
+
+def check_output_parents(args: argparse.Namespace) -> None:
+    """One-line EvalibError when an output option's parent folder is missing or is a file."""
+    from evalib.io import check_parent
+
+    for dest, flag in OUTPUT_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            check_parent(value, flag)
+
+
+def check_data_root(args: argparse.Namespace) -> None:
+    """A ``--data-root`` that was given must be an existing folder (a typo would otherwise
+    pass unnoticed when every job is cached, or download into a new folder)."""
+    from pathlib import Path
+
+    value = getattr(args, "data_root", None)
+    if value is None:
+        return
+    root = Path(value).expanduser()
+    if not root.exists():
+        raise EvalibError(
+            f"--data-root {value}: no such folder; create it, or fetch the files into it with "
+            f"`evalib download DATASET --data-root {value}`"
+        )
+    if not root.is_dir():
+        raise EvalibError(f"--data-root {value} is a file, not a folder")
+
+
 def _flagged(flag: str, fn, *args, **kwargs):
     """``fn(*args)``, its EvalibError prefixed with the CLI ``flag`` that gave the value."""
     try:
@@ -163,6 +202,13 @@ An interrupted download resumes from <flag>.npz.part on the next run.""",
   evalib evaluate --dataset organamnist --indices coresets/el2n-0.05.npy --profile cpu""",
     "rerun": """examples:
   evalib rerun results/cpu/jobs/0123456789abcdef.json""",
+    "notebook": """examples:
+  evalib notebook 02_benchmark out.ipynb -p profile smoke -p dataset breastmnist
+  evalib notebook notebooks/02_benchmark.ipynb out.ipynb -p profile paper \\
+      -p dataset organsmnist -p data_root /data/medmnist -y "seeds: [0, 1]"
+
+Every parameter is checked against the notebook's parameters cell (name and type) and
+evalib's rules before a kernel starts; then papermill runs it in the notebook's folder.""",
     "methods": """examples:
   evalib methods""",
 }
@@ -170,7 +216,9 @@ An interrupted download resumes from <flag>.npz.part on the next run.""",
 
 def _add_data_root(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--data-root", type=_path, help="folder with <flag>.npz (default: $EVALIB_DATA_ROOT)"
+        "--data-root",
+        type=_path,
+        help="existing folder with <flag>.npz (default: $EVALIB_DATA_ROOT, else ~/.medmnist)",
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalib.cli.options import _flagged
+from evalib.cli.options import _flagged, check_data_root
 from evalib.errors import EvalibError
 
 
@@ -24,6 +24,7 @@ def cmd_grid(args: argparse.Namespace) -> int:
     flags = [_flagged("--dataset", dataset_info, d).flag for d in args.datasets]
     dev = _flagged("--device", pick_device, args.device)
     root = default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    check_data_root(args)  # also when every job is cached: a typo is still a typo
     cache = Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
     order = {name: i for i, name in enumerate(grids.STUDIES)}
     studies = sorted(args.what, key=order.__getitem__)
@@ -73,6 +74,8 @@ def read_indices(path: str, n_total: int):
     no duplicates, not empty."""
     import numpy as np
 
+    from evalib.io import refuses_pickle
+
     p = Path(path)
     try:
         if p.suffix == ".npy":
@@ -89,6 +92,11 @@ def read_indices(path: str, n_total: int):
     except IsADirectoryError:
         raise EvalibError(f"--indices: {path} is a folder; name a file") from None
     except (OSError, ValueError) as exc:
+        if refuses_pickle(exc):
+            raise EvalibError(
+                f"--indices: {path} holds Python objects (a pickle), which evalib refuses to "
+                "unpickle (it could run code); save the indices as an integer array"
+            ) from None
         raise EvalibError(f"--indices: cannot read integers from {path} ({exc})") from None
     values = np.asarray(values).ravel()
     if values.size == 0:
@@ -126,6 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     dev = _flagged("--device", pick_device, args.device)
     ids = read_indices(args.indices, info.n_samples[0])
     root = default_results_dir() if args.results_dir is None else Path(args.results_dir)
+    check_data_root(args)
     cache = Cache.at(root / profile.name, args.scratch, what=("--results-dir", "--scratch"))
     train_ids = load_data(profile.data_spec(info.flag), args.data_root)[2]
     outside = np.setdiff1d(ids, train_ids)
@@ -153,13 +162,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         summary = stats.summarize(both, metric, by=("budget", "arm"))
         print(f"\n{name}: mean ± 95 % half-width over seeds, %")
         for row in summary.itertuples():
-            print(
-                f"  {row.budget:<7} {row.arm:<14} {row.mean:6.2f} ± {row.ci95:5.2f}  (n={row.count})"
-            )
+            print(f"  {row.budget:<7} {row.arm:<14} {row.mean:6.2f} {spread(row.ci95, row.count)}")
     if others.empty:
         print("\nno committed Table 1 rate gives a coreset of this size; Random of the same "
               "size was trained instead")  # fmt: skip
     return 0
+
+
+def spread(half_width: float, n: int) -> str:
+    """``"± 1.23  (n=3)"``; with one seed (or no finite interval) no interval is claimed:
+    ``"         (n=1, no interval)"``, aligned with the others."""
+    import math
+
+    if n < 2 or not math.isfinite(half_width):
+        return f"{'':8} (n={n}, no interval)"
+    return f"± {half_width:5.2f}  (n={n})"
 
 
 def pd_concat(*frames):
@@ -174,6 +191,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     from evalib.runs.rerun import rerun, stored_job
 
     stored_job(args.result)  # a bad record fails here, before any folder is made
+    check_data_root(args)
     scratch = None
     if args.scratch is not None:
         scratch = Path(args.scratch).expanduser()

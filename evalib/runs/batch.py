@@ -17,13 +17,14 @@ from typing import Any
 
 import pandas as pd
 
+from evalib.progress import JobProgress, duration, log_job_line
 from evalib.runs.cache import Cache, _selection_stored, read_selection_index
 from evalib.runs.config import Job, ModelSpec, Profile, SelectionSpec, SurrogateConfig
 from evalib.runs.costs import train_size
 from evalib.runs.executor_base import Executor
 from evalib.runs.executors import SerialExecutor, make_executor
+from evalib.runs.locks import POLL_S, JobHeld, held_by
 from evalib.runs.packing import JobSize
-from evalib.progress import JobProgress, duration, log_job_line
 from evalib.runs.runner import run_job, run_surrogate
 from evalib.runs.tasks import Task, run_task
 
@@ -63,16 +64,30 @@ def benchmark_jobs(
 
 
 @dataclass(frozen=True)
+class Held:
+    """What a worker returns for a job that another runner is training (its lock is held
+    by a live process): the batch comes back to it later (see :func:`run_jobs`)."""
+
+    key: str
+    holder: str
+
+
+@dataclass(frozen=True)
 class _JobCall:
     cache: Cache
     data_root: str | None
     device: str | None
     threads: int | None
 
-    def __call__(self, job: Job | Task) -> dict[str, Any]:
-        if isinstance(job, Task):
-            return run_task(job, self.cache, self.data_root, False, self.device, self.threads)
-        return run_job(job, self.cache, self.data_root, False, self.device, self.threads)
+    def __call__(self, job: Job | Task) -> dict[str, Any] | Held:
+        try:
+            if isinstance(job, Task):
+                return run_task(job, self.cache, self.data_root, False, self.device,
+                                self.threads, wait=False)  # fmt: skip
+            return run_job(job, self.cache, self.data_root, False, self.device, self.threads,
+                           wait=False)  # fmt: skip
+        except JobHeld as held:  # another runner trains it: not started twice
+            return Held(held.key, held.holder.describe())
 
     def job_size(self, job: Job | Task) -> JobSize:
         """What the executors pack jobs onto devices by (see evalib.runs.packing)."""
@@ -109,9 +124,15 @@ def run_jobs(
     device: str | None = None,
     threads: int | None = None,
     progress: bool = True,
+    poll_s: float = POLL_S,
 ) -> pd.DataFrame:
     """Run every job (or study :class:`~evalib.runs.tasks.Task`) not yet cached, surrogates
-    first, once each; one row per job."""
+    first, once each; one row per job.
+
+    Several runners may share one results folder: a job that another live process is
+    training (its lock is held, :mod:`evalib.runs.locks`) is not started here; the others
+    run first, then its result is waited for (looked for every ``poll_s`` seconds) and
+    read from the cache, or, when that runner stopped without it, the job runs here."""
     if isinstance(executor, str):
         executor = make_executor(executor)
     unique = list(dict.fromkeys(jobs))
@@ -142,9 +163,46 @@ def run_jobs(
     with JobProgress(len(unique), len(unique) - len(todo), progress) as jp:
         # an executor that accepts the bar adds running / queued / failed counts to it
         takes_bar = getattr(executor, "accepts_bar", False)
-        for row in executor.run(call, todo, bar=jp.bar) if takes_bar else executor.run(call, todo):
-            jp.update(row)
+        pending = todo
+        while pending:
+            held = {}
+            rows = (
+                executor.run(call, pending, bar=jp.bar)
+                if takes_bar
+                else executor.run(call, pending)
+            )
+            for row in rows:
+                if isinstance(row, Held):
+                    held[row.key] = row
+                else:
+                    jp.update(row)
+            if not held:
+                break
+            # jobs that other runners train on this results folder: wait for their results,
+            # and run those whose runner stopped without one
+            waiting = [j for j in pending if j.key() in held]
+            if progress:
+                first = next(iter(held.values()))
+                log_job_line(f"{len(waiting)} jobs are being trained by another runner "
+                             f"({first.holder}); waiting for their results")  # fmt: skip
+            pending = []
+            while waiting and not pending:
+                time.sleep(poll_s)
+                for job in list(waiting):
+                    row = cache.job_result(job)
+                    if row is not None:
+                        waiting.remove(job)
+                        jp.update(row)
+                    elif _lock_free(cache, job):
+                        waiting.remove(job)
+                        pending.append(job)
     return results_table([cache.job_result(j) for j in unique])
+
+
+def _lock_free(cache: Cache, job: Job | Task) -> bool:
+    """True when no live runner holds ``job``'s lock (none, or a stale one)."""
+    path = cache.job_path(job)
+    return held_by(path.with_name(f"{path.stem}.lock")) is None
 
 
 def results_table(rows: Iterable[Mapping[str, Any] | None]) -> pd.DataFrame:

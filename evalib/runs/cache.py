@@ -22,13 +22,14 @@ from typing import Any
 
 import numpy as np
 
+from evalib.errors import EvalibError
+from evalib.io import atomic_file, check_output_dir, claim_dir
 from evalib.runs.config import (
     Job,
     SurrogateConfig,
+    _canonical,
     payload_key,
 )
-from evalib.errors import EvalibError
-from evalib.io import atomic_file, check_output_dir, claim_dir
 
 ENV_CACHE = "EVALIB_CACHE"
 ENV_RESULTS = "EVALIB_RESULTS_DIR"
@@ -266,9 +267,11 @@ def load_weights(cache: Cache, dataset: str, digest: str) -> np.ndarray:
 
 def selection_key(job: Job) -> str:
     """What a job's coreset depends on: the surrogate, the selection spec, the seed and the
-    data (not the budget or the coreset model's recipe, which only change the training)."""
+    data (not the budget or the coreset model's recipe, which only change the training).
+    Selection fields added later are left out at their default, as in job keys."""
+    sel = None if job.selection is None else _canonical(asdict(job.selection))
     payload = {"surrogate": job.surrogate.key() if job.surrogate is not None else None,
-               "selection": asdict(job.selection) if job.selection is not None else None,
+               "selection": sel,
                "seed": job.seed, "data": asdict(job.data)}  # fmt: skip
     return payload_key(payload)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalib.runs.config import Job
 from evalib.io import atomic_file
+from evalib.runs.config import Job
 from evalib.train import Recipe
 
 

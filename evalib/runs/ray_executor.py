@@ -23,6 +23,7 @@ from typing import Any
 
 from evalib import __version__
 from evalib.errors import EvalibError
+from evalib.io import atomic_file, progress_bar
 from evalib.runs.executor_base import (
     cached_result,
     describe,
@@ -30,7 +31,6 @@ from evalib.runs.executor_base import (
     job_size,
     memory_share,
 )
-from evalib.io import atomic_file, progress_bar
 from evalib.runs.packing import jobs_per_device
 
 INSTALL_HINT = "pip install 'evalib[ray]' (or pip install 'ray[default]')"

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from evalib.errors import EvalibError
 from evalib.runs.cache import (
     Cache,
     atomic_write_json,
@@ -26,7 +27,6 @@ from evalib.runs.cache import (
     selection_path,
 )
 from evalib.runs.config import Job, config_key, job_from_dict, surrogate_from_dict
-from evalib.errors import EvalibError
 from evalib.runs.runner import load_data, positions_of, run_job
 from evalib.runs.tasks import Task, run_task, task_class, task_from_record
 

@@ -8,6 +8,7 @@ Lists of jobs are run by :func:`evalib.runs.batch.run_jobs`.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import asdict
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from evalib import __version__
+from evalib.errors import EvalibError
+from evalib.progress import log_job_line
 from evalib.runs.cache import (
     Cache,
     atomic_write_json,
@@ -30,18 +33,33 @@ from evalib.runs.cache import (
 )
 from evalib.runs.config import DataSpec, Job, SurrogateConfig
 from evalib.runs.costs import effective_recipe
-from evalib.errors import EvalibError
+from evalib.runs.locks import run_once
 
 # ----------------------------------------------------------------------------- surrogates
 
 
 def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
-    """(dataset, train split, train ids, val split, test split) for a DataSpec."""
+    """(dataset, train split, train ids, val split, test split) for a DataSpec.
+
+    A process keeps the last two datasets it loaded (:func:`_load_file`), keyed by the file's
+    path, size and modification time, so a worker that runs a grid of small jobs reads and
+    checks each file once. The splits are shared between those jobs: nothing may write
+    into their tensors (the trainer and evaluation only read them)."""
+    from evalib.data import dataset_info, locate
+
+    path = locate(dataset_info(spec.dataset).flag, data_root)
+    stat = path.stat()
+    return _load_file(spec, str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_file(spec: DataSpec, path: str, size: int, mtime_ns: int):
+    """:func:`load_data` of the file at ``path`` (``size`` and ``mtime_ns`` key its version)."""
     from evalib.data import load, stratified_subset
 
-    ds = load(spec.dataset, data_root)
+    ds = load(spec.dataset, Path(path).parent)
     parts = {}
-    for name, size in (
+    for name, n in (
         ("train", spec.train_subset),
         ("val", spec.val_subset),
         ("test", spec.test_subset),
@@ -49,10 +67,10 @@ def load_data(spec: DataSpec, data_root: str | os.PathLike | None = None):
         split = ds.split(name)
         ids = (
             np.arange(len(split), dtype=np.int64)
-            if size is None
-            else stratified_subset(split.labels, size, seed=0)
+            if n is None
+            else stratified_subset(split.labels, n, seed=0)
         )
-        parts[name] = (split.subset(ids) if size is not None else split, ids)
+        parts[name] = (split.subset(ids) if n is not None else split, ids)
     return ds, parts["train"][0], parts["train"][1], parts["val"][0], parts["test"][0]
 
 
@@ -66,20 +84,44 @@ def run_surrogate(
     checkpoint_every_s: float | None = None,
 ):
     """Dynamics of ``cfg`` (recorded once, then read from the cache, memory-mapped).
-    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`)."""
+    ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`).
+    While another process records the same surrogate into the same scratch folder, this
+    one waits for it (see :mod:`evalib.runs.locks`)."""
+    from evalib.dynamics import load as load_dynamics
+
+    out = cache.surrogate_dir(cfg)
+
+    def cached():
+        if (out / "meta.json").exists():
+            try:
+                dyn = load_dynamics(out)
+                _record_surrogate(cfg, cache, dyn)
+                return dyn
+            except EvalibError:
+                pass  # torn or corrupt: recompute
+        return None
+
+    def record():
+        return _record_surrogate_run(cfg, cache, data_root, progress, device, threads,
+                                     checkpoint_every_s)  # fmt: skip
+
+    def waiting(holder) -> None:
+        log_job_line(f"waiting for surrogate {cfg.key()} ({cfg.data.dataset}, seed {cfg.seed}), "
+                     f"which another runner records ({holder.describe()})")  # fmt: skip
+
+    # one runner per surrogate: another process recording it is waited for (jobs need it)
+    lock = out.with_name(f"{out.name}.lock")
+    return run_once(lock, f"surrogate {cfg.key()}", cached, record, on_wait=waiting)
+
+
+def _record_surrogate_run(cfg, cache, data_root, progress, device, threads, checkpoint_every_s):
+    """Train the surrogate ``cfg`` and save its dynamics into the cache (see run_surrogate)."""
     from evalib.dynamics import load as load_dynamics
     from evalib.dynamics import save as save_dynamics
     from evalib.models import build_model
     from evalib.train import seed_everything
 
     out = cache.surrogate_dir(cfg)
-    if (out / "meta.json").exists():
-        try:
-            dyn = load_dynamics(out)
-            _record_surrogate(cfg, cache, dyn)
-            return dyn
-        except EvalibError:
-            pass  # torn or corrupt: recompute below
     ds, train_split, ids, val, test = load_data(cfg.data, data_root)
     seed_everything(cfg.seed)
     model = build_model(cfg.model.name, ds.info.n_channels, ds.info.n_classes, cfg.model.width)
@@ -167,6 +209,7 @@ def select_for_job(
         seed=job.seed,
         class_balanced=sel.class_balanced,
         rounding=sel.rounding,
+        quota=sel.quota,
         **extra,
     )
     return np.sort(np.asarray(chosen.indices, dtype=np.int64))
@@ -254,6 +297,7 @@ def run_job(
     threads: int | None = None,
     positions: np.ndarray | None = None,
     checkpoint_every_s: float | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Train and evaluate ``job`` (or read its cached result); returns one result row.
 
@@ -261,11 +305,31 @@ def run_job(
     as :func:`evalib.runs.rerun.rerun` does with a committed selection; the row is then not
     cached.
     ``checkpoint_every_s``: seconds between checkpoints (see :func:`evalib.train.train`).
+
+    One runner per job: the job is trained under a lock beside its result file
+    (:mod:`evalib.runs.locks`). When another live process holds it, ``wait`` waits for
+    that result (or for the lock to go); ``wait=False`` raises
+    :class:`~evalib.runs.locks.JobHeld` at once, for a batch that comes back to the job later.
     """
+    if positions is not None:
+        return _run_job(job, cache, data_root, progress, device, threads, positions,
+                        checkpoint_every_s)  # fmt: skip
+    path = cache.job_path(job)
+    return run_once(
+        path.with_name(f"{path.stem}.lock"),
+        job.key(),
+        lambda: cache.job_result(job),
+        lambda: _run_job(
+            job, cache, data_root, progress, device, threads, None, checkpoint_every_s
+        ),  # fmt: skip
+        wait=wait,
+    )
+
+
+def _run_job(job, cache, data_root, progress, device, threads, positions, checkpoint_every_s):
+    """The body of :func:`run_job`: select, train, evaluate; the row is cached unless
+    ``positions`` were given."""
     given = positions is not None
-    cached = None if given else cache.job_result(job)
-    if cached is not None:
-        return cached
     t0 = time.perf_counter()
     if positions is None:
         ds, train_split, ids, val, test, positions = _load_for_job(
@@ -277,6 +341,8 @@ def run_job(
                      progress, device, threads, t0, checkpoint_every_s)  # fmt: skip
     if not given:
         atomic_write_json(cache.job_path(job), row)
+    # only now: a kill before the row is written resumes from the finished checkpoint
+    _rmtree(cache.checkpoint_dir("job", job.key()))
     return row
 
 
@@ -314,8 +380,7 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
         progress=progress,
         desc=f"{job.method} {job.rate:.0%} s{job.seed}",
     )
-    per_class = class_accuracies(result.model, test, recipe, ds.info.n_classes)
-    _rmtree(cache.checkpoint_dir("job", job.key()))
+    per_class = class_accuracies(result.test_predictions, test.labels.numpy(), ds.info.n_classes)
     history = result.history
     evals = [h for h in history if "val_acc" in h]
     best = max(evals, key=lambda h: h["val_acc"])
@@ -357,13 +422,13 @@ def _train_job(job, cache, ds, train_split, ids, val, test, positions, progress,
     }
 
 
-def class_accuracies(model, split, recipe, n_classes: int) -> list[float | None]:
-    """Accuracy of ``model`` on each class of ``split`` (fractions; None where the split
-    holds no image of the class)."""
+def class_accuracies(preds: np.ndarray, labels: np.ndarray, n_classes: int) -> list[float | None]:
+    """Accuracy of predictions ``preds`` [N] against ``labels`` [N] in each class (fractions;
+    None where no label is of the class). The runner passes the final model's test
+    predictions from training's last test pass (``TrainResult.test_predictions``)."""
     from evalib.metrics import per_class_accuracy
-    from evalib.train import predictions
 
-    pc = per_class_accuracy(predictions(model, split, recipe), split.labels.numpy(), n_classes)
+    pc = per_class_accuracy(preds, labels, n_classes)
     return [None if np.isnan(v) else float(v) for v in pc]
 
 
@@ -381,6 +446,15 @@ def _train_resumable(ckpt: Path, **kwargs):
 
 
 def _rmtree(path: Path) -> None:
+    """Remove a checkpoint folder: renamed away first (atomic), so a kill during the removal
+    never leaves a torn folder under the name a later run would resume from."""
     import shutil
 
-    shutil.rmtree(path, ignore_errors=True)
+    if not path.exists():
+        return
+    doomed = path.with_name(f".{path.name}.removing-{os.getpid()}")
+    try:
+        path.rename(doomed)
+    except OSError:
+        doomed = path
+    shutil.rmtree(doomed, ignore_errors=True)

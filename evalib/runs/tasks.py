@@ -29,9 +29,9 @@ from dataclasses import asdict
 from typing import Any, ClassVar
 
 from evalib import __version__
+from evalib.errors import EvalibError
 from evalib.runs.cache import Cache, _json_default, atomic_write_json
 from evalib.runs.config import config_key
-from evalib.errors import EvalibError
 from evalib.runs.packing import JobSize
 
 #: Modules whose ``TASKS`` may be named by a stored row (nothing else is imported).
@@ -82,15 +82,28 @@ def run_task(
     device: str | None = None,
     threads: int | None = None,
     store: bool = True,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """The row of ``task``: read from the cache, else computed and (``store``) written
-    with its key, kind, config, time and provenance."""
+    with its key, kind, config, time and provenance. A stored task is computed under a
+    lock, by one runner at a time (``wait``: as in :func:`evalib.runs.runner.run_job`)."""
+    from evalib.runs.locks import run_once
+
+    if not store:
+        return _compute_task(task, cache, data_root, progress, device, threads, store)
+    path = cache.job_path(task)
+    return run_once(
+        path.with_name(f"{path.stem}.lock"),
+        task.key(),
+        lambda: cache.job_result(task),
+        lambda: _compute_task(task, cache, data_root, progress, device, threads, store),
+        wait=wait,
+    )
+
+
+def _compute_task(task, cache, data_root, progress, device, threads, store) -> dict[str, Any]:
     from evalib.runs.runner import provenance
 
-    if store:
-        cached = cache.job_result(task)
-        if cached is not None:
-            return cached
     if threads is not None:
         import torch
 

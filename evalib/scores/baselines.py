@@ -276,6 +276,14 @@ def tdds(
     """
     missing = _missing(missing)
     t_all = dyn.num_epochs
+    if isinstance(start, int) and isinstance(length, int) and 0 <= start < t_all < start + length:
+        fit = t_all - start  # the defaults (30 epochs) need longer runs than short ones have
+        suggestion = (f"e.g. length={fit}, window={min(int(window), fit)}" if fit >= 2
+                      else "record at least 2 epochs after start")  # fmt: skip
+        raise EvalibError(
+            f"TDDS trajectory [{start}, {start + length}) needs T >= {start + length} epochs; "
+            f"these dynamics have T = {t_all} (TDDS needs at least 2 after start): {suggestion}"
+        )
     a, b = check_window((start, start + length), t_all, min_len=2, name="TDDS trajectory")
     k = int(window)
     if not 2 <= k <= b - a:

@@ -41,10 +41,57 @@ def _as_int(x: Any, what: str) -> int:
         raise EvalibError(f"{what} must be an integer epoch, got {x!r}") from None
 
 
-def check_window(window: Any, num_epochs: int, *, min_len: int = 2, name: str = "window") -> Window:
+def suggest_window(num_epochs: int, min_len: int = 2) -> Window | None:
+    """A window of ``num_epochs`` dynamics after the official early window [0, 10) of 200
+    epochs, scaled: ``(0, K)`` with ``K = max(min_len, round(T / 20))``; None when
+    ``T < min_len``."""
+    k = max(min_len, round(num_epochs * 10 / 200))
+    return (0, k) if k <= num_epochs else None
+
+
+def suggest_windows(num_epochs: int, min_len: int = 2) -> tuple[Window, Window] | None:
+    """Dual windows for ``num_epochs`` dynamics after the official [0, 10) and [100, 110)
+    of 200 epochs, scaled (each ``K = max(min_len, round(T / 20))`` epochs, the late one
+    starting at ``T / 2``); None when ``T < 2 * min_len``."""
+    k = max(min_len, round(num_epochs * 10 / 200))
+    if 2 * k > num_epochs:
+        return None
+    late = min(max(k, num_epochs // 2), num_epochs - k)
+    return (0, k), (late, late + k)
+
+
+def _fmt(w: Window) -> str:
+    return f"({w[0]}, {w[1]})"
+
+
+def window_hint(num_epochs: int, min_len: int = 2, dual: bool = False) -> str:
+    """What windows these dynamics allow, for an error message: the minimum number of
+    epochs, and a valid (scaled official) choice."""
+    need = 2 * min_len if dual else min_len
+    if num_epochs < need:
+        what = (
+            f"two windows of at least {min_len} epochs each need"
+            if dual
+            else (f"a window of at least {min_len} epoch(s) needs")
+        )
+        return (f"these dynamics have T = {num_epochs} epoch(s), but {what} T >= {need}: "
+                f"record at least {need} epochs")  # fmt: skip
+    if dual:
+        early, late = suggest_windows(num_epochs, min_len)  # type: ignore[misc]
+        return (f"these dynamics have T = {num_epochs} epochs; valid e.g. early={_fmt(early)}, "
+                f"late={_fmt(late)} (the official windows, scaled)")  # fmt: skip
+    window = suggest_window(num_epochs, min_len)
+    return f"these dynamics have T = {num_epochs} epochs; valid e.g. {_fmt(window)}"  # type: ignore[arg-type]
+
+
+def check_window(
+    window: Any, num_epochs: int, *, min_len: int = 2, name: str = "window", dual: bool = False
+) -> Window:
     """Validate ``window = (a, b)``: 0 <= a < b <= T and K = b - a >= ``min_len``.
 
-    Returns ``(a, b)`` as Python ints; raises EvalibError otherwise (never silent zeros).
+    Returns ``(a, b)`` as Python ints; raises EvalibError otherwise (never silent zeros),
+    saying how many epochs a window needs and suggesting a valid one for these dynamics
+    (``dual``: the window is one of a pair, :func:`check_windows`).
     """
     try:
         a, b = window
@@ -54,10 +101,13 @@ def check_window(window: Any, num_epochs: int, *, min_len: int = 2, name: str = 
     if not 0 <= a < b <= num_epochs:
         raise EvalibError(
             f"{name} [{a}, {b}) is invalid: need 0 <= start < end <= T = {num_epochs} "
-            "(half-open epoch range)"
+            f"(half-open epoch range); {window_hint(num_epochs, min_len, dual)}"
         )
     if b - a < min_len:
-        raise EvalibError(f"{name} [{a}, {b}) has K = {b - a} epoch(s); at least {min_len} needed")
+        raise EvalibError(
+            f"{name} [{a}, {b}) has K = {b - a} epoch(s); at least {min_len} needed; "
+            f"{window_hint(num_epochs, min_len, dual)}"
+        )
     return a, b
 
 
@@ -65,12 +115,13 @@ def check_windows(
     early: Any, late: Any, num_epochs: int, *, min_len: int = 2
 ) -> tuple[Window, Window]:
     """Validate a dual window: both valid and ordered, early end <= late start."""
-    e = check_window(early, num_epochs, min_len=min_len, name="early window")
-    lt = check_window(late, num_epochs, min_len=min_len, name="late window")
+    e = check_window(early, num_epochs, min_len=min_len, name="early window", dual=True)
+    lt = check_window(late, num_epochs, min_len=min_len, name="late window", dual=True)
     if e[1] > lt[0]:
         raise EvalibError(
             f"early window [{e[0]}, {e[1]}) and late window [{lt[0]}, {lt[1]}) must not "
-            "overlap and must be ordered (early end <= late start)"
+            f"overlap and must be ordered (early end <= late start); "
+            f"{window_hint(num_epochs, min_len, dual=True)}"
         )
     return e, lt
 

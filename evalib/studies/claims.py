@@ -7,7 +7,13 @@ paper makes (better, worse, matches or beats, does not beat). A part is judged p
 training budget and dataset; the claim holds only when every part holds there, and is
 contradicted when any part is (:func:`evalib.studies.stats.combine`). Claim 1 is read twice: with
 EVA's windows tuned on validation (the paper's procedure, done honestly) and with the
-only published windows.
+only published windows; two companion checks ask whether class balance changes it
+(1cb: class-balanced EVA against stratified Random; 1f: EVA with the published code's
+class-balance flag against Random of the same size, :mod:`evalib.studies.grids.balance`).
+
+Where A and B trained on the same coreset (the same digest of chosen samples) on a seed,
+the difference is 0 by construction: each comparison row counts those seeds
+(``identical``) and the tables and sentences say "identical coresets".
 """
 
 from __future__ import annotations
@@ -74,6 +80,13 @@ CLAIMS: tuple[Claim, ...] = (
           (Part("EVA tuned − Random", "eva_tuned", "random", "better"),)),
     Claim("1p", "EVA with the published windows beats Random at 2 % and 5 %",
           (Part("EVA published − Random", "eva_published", "random", "better"),)),
+    Claim("1cb", "Class-balanced EVA (windows tuned on validation) beats stratified Random "
+          "(the same class counts) at 2 % and 5 % [companion check]",
+          (Part("EVA class-balanced − Random stratified", "eva_cb_tuned", "random_strat",
+                "better"),)),
+    Claim("1f", "EVA with the published code's class-balance flag (equal class quotas) beats "
+          "Random of the same size at 2 % and 5 % [companion check]",
+          (Part("EVA flag − Random same size", "eva_flag", "random_flag", "better"),)),
     Claim("2a", "Score baselines fall below Random at 2 % and 5 %",
           tuple(Part(f"{m} − Random", m, "random", "worse") for m in _SCORES)),
     Claim("2b", "CCS, the remaining baseline, does not beat Random at 5 %",
@@ -150,6 +163,11 @@ def related(key: str) -> RelatedClaim:
 #: Table 1 methods behind an arm, for the paper's own difference.
 PAPER_METHOD = {"eva_tuned": "eva", "eva_published": "eva", **{m: m for m in (*_SCORES, "ccs",
                 "random", "full")}}  # fmt: skip
+#: The flag's arms stand for the paper's own EVA − Random: the paper does not say whether its
+#: runs used the flag, so its difference is shown beside what the flag gives here.
+PAPER_METHOD.update({"eva_flag": "eva", "random_flag": "random"})
+#: Column of a result row that identifies its coreset (evalib.runs.cache.indices_digest).
+DIGEST = "indices_sha256"
 
 
 def _rates(part: Part, low: Sequence[float]) -> tuple[float, ...]:
@@ -201,13 +219,19 @@ def _part_rows(claim, part, t, dataset, rates, metric) -> list[dict]:
                 b = g[(g["arm"] == part.b) & (g["rate"] == b_rate)]
                 if part.b_rate is None:
                     b = b[b["budget"] == budget]
-                pairs = a[["seed", metric]].merge(b[["seed", metric]], on="seed")
+                cols = ["seed", metric, *([DIGEST] if DIGEST in g else [])]
+                pairs = a[cols].merge(b[cols], on="seed")
                 diffs = (100 * (pairs[f"{metric}_x"] - pairs[f"{metric}_y"])).tolist()
+                same = 0
+                if DIGEST in g:
+                    dx, dy = pairs[f"{DIGEST}_x"], pairs[f"{DIGEST}_y"]
+                    same = int((dx.notna() & (dx == dy)).sum())
                 mean, std, half, n = t_interval(diffs)
                 rows.append({
                     "claim": claim.claim, "part": part.label, "kind": part.kind,
                     "expected": KIND_TEXT[part.kind], "rate": rate, "budget": budget,
                     "model": model, "diff": mean, "std": std, "ci95": half, "n_seeds": n,
+                    "identical": same,
                     "verdict": verdict(mean, half, part.kind),
                     "paper": paper_difference(dataset, PAPER_METHOD.get(part.a, part.a),
                                               PAPER_METHOD.get(part.b, part.b), rate),
@@ -225,9 +249,37 @@ def paper_difference(dataset: str, a: str, b: str, rate: float) -> float:
     return float(va.iloc[0] - vb.iloc[0]) if len(va) and len(vb) else math.nan
 
 
+def identical_note(identical: object, n: object) -> str:
+    """``"identical coresets on all 3 seeds"``, ``"identical coresets on 1 of 3 seeds"``,
+    or ``""`` when no paired seed trained A and B on the same coreset."""
+    try:
+        k, m = int(identical), int(n)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    if k <= 0 or m <= 0:
+        return ""
+    if k >= m:
+        return f"identical coresets on {'all ' if m > 1 else 'its '}{m} seed{'s' if m > 1 else ''}"
+    return f"identical coresets on {k} of {m} seeds"
+
+
+def _identical_parts(g: pd.DataFrame) -> list[str]:
+    """``"VAR-D − VAR-S at 2 % (identical coresets on all 3 seeds)"`` per comparison row
+    of ``g`` whose arms trained on the same coreset on some seed."""
+    if "identical" not in g:
+        return []
+    out = []
+    for _, r in g.iterrows():
+        note = identical_note(r["identical"], r["n_seeds"])
+        if note:
+            out.append(f"{r['part']} at {100 * float(r['rate']):g} % ({note})")
+    return out
+
+
 def explain(group: pd.DataFrame) -> str:
     """One sentence on why a claim got its verdict: how many parts hold, are contradicted
-    or inconclusive, and the part that argues most against the claim."""
+    or inconclusive, the part that argues most against the claim, and the comparisons
+    whose two arms selected identical coresets (their difference is 0 by construction)."""
     g = group.dropna(subset=["diff"])
     if g.empty:
         return "No results for this claim yet."
@@ -248,8 +300,17 @@ def explain(group: pd.DataFrame) -> str:
             f"{'is' if n_against == 1 else 'are'} contradicted, "
             f"{int(counts.get(INCONCLUSIVE, 0))} inconclusive")  # fmt: skip
     label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
-    return (f"{head}; {label}: {where}, {worst['diff']:+.1f}{ci} points "
+    value = f"{worst['diff']:+.1f}{ci} points"
+    note = identical_note(worst.get("identical", 0), seeds)
+    if note and int(worst["identical"]) >= seeds:
+        value = f"0 by construction ({note})"
+    text = (f"{head}; {label}: {where}, {value} "
             f"({seeds} seed{'s' if seeds != 1 else ''}{paper_text}).")  # fmt: skip
+    same = _identical_parts(g)
+    if same:
+        text += (" The two arms selected identical coresets, so their difference is 0 by "
+                 f"construction, not a tie of two methods: {'; '.join(same)}.")  # fmt: skip
+    return text
 
 
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -340,20 +401,30 @@ def verdict_markdown(rows: Sequence[dict], title: str = "What held") -> str:
 def comparison_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The comparisons of :func:`evaluate` as the claims page lists them: one row per
     claim, part (with its network for claim 6), rate and budget; ``ours`` is the paired
-    difference ± its 95 % half-width (accuracy points), ``paper`` the paper's own."""
+    difference ± its 95 % half-width (accuracy points), or "0 by construction" where the
+    two arms trained on identical coresets on every seed; ``paper`` the paper's own."""
 
     def signed(x: float) -> str:
         return "—" if pd.isna(x) else f"{x:+.1f}".replace("-", "−")
 
     model = rows["model"] if "model" in rows else pd.Series(None, index=rows.index)
+    same = rows["identical"] if "identical" in rows else pd.Series(0, index=rows.index)
+
+    def ours(d: float, c: float, k: object, n: object) -> str:
+        note = identical_note(k, n)
+        if note and int(k) >= int(n):  # type: ignore[call-overload]
+            return f"0 by construction ({note})"
+        text = signed(d) + ("" if pd.isna(c) else f" ± {c:.1f}")
+        return text + (f" ({note})" if note else "")
+
     out = pd.DataFrame({
         "claim": rows["claim"].astype(str),
         "comparison": [p if not isinstance(m, str) or not m else f"{p} on {m}"
                        for p, m in zip(rows["part"], model, strict=True)],
         "rate": (100 * rows["rate"].astype(float)).map("{:g} %".format),
         "budget": rows["budget"],
-        "ours": [signed(d) + ("" if pd.isna(c) else f" ± {c:.1f}")
-                 for d, c in zip(rows["diff"], rows["ci95"], strict=True)],
+        "ours": [ours(d, c, k, n) for d, c, k, n in
+                 zip(rows["diff"], rows["ci95"], same, rows["n_seeds"], strict=True)],
         "paper": rows["paper"].map(signed) if "paper" in rows else "—",
         "seeds": rows["n_seeds"].fillna(0).astype(int),
         "verdict": rows["verdict"],

@@ -34,6 +34,11 @@ LONG: dict[str, str] = {
     "eva_published": "EVA (published windows)",
     "eva_paper": "EVA (paper)",
     "eva_official": "EVA (official code)",
+    "eva_cb": "EVA class-balanced",
+    "eva_cb_tuned": "EVA class-balanced (windows tuned on validation)",
+    "random_strat": "Random stratified (same class counts)",
+    "eva_flag": "EVA with the published code's class-balance flag (equal class quotas, EVA's tuned windows)",
+    "random_flag": "Random of the flag's coreset size",
     "exp_s": "EXP-S",
     "var_s": "VAR-S",
     "exp_d": "EXP-D",
@@ -53,6 +58,10 @@ SHORT: dict[str, str] = {
     "eva_tuned": "EVA (tuned)",
     "eva_published": "EVA (published)",
     "eva_official": "EVA (official)",
+    "eva_cb_tuned": "EVA class-bal. (tuned)",
+    "random_strat": "Random stratified",
+    "eva_flag": "EVA (flag)",
+    "random_flag": "Random (flag size)",
 }
 
 #: names a method takes on the segmentation page only (EL2N there is the mean over the
@@ -74,6 +83,11 @@ ORDER: tuple[str, ...] = (
     "eva_published",
     "eva_paper",
     "eva_official",
+    "eva_cb",
+    "eva_cb_tuned",
+    "random_strat",
+    "eva_flag",
+    "random_flag",
     "exp_s",
     "var_s",
     "exp_d",
@@ -138,6 +152,20 @@ def dataset_title(flag: object) -> str:
     if f.endswith("mnist"):
         return f"{f[:-5].capitalize()}MNIST"
     return flag
+
+
+#: What a reader calls each profile (page titles, the side-by-side tables).
+PROFILE_TITLES = {
+    "smoke": "smoke test",
+    "cpu": "40-epoch surrogate",
+    "cpu200": "200-epoch surrogate",
+    "paper": "paper recipe",
+}
+
+
+def profile_title(profile: str) -> str:
+    """``"cpu200"`` -> ``"200-epoch surrogate"`` (the profile's name when it has no title)."""
+    return PROFILE_TITLES.get(profile, f"{profile} profile")
 
 
 def figure_title(dataset: str, profile: str, what: str = "") -> str:

@@ -121,6 +121,27 @@ def window_variance_share(source: Any, early: Window, late: Window) -> dict[str,
             "early_share": ve / total if total > 0 else math.nan}  # fmt: skip
 
 
+def window_variance_shares(source: Any, windows: Sequence[Window]) -> pd.DataFrame:
+    """Per window of the grid: the error-norm variance summed over samples (``total``) and its
+    share of the sum over all ``windows`` (``share``, 0–1), with the window's ``start`` and
+    ``end`` epochs and both as fractions of the surrogate's ``T`` epochs (``start_frac``,
+    ``end_frac``), so that surrogates of different lengths can be drawn on one axis."""
+    st = source if isinstance(source, WindowStats) else WindowStats.from_dynamics(source)
+    totals = [float(np.nansum(st.var(a, b))) for a, b in windows]
+    whole = sum(totals)
+    epochs = int(getattr(source, "num_epochs", 0) or max(b for _, b in windows))
+    return pd.DataFrame(
+        {
+            "start": [a for a, _ in windows],
+            "end": [b for _, b in windows],
+            "start_frac": [a / epochs for a, _ in windows],
+            "end_frac": [b / epochs for _, b in windows],
+            "total": totals,
+            "share": [t / whole if whole > 0 else math.nan for t in totals],
+        }
+    )
+
+
 def unseen_in(seen: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
     """[N] bool: the sample misses at least one epoch inside any of ``windows``."""
     seen = np.asarray(seen, bool)

@@ -138,3 +138,36 @@ def groupby_summary(
     tcrit = out["count"].map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else math.nan)
     out["ci95"] = tcrit * out["std"] / np.sqrt(out["count"])
     return out
+
+
+def identical_pairs(
+    table: pd.DataFrame,
+    a: dict,
+    b: dict,
+    by: Sequence[str] = ("rate",),
+    pair_on: Sequence[str] = ("seed",),
+    column: str = "indices_sha256",
+) -> pd.DataFrame:
+    """Per group of ``by``: how many of the ``pair_on``-paired runs of A and B (rows chosen
+    as in :func:`paired_differences`) trained on the *same* coreset (equal ``column``, the
+    digest of the chosen samples): columns ``*by, n, identical``. A − B is then exactly 0
+    by construction, which says nothing about the scores behind A and B."""
+    keys = [*by, *pair_on]
+    if column not in table:
+        return pd.DataFrame(columns=[*by, "n", "identical"])
+
+    def pick(where: dict) -> pd.DataFrame:
+        mask = np.ones(len(table), dtype=bool)
+        for col, val in where.items():
+            mask &= (table[col] == val).to_numpy()
+        return table.loc[mask, [*keys, column]].drop_duplicates(keys)
+
+    merged = pick(a).merge(pick(b), on=keys, suffixes=("_a", "_b"))
+    same = merged[f"{column}_a"].notna() & (merged[f"{column}_a"] == merged[f"{column}_b"])
+    merged = merged.assign(same=same.astype(int))
+    rows = []
+    for group, part in merged.groupby(list(by), sort=True):
+        group = group if isinstance(group, tuple) else (group,)
+        rows.append({**dict(zip(by, group, strict=True)), "n": len(part),
+                     "identical": int(part["same"].sum())})  # fmt: skip
+    return pd.DataFrame(rows, columns=[*by, "n", "identical"])

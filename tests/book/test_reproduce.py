@@ -225,7 +225,7 @@ def test_duration(seconds, text):
     assert duration(seconds) == text
 
 
-def test_no_train_reaches_the_kernels_through_the_environment(monkeypatch):
+def test_no_train_reaches_the_kernels_through_the_environment(monkeypatch, tmp_path):
     seen = []
     monkeypatch.setattr(
         rp, "execute", lambda *a, **k: seen.append(os.environ.get("EVALIB_TRAIN_MISSING"))
@@ -233,7 +233,8 @@ def test_no_train_reaches_the_kernels_through_the_environment(monkeypatch):
     monkeypatch.setattr(rp, "missing_modules", lambda: [])
     monkeypatch.setenv("EVALIB_TRAIN_MISSING", "1")  # restored after the test
     monkeypatch.setenv("EVALIB_PROGRESS", "1")
-    assert rp.main(["--profile", "smoke", "--only", "05_window_grid", "--no-train"]) == 0
+    argv = ["--profile", "smoke", "--only", "05_window_grid", "--no-train"]
+    assert rp.main([*argv, "--out-dir", str(tmp_path / "pages")]) == 0
     assert seen and set(seen) == {"0"}
 
 
@@ -291,3 +292,120 @@ def test_drop_artist_reprs_keeps_the_figure_and_real_results(tmp_path):
     assert [o["output_type"] for o in cells[0].outputs] == ["display_data"]
     assert cells[1].outputs[0]["data"]["text/plain"] == "3"
     assert rp.drop_artist_reprs(path) == 0  # idempotent
+
+
+# ----------------------------------------------------------------------------- the committed book
+
+
+@pytest.fixture
+def executed(monkeypatch, tmp_path):
+    """Record the outputs main() would execute notebooks into (nothing is executed)."""
+    seen: list = []
+    monkeypatch.setattr(rp, "execute", lambda name, params, output=None, **k: seen.append(output))
+    monkeypatch.setattr(rp, "missing_modules", lambda: [])
+    monkeypatch.setattr(rp, "default_out_dir", lambda profile: tmp_path / "build" / profile)
+    monkeypatch.setenv("EVALIB_PROGRESS", "1")  # main sets it to 0: restored after the test
+    return seen
+
+
+def _git_status() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+def test_the_committed_pages_name_the_book_profile():
+    """The book's profile is read from its committed pages: every page was executed at it."""
+    import json
+
+    from evalib.book.booktext import book_profile
+
+    profile = rp.committed_profile()
+    assert profile == book_profile()  # the pages and the generated text agree
+    pages = sorted(rp.notebook_dir().glob("*.ipynb")) + sorted(
+        rp.notebook_dir().glob("extra/*.ipynb")
+    )
+    for page in pages:
+        meta = json.loads(page.read_text())["metadata"]
+        assert meta["papermill"]["parameters"]["profile"] == profile, page.name
+
+
+def test_another_profile_never_replaces_the_book(executed, tmp_path, capsys):
+    other = next(p for p in ("smoke", "paper") if p != rp.committed_profile())
+    assert rp.main(["--profile", other, "--only", "02_benchmark"]) == 0
+    folder = tmp_path / "build" / other
+    assert executed == [
+        folder / "02_benchmark.ipynb",
+        folder / "extra" / "02_benchmark_bloodmnist.ipynb",
+    ]
+    out = capsys.readouterr().out
+    assert f"the executed notebooks are in {folder}" in out and "--in-place replaces them" in out
+    executed.clear()
+    assert rp.main(["--profile", other, "--only", "02_benchmark", "--in-place"]) == 0
+    assert executed == [None, rp.notebook_dir() / "extra" / "02_benchmark_bloodmnist.ipynb"]
+    executed.clear()
+    assert rp.main(["--profile", rp.committed_profile(), "--only", "02_benchmark"]) == 0
+    assert executed[0] is None  # the book's own profile replaces its pages, as before
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--in-place", "--out-dir", "OUT"], r"--in-place and --out-dir exclude each other"),
+        (["--out-dir", "MISSING/pages"], r"cannot write --out-dir .*MISSING does not exist"),
+        (["--out-dir", "USER"], r"--out-dir .*USER already holds files that evalib did not write"),
+        (["--data-root", "MISSING"], r"--data-root .*MISSING: no such folder"),
+        (["--only", "02_bench"], r"unknown notebook '02_bench'"),
+    ],
+)
+def test_reproduce_checks_its_folders_before_any_run(extra, message, executed, tmp_path, capsys):
+    (tmp_path / "USER").mkdir()
+    (tmp_path / "USER" / "notes.txt").write_text("mine")
+    argv = ["--profile", "smoke", "--only", "02_benchmark"]
+    argv += [
+        str(tmp_path / a) if a in ("OUT", "USER") or a.startswith("MISSING") else a for a in extra
+    ]
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    assert rp.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evalib.book.reproduce: error: ") and "\n" not in err, err
+    assert re.search(message, err), err
+    assert executed == [] and sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_a_smoke_reproduce_run_leaves_the_checkout_clean(tmp_path, shared_data, monkeypatch):
+    """`make reproduce PROFILE=smoke NOTEBOOKS=...` on a clean checkout leaves `git status`
+    as it was: pages go to build/reproduce/smoke/, results to the git-ignored results/smoke/."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    monkeypatch.setenv("EVALIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("EVALIB_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("EVALIB_PROGRESS", "1")  # main sets it to 0: restored after the test
+    before = _git_status()
+    out = tmp_path / "pages"
+    argv = ["--profile", "smoke", "--only", "01_dynamics", "--data-root", str(shared_data),
+            "--out-dir", str(out)]  # fmt: skip
+    if rp.committed_profile() == "smoke":
+        pytest.skip("the committed book is the smoke profile's")
+    assert rp.main(argv) == 0
+    assert (out / "01_dynamics.ipynb").is_file()
+    assert _git_status() == before
+
+
+def test_pages_at_a_second_profile_are_book_pages_beside_the_book():
+    """cpu200's window-grid and claims pages are written in place, under names of their
+    own; any other notebook at cpu200 goes to the build folder."""
+    from evalib.book.reproduce import PROFILE_PAGES, output_folder, plan
+
+    runs = plan("cpu200")
+    assert [r.name for r in runs] == ["05_window_grid", "05_window_grid", "10_claims"]
+    assert [r.output.name for r in runs] == [
+        "05_window_grid_cpu200_bloodmnist.ipynb",
+        "05_window_grid_cpu200_organamnist.ipynb",
+        "10_claims_cpu200.ipynb",
+    ]
+    assert runs[2].parameters["datasets"] == list(PROFILE_PAGES["cpu200"]["10_claims"])
+    assert output_folder("cpu200", None, False, ["05_window_grid", "10_claims"]) is None
+    assert output_folder("cpu200", None, False, ["02_benchmark"]) is not None
+    assert all(r.output is None or "cpu200" not in r.output.name for r in plan("cpu"))

@@ -5,7 +5,7 @@ import torch
 from evalib import data
 from evalib.errors import EvalibError
 from evalib.models import build_model
-from evalib.train import Recipe, evaluate, seed_everything, train
+from evalib.train import Recipe, evaluate, predictions, seed_everything, train
 
 FAST = Recipe(epochs=3, batch_size=16, eval_every=1)
 
@@ -100,3 +100,22 @@ def test_fp16_needs_cuda(tiny):
         pytest.skip("CUDA present")
     with pytest.raises(EvalibError, match="needs a CUDA device"):
         _run(tiny.train, recipe=Recipe(epochs=1, amp="fp16"))
+
+
+def test_final_test_predictions_come_from_the_last_test_pass(tiny, tmp_path):
+    test = tiny.test.subset(np.arange(7))  # a batch size no other pass has
+    seed_everything(0)
+    model = build_model("convnet", 1, 11, width=0.125)
+    sizes = []
+    model.register_forward_hook(lambda m, i, o: sizes.append(len(i[0])))
+    r = train(model, tiny.train, FAST, val=tiny.val, test=test, progress=False)
+    assert sizes.count(7) == 1  # the test split is seen once, after the last epoch
+    preds = r.test_predictions
+    assert preds.dtype == np.int64 and np.array_equal(preds, predictions(r.model, test))
+    assert r.history[-1]["test_acc"] == float(np.mean(preds == test.labels.numpy()))
+    assert _run(tiny.train, val=tiny.val).test_predictions is None  # no test split, none
+    # a finished run found in its checkpoint folder runs no epoch, and still predicts
+    first = _run(tiny.train, test=test, record=False, checkpoint_dir=tmp_path / "ck")
+    again = _run(tiny.train, test=test, record=False, checkpoint_dir=tmp_path / "ck")
+    assert again.history == first.history
+    assert np.array_equal(again.test_predictions, first.test_predictions)

@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from evalib.errors import EvalibError
+from evalib.runs import executor_base as base
 from evalib.runs import executors as exe
-from evalib.runs import packing
+from evalib.runs import packing, ray_executor
 from evalib.runs.batch import _JobCall, _SurrogateCall, benchmark_jobs, run_jobs
 from evalib.runs.cache import Cache, atomic_write_json
 from evalib.runs.config import DataSpec, Job, SurrogateConfig, get_profile
@@ -83,10 +84,10 @@ def test_job_functions_size_their_jobs():
     assert sur.job_size(SurrogateConfig(DataSpec("organamnist", 600))) == JobSize(
         600, "resnet18", 1.0, record=True
     )
-    assert exe.job_size(call, coreset) == call.job_size(coreset)
-    assert exe.job_size(abs, coreset) is None  # a plain function cannot size anything
+    assert base.job_size(call, coreset) == call.job_size(coreset)
+    assert base.job_size(abs, coreset) is None  # a plain function cannot size anything
     bad = Job(DataSpec("nosuchmnist"), None, None)
-    assert exe.job_size(call, bad) is None  # the job itself reports it when it runs
+    assert base.job_size(call, bad) is None  # the job itself reports it when it runs
 
 
 # ----------------------------------------------------------------------------- placement
@@ -148,9 +149,9 @@ def test_process_executor_hands_each_job_its_device_and_packs_two_per_device():
     for v in by_device.values():
         assert _most_at_once([(r[3], r[4]) for r in v]) <= 2
     # an explicitly chosen device is kept; a plain function runs as it is
-    assert exe.on_device(Where(device="cpu"), "cuda:1").device == "cpu"
-    assert exe.on_device(Where(), "cuda:1").device == "cuda:1"
-    assert exe.on_device(abs, "cuda:1") is abs
+    assert base.on_device(Where(device="cpu"), "cuda:1").device == "cpu"
+    assert base.on_device(Where(), "cuda:1").device == "cuda:1"
+    assert base.on_device(abs, "cuda:1") is abs
 
 
 @pytest.mark.slow
@@ -192,7 +193,7 @@ def test_executor_settings_are_checked():
 def test_ray_asks_for_a_share_of_a_gpu_by_job_size():
     memory = 80 * 10**9
     fn = Where(sizes=((0, 692), (1, 34_561)))
-    ray = exe.RayExecutor(device_memory_bytes=memory, progress=False)
+    ray = ray_executor.RayExecutor(device_memory_bytes=memory, progress=False)
     k = jobs_per_device(692, "resnet18", 1.0, memory)
     assert k > 1
     share = ray.gpus_for(fn, 0, cluster_gpus=True)
@@ -200,7 +201,7 @@ def test_ray_asks_for_a_share_of_a_gpu_by_job_size():
     assert ray.gpus_for(fn, 1, cluster_gpus=True) == 1.0
     assert ray.gpus_for(fn, 0, cluster_gpus=False) == 0.0
     assert ray.gpus_for(abs, 0, cluster_gpus=True) == 1.0  # unknown size: a whole GPU
-    fixed = exe.RayExecutor(gpus_per_job=0.5, progress=False)
+    fixed = ray_executor.RayExecutor(gpus_per_job=0.5, progress=False)
     assert fixed.gpus_for(fn, 1, cluster_gpus=True) == 0.5
 
 
@@ -235,14 +236,14 @@ def test_portable_and_cached_result_work_by_duck_typing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cache = Cache.at("res", "scr")
     call = _JobCall(cache, "data", None, None)
-    moved = exe.portable(call, threads=2)
+    moved = ray_executor.portable(call, threads=2)
     assert moved.cache == Cache(tmp_path / "res", tmp_path / "scr")
     assert moved.data_root == str(tmp_path / "data") and moved.threads == 2
     job = Job(DataSpec("breastmnist", 50, 20, 20), None, None)
-    assert exe.is_job(job) and not exe.is_job(SurrogateConfig(job.data))
-    assert exe.cached_result(call, job) is None
+    assert base.is_job(job) and not base.is_job(SurrogateConfig(job.data))
+    assert base.cached_result(call, job) is None
     atomic_write_json(cache.job_path(job), {"key": job.key(), "x": 1})
-    assert exe.cached_result(call, job) == {"key": job.key(), "x": 1}
-    assert exe.cached_result(abs, job) is None
-    assert exe.describe(job).startswith("breastmnist full 100% seed 0")
-    assert exe.portable(abs) is abs
+    assert base.cached_result(call, job) == {"key": job.key(), "x": 1}
+    assert base.cached_result(abs, job) is None
+    assert base.describe(job).startswith("breastmnist full 100% seed 0")
+    assert ray_executor.portable(abs) is abs

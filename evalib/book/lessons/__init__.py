@@ -25,24 +25,39 @@ page                        builder
 ==========================  ==========================================================
 
 The pages' functions live in :mod:`.coresets` (01–03), :mod:`.windows` (04–06),
-:mod:`.related` (07–09) and :mod:`.summary` (10); shared formatting in :mod:`.text`.
+:mod:`.related` (07–09) and :mod:`.summary` (10); why EVA's coresets lose to Random
+(pages 02, 05, 10 and the landing page) in :mod:`.why`; shared formatting in :mod:`.text`.
 """
 
 from evalib.book.lessons.coresets import ablation, benchmark, dynamics
 from evalib.book.lessons.related import dad, distillation, pruning_identified
 from evalib.book.lessons.summary import claims_summary
 from evalib.book.lessons.text import num, pm, seeds_text, side
+from evalib.book.lessons.why import (
+    class_balance,
+    coreset_classes,
+    distinct_coresets,
+    grid_robustness,
+    grid_verdict,
+    identical_arms,
+)
 from evalib.book.lessons.windows import cross_architecture, dual_window, window_grid
 
 __all__ = [
     "ablation",
     "benchmark",
     "claims_summary",
+    "class_balance",
+    "coreset_classes",
     "cross_architecture",
     "dad",
     "distillation",
+    "distinct_coresets",
     "dual_window",
     "dynamics",
+    "grid_robustness",
+    "grid_verdict",
+    "identical_arms",
     "num",
     "pm",
     "pruning_identified",

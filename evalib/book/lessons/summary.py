@@ -16,6 +16,7 @@ from evalib.book.lessons.text import (
     seeds_text,
     word,
 )
+from evalib.book.lessons.why import identical_arms
 from evalib.studies.labels import dataset_title
 from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 
@@ -53,7 +54,8 @@ def claims_summary(
 ) -> str:
     """One paragraph: the verdicts by dataset under the clean protocol (paper budget),
     the verdicts the paper's protocol or the step floor changes, the comparison that
-    decides each contradicted claim, the seeds behind them and what is still missing.
+    decides each contradicted claim, the seeds behind them, the comparisons whose arms
+    selected identical coresets and what is still missing.
 
     ``verdicts``: :func:`evalib.studies.claims.summary` (dataset, protocol, budget, claim,
     verdict); ``results``: the comparisons (:func:`evalib.studies.claims.evaluate`);
@@ -144,4 +146,7 @@ def claims_summary(
         n = pd.to_numeric(res["n_seeds"], errors="coerce")
         if (n > 0).any():
             sentences.append(f"Each comparison rests on {seeds_text(n[n > 0])}.")
+        same = identical_arms(res)
+        if same:
+            sentences.append(same)
     return " ".join(sentences) + missing

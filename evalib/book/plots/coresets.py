@@ -390,3 +390,134 @@ def overlap_heatmaps(matrices: Mapping[float, pd.DataFrame], title: str) -> list
         fig.tight_layout()
         figures.append(fig)
     return figures
+
+
+# ----------------------------------------------------------------------------- why (02, 05, 10)
+
+#: Smallest font (points) of the figures below: at 100 dpi and the page's MAX_WIDTH a point
+#: is about 1.4 px, so text stays above 8 px on a 1400 px page.
+SMALL = 9
+
+
+def _class_panels(data: pd.DataFrame, value: str, lo: str, hi: str, arms: Sequence[str],
+                  title: str, xlabel: str, reference: str | None = None,
+                  panel: str = "rate") -> plt.Figure:  # fmt: skip
+    """One panel per ``panel`` value (selection rates), classes down the y axis (full
+    names, in label order), one marker per arm at ``value`` with a bar from ``lo`` to
+    ``hi`` (the range over seeds), arms side by side within a class; ``reference``: a
+    column drawn as a black tick per class (e.g. the training split's share). Without
+    rows of ``arms``, a figure that says so."""
+    if data.empty or not set(arms) & set(data["arm"]):
+        fig, ax = plt.subplots(figsize=(MAX_WIDTH, 1.6))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no result of these arms yet", ha="center", va="center",
+                fontsize=SMALL + 2)  # fmt: skip
+        fig.suptitle(title, fontsize=SMALL + 3)
+        return fig
+    keys = sorted(data[panel].unique())
+    classes = data.drop_duplicates("class").sort_values("class")["class_name"].tolist()
+    arms = [a for a in arms if a in set(data["arm"])]
+    fig, axes = plt.subplots(1, max(1, len(keys)), sharey=True, squeeze=False,
+                             figsize=(MAX_WIDTH, 0.36 * len(classes) + 1.9))  # fmt: skip
+    y = np.arange(len(classes))
+    step = 0.7 / max(1, len(arms))
+    for ax, key in zip(axes[0], keys, strict=False):
+        d = data[data[panel] == key]
+        for i, arm in enumerate(arms):
+            a = d[d["arm"] == arm].set_index("class_name").reindex(classes)
+            off = y + (i - (len(arms) - 1) / 2) * step
+            ax.errorbar(a[value], off, xerr=[a[value] - a[lo], a[hi] - a[value]], fmt="o",
+                        ms=5, capsize=2, lw=1.2, color=method_color(arm), label=label(arm))  # fmt: skip
+        if reference is not None:
+            r = d.drop_duplicates("class_name").set_index("class_name").reindex(classes)
+            ax.scatter(r[reference], y, marker="|", s=260, color="k", zorder=3,
+                       label="training split" if reference == "train_share" else reference)  # fmt: skip
+        ax.set_title(f"{100 * float(key):g} %" if panel == "rate" else str(key), fontsize=SMALL + 2)
+        ax.set_xlabel(xlabel, fontsize=SMALL + 1)
+        ax.tick_params(labelsize=SMALL + 1)
+        ax.set_xlim(left=0)
+        ax.grid(axis="y", visible=False)
+    axes[0][0].set_yticks(y, classes)
+    axes[0][0].invert_yaxis()
+    handles, names_ = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names_, loc="lower center", ncol=max(1, min(4, len(handles))), frameon=False,
+               fontsize=SMALL + 1)  # fmt: skip
+    fig.suptitle(title, fontsize=SMALL + 3)
+    fig.tight_layout(rect=(0, 0.06 + 0.03 * (len(handles) > 4), 1, 1))
+    return fig
+
+
+def coreset_class_shares(summary: pd.DataFrame, title: str,
+                         arms: Sequence[str] = ("random", "eva_tuned", "eva_published")
+                         ) -> plt.Figure:  # fmt: skip
+    """What each arm's coresets hold: per class (y, full names) and selection rate (one
+    panel each), the share of the coreset in % (marker: mean over seeds; bar: min–max),
+    with the training split's share as a black tick.
+
+    summary: :func:`evalib.studies.composition.share_summary` of one dataset (shares are
+    fractions)."""
+    d = summary.copy()
+    for c in ("share", "share_min", "share_max", "train_share"):
+        d[c] = 100 * d[c].astype(float)
+    return _class_panels(d, "share", "share_min", "share_max", arms, title,
+                         "share of the coreset (%)", reference="train_share")  # fmt: skip
+
+
+def class_accuracy(summary: pd.DataFrame, title: str,
+                   arms: Sequence[str] = ("random", "eva_tuned"), budget: str = "epochs"
+                   ) -> plt.Figure:  # fmt: skip
+    """Per-class test accuracy of the models trained on each arm's coresets: per class (y)
+    and selection rate (one panel each), accuracy in % (marker: mean over seeds; bar:
+    min–max), under one training ``budget``.
+
+    summary: :func:`evalib.studies.composition.accuracy_summary` of one dataset."""
+    d = summary[summary["budget"] == budget] if "budget" in summary else summary
+    return _class_panels(d, "acc", "acc_min", "acc_max", arms, title,
+                         "test accuracy of the class (%)")  # fmt: skip
+
+
+def grid_against_random(tuning: pd.DataFrame, robust: pd.DataFrame, title: str,
+                        metric: str = "clean_test_acc") -> plt.Figure:  # fmt: skip
+    """Every window and pair of the tuning grid against the reference's reported range: one
+    panel per rate, one row per tuned arm, a dot per setting at its test accuracy on the
+    tuning seed, a ring on the setting validation chose, and the reference's (Random's)
+    min–max over the reported seeds as a grey band.
+
+    tuning: :func:`evalib.studies.grids.tuning_table`; robust:
+    :func:`evalib.studies.composition.grid_robustness` of the same table."""
+    if tuning is None or tuning.empty:
+        return _class_panels(pd.DataFrame(columns=["arm"]), "", "", "", (), title, "")
+    rates = sorted(tuning["rate"].unique())
+    arms = [a for a in ("exp_s", "exp_d", "var_s", "eva", "eva_cb") if a in set(tuning["arm"])]
+    names_ = {a: label("var_d" if a == "eva" else a) + (" = EVA" if a == "eva" else "")
+              for a in arms}  # fmt: skip
+    fig, axes = plt.subplots(1, max(1, len(rates)), sharey=True, squeeze=False,
+                             figsize=(MAX_WIDTH, 0.55 * len(arms) + 1.9))  # fmt: skip
+    rng = np.random.default_rng(0)  # vertical jitter only, so that dots do not hide
+    for ax, rate in zip(axes[0], rates, strict=False):
+        t = tuning[tuning["rate"] == rate]
+        r = robust[np.isclose(robust["rate"].astype(float), float(rate))]
+        if "reference" in r:  # the band is Random's, not another arm's reference
+            r = r[r["reference"] == "random"]
+        if len(r) and np.isfinite(r["ref_min"].astype(float)).any():
+            lo, hi = float(r["ref_min"].min()), float(r["ref_max"].max())
+            ax.axvspan(lo, hi, color="0.85", zorder=0, label="Random, reported seeds (min–max)")
+        for i, arm in enumerate(arms):
+            a = t[t["arm"] == arm]
+            x = 100 * a[metric].astype(float)
+            ax.scatter(x, i + rng.uniform(-0.15, 0.15, len(x)), s=16,
+                       color=method_color("var_d" if arm == "eva" else arm), alpha=0.8)  # fmt: skip
+            if len(a):
+                c = a.loc[a["final_val_acc"].idxmax()]
+                ax.scatter([100 * float(c[metric])], [i], s=110, facecolors="none",
+                           edgecolors="k", lw=1.3,
+                           label="chosen on validation" if i == 0 else None)  # fmt: skip
+        ax.set_title(f"{100 * float(rate):g} %", fontsize=SMALL + 2)
+        ax.set_xlabel("test accuracy on the tuning seed (%)", fontsize=SMALL + 1)
+        ax.tick_params(labelsize=SMALL + 1)
+    axes[0][0].set_yticks(range(len(arms)), [names_[a] for a in arms])
+    handles, labels_ = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels_, loc="lower center", ncol=2, frameon=False, fontsize=SMALL + 1)
+    fig.suptitle(title, fontsize=SMALL + 3)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig

@@ -47,9 +47,14 @@ METHOD_COLORS: dict[str, str] = {
     "tdds": "#808000",
     "dad": "#A0522D",
     "pie": "#CCBB44",  # Tol yellow: dark enough for a line on white
+    "eva_cb": "#661100",  # class-balanced EVA (its tuning grid)
+    "eva_cb_tuned": "#661100",  # class-balanced EVA: a dark shade of EVA's family
+    "eva_flag": "#882255",  # EVA with the published code's class-balance flag
+    "random_strat": "#444444",  # stratified Random: a darker grey than Random
+    "random_flag": "#B0A080",  # Random of the flag's size: a warm grey
 }
 #: Names that share another method's colour on purpose (the same score).
-ALIASES = {"eva_paper": "eva", "eva_tuned": "eva"}
+ALIASES = {"eva_paper": "eva", "eva_tuned": "eva", "eva_cb": "eva_cb_tuned"}
 _SPARE = ("#6699CC", "#117733", "#882255", "#BBBBBB", "#44AA99", "#661100")
 
 

@@ -8,6 +8,12 @@ pages take of them in :mod:`.pages`, the related systems' studies in :mod:`.rela
 
 from __future__ import annotations
 
+from evalib.studies.grids.balance import (
+    BALANCE_ARMS,
+    balance,
+    balance_tuned_params,
+    balance_tuning,
+)
 from evalib.studies.grids.coresets import (
     BUDGETS,
     FIXED_METHODS,
@@ -23,6 +29,7 @@ from evalib.studies.grids.coresets import (
     grid_pairs,
     labelled_results,
     table1,
+    tuned_arms,
     tuned_params,
     tuning,
     tuning_table,
@@ -55,12 +62,17 @@ from evalib.studies.grids.related import (
 from evalib.studies.grids.studies import CORESET_STUDIES, STUDIES, study
 
 __all__ = [
+    "BALANCE_ARMS",
+    "balance",
+    "balance_tuned_params",
+    "balance_tuning",
     "CORESET_STUDIES",
     "BUDGETS",
     "FIXED_METHODS",
     "Planned",
     "STUDIES",
     "TUNED_ARMS",
+    "tuned_arms",
     "Window",
     "_params",
     "ablation",

@@ -30,6 +30,7 @@ import pandas as pd
 from evalib.runs.cache import Cache
 from evalib.runs.config import Job, ModelSpec, Profile, SelectionSpec
 from evalib.studies.labels import fmt_pair, fmt_window
+from evalib.train import Recipe
 
 Window = tuple[int, int]
 #: Arms whose windows are tuned, with the score method each one runs.
@@ -37,6 +38,11 @@ TUNED_ARMS = {"eva": "eva", "exp_s": "exp_s", "var_s": "var_s", "exp_d": "exp_d"
 #: Table 1's methods with fixed parameters (EVA with the published windows is added).
 FIXED_METHODS = ("random", "forgetting", "entropy", "el2n", "aum", "ccs")
 BUDGETS = ("epochs", "floor")
+
+
+def tuned_arms(profile: Profile) -> dict[str, str]:
+    """The tuned arms this profile runs (``Profile.tuned_arms``), with their score methods."""
+    return {arm: TUNED_ARMS[arm] for arm in profile.tuned_arms}
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,8 @@ def _params(arm: str, windows: Window | tuple[Window, Window]) -> dict[str, Any]
 
 
 def _job(profile: Profile, dataset: str, method: str, params: Mapping[str, Any],
-         rate: float, seed: int, budget: str, model: ModelSpec | None = None) -> Job:  # fmt: skip
+         rate: float, seed: int, budget: str, model: ModelSpec | None = None,
+         recipe: Recipe | None = None) -> Job:  # fmt: skip
     sel = SelectionSpec.make(method, rate, **dict(params))
     surrogate = profile.surrogate_config(dataset, seed)  # random ignores it (as benchmark_jobs)
     floor = profile.min_steps if budget == "floor" else 0
@@ -75,7 +82,7 @@ def _job(profile: Profile, dataset: str, method: str, params: Mapping[str, Any],
         sel,
         surrogate,
         model or profile.model,
-        profile.recipe,
+        recipe or profile.recipe,
         seed,
         min_steps=floor,
     )
@@ -105,11 +112,11 @@ def tuning(profile: Profile, dataset: str) -> list[Planned]:
     pairs = grid_pairs(windows)
     out = []
     for rate in profile.tune_rates:
-        for arm, method in TUNED_ARMS.items():
+        for arm, method in tuned_arms(profile).items():
             options = windows if arm in ("exp_s", "var_s") else pairs
             for w in options:
                 job = _job(profile, dataset, method, _params(arm, w), rate, profile.tuning_seed,
-                           "epochs")  # fmt: skip
+                           "epochs", recipe=profile.tuning_recipe())  # fmt: skip
                 out.append(Planned(f"tune:{arm}", "epochs", job))
     return out
 
@@ -121,10 +128,12 @@ def window_label(params: Mapping[str, Any]) -> str:
     return fmt_pair(params["early"], params["late"])
 
 
-def tuning_table(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataFrame, int]:
-    """Results of the tuning jobs found in ``cache`` (arm, rate, windows, accuracies) and
-    how many are still missing."""
-    planned = tuning(profile, dataset)
+def tuning_table(profile: Profile, dataset: str, cache: Cache,
+                 planned: Sequence[Planned] | None = None) -> tuple[pd.DataFrame, int]:  # fmt: skip
+    """Results of the tuning jobs found in ``cache`` (arm, rate, windows, accuracies and
+    the coreset's digest) and how many are still missing; ``planned``: other tuning jobs
+    than :func:`tuning`'s (e.g. class-balanced EVA's)."""
+    planned = tuning(profile, dataset) if planned is None else planned
     rows, missing = [], 0
     for p in planned:
         res = cache.job_result(p.job)
@@ -136,6 +145,7 @@ def tuning_table(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataF
             "arm": p.arm.split(":", 1)[1], "rate": p.job.rate, "windows": window_label(params),
             "params": params, "final_val_acc": res["final_val_acc"],
             "clean_test_acc": res["clean_test_acc"], "paper_val_acc": res["paper_val_acc"],
+            "indices_sha256": res.get("indices_sha256"),
         })  # fmt: skip
     return pd.DataFrame(rows), missing
 
@@ -161,7 +171,7 @@ def tuned_params(
         return None
     chosen = choose_windows(table)
     out = {}
-    for arm in TUNED_ARMS:
+    for arm in tuned_arms(profile):
         for rate in sorted({*profile.rates, *profile.tune_rates}):
             near = min(profile.tune_rates, key=lambda r: abs(math.log(r / rate)))
             out[(arm, float(rate))] = chosen[(arm, float(near))]
@@ -209,7 +219,7 @@ def ablation(profile: Profile, dataset: str, cache: Cache,
     for seed in profile.seeds if seeds is None else seeds:
         for rate in profile.tune_rates:
             for budget in _budgets(profile, rate):
-                for arm, method in TUNED_ARMS.items():
+                for arm, method in tuned_arms(profile).items():
                     job = _job(
                         profile, dataset, method, tuned[(arm, float(rate))], rate, seed, budget
                     )

@@ -16,12 +16,12 @@ from evalib.runs.costs import estimate_seconds
 from evalib.runs.runner import surrogate_record
 from evalib.studies.grids.coresets import (
     BUDGETS,
-    TUNED_ARMS,
     Planned,
     ablation,
     cross,
     labelled_results,
     table1,
+    tuned_arms,
     tuned_params,
     window_label,
 )
@@ -111,7 +111,7 @@ def chosen_windows(profile: Profile, dataset: str, cache: Cache) -> pd.DataFrame
         return pd.DataFrame(columns=["arm", "rate", "windows"])
     rows = [{"arm": "var_d" if arm == "eva" else arm, "rate": rate,
              "windows": window_label(tuned[(arm, float(rate))])}
-            for rate in profile.tune_rates for arm in TUNED_ARMS]  # fmt: skip
+            for rate in profile.tune_rates for arm in tuned_arms(profile)]  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -163,10 +163,12 @@ def same_size_rows(profile: Profile, dataset: str, cache: Cache, size: int) -> p
 
 
 def claim_results(profile: Profile, dataset: str, cache: Cache) -> tuple[pd.DataFrame, int]:
-    """Labelled results of every study the claims read (Table 1, the ablation and the
-    cross-architecture runs) for ``dataset``, and how many of their jobs are missing."""
-    planned = [p for name in ("table1", "ablation", "cross")
-               for p in study(name, profile, dataset, cache)]  # fmt: skip
+    """Labelled results of every study the claims read (Table 1, the ablation, the
+    cross-architecture runs and the class-balance arms, without their tuning jobs) for
+    ``dataset``, and how many of their jobs are missing."""
+    planned = [p for name in ("table1", "ablation", "cross", "balance")
+               for p in study(name, profile, dataset, cache)
+               if not p.arm.startswith("tune:")]  # fmt: skip
     return labelled_results(planned, cache)
 
 

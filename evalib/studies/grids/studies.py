@@ -5,6 +5,7 @@ from __future__ import annotations
 from evalib.errors import EvalibError
 from evalib.runs.cache import Cache
 from evalib.runs.config import Profile
+from evalib.studies.grids.balance import balance
 from evalib.studies.grids.coresets import Planned, ablation, cross, dual, table1, tuning
 from evalib.studies.grids.related import (
     dad_classification,
@@ -16,7 +17,7 @@ from evalib.studies.grids.related import (
 )
 
 #: The coreset studies (Table 1 and the ablations) on the profile's classifier.
-CORESET_STUDIES = ("tuning", "table1", "ablation", "dual", "cross")
+CORESET_STUDIES = ("tuning", "table1", "ablation", "dual", "cross", "balance")
 #: Every study ``evalib grid --what`` runs: the coreset studies and the related systems'.
 STUDIES = (*CORESET_STUDIES, "pie", "distill", "segmentation")
 
@@ -34,6 +35,8 @@ def study(name: str, profile: Profile, dataset: str, cache: Cache) -> list[Plann
         return dual(profile, dataset)
     if name == "cross":
         return cross(profile, dataset, cache)
+    if name == "balance":
+        return balance(profile, dataset, cache)
     if name == "pie":  # the trainings join once the pruned networks' rows are in
         prune = [Planned(t.kind, "", t) for t in pie_prune(profile, dataset)]
         return prune + pie_trainings(profile, dataset, cache)

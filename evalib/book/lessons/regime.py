@@ -1,0 +1,67 @@
+"""Whether the paper's regime (a 200-epoch surrogate and its 190-pair window grid) changes
+a verdict that the scaled-down `cpu` profile gave: claims 1, 1p and 4, side by side
+(:mod:`evalib.studies.profiles`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from evalib.book.lessons.text import pm, rate_text
+from evalib.studies.labels import dataset_title, profile_title
+
+CLAIM_TEXT = {
+    "1": "EVA with windows tuned on validation beats Random",
+    "1p": "EVA with the published windows beats Random",
+    "4": "two windows beat one (VAR-D − VAR-S)",
+}
+BUDGET_TEXT = {"epochs": "the paper's epochs", "floor": "a floor of optimiser steps"}
+
+
+def regime(table: pd.DataFrame, changes: pd.DataFrame, profiles: Sequence[str]) -> str:
+    """Markdown: per claim, whether its verdict under each of ``profiles`` is the same, with
+    the differences behind it (a :func:`evalib.studies.profiles.side_by_side` table and its
+    :func:`~evalib.studies.profiles.verdict_changes`)."""
+    names = " and ".join(f"the {profile_title(p)} (`{p}`)" for p in profiles)
+    if changes.empty:
+        return (
+            f"No claim has been judged under both {names} yet: the second profile's claims "
+            "page has no comparison in its results."
+        )
+    lines = []
+    for claim, group in changes.groupby("claim", sort=False):
+        kept = group[~group["changed"]]
+        moved = group[group["changed"]]
+        what = CLAIM_TEXT.get(str(claim), f"claim {claim}")
+        head = f"- **Claim {claim}** ({what}): "
+        if moved.empty:
+            words = sorted(set(kept[profiles[0]]))
+            where = "in its one setting" if len(kept) == 1 else f"in all {len(kept)} settings"
+            head += f"the same verdict under both profiles {where} ({', '.join(words)})."
+        else:
+            parts = [
+                f"{dataset_title(r.dataset)} under {BUDGET_TEXT.get(r.budget, r.budget)}: "
+                + ", ".join(f"{getattr(r, p)} with the {profile_title(p)}" for p in profiles)
+                for r in moved.itertuples()
+            ]
+            head += (
+                f"the verdict changes in {len(moved)} of {len(group)} settings: "
+                + "; ".join(parts) + "."
+            )  # fmt: skip
+        rows = table[table["claim"] == claim]
+        diffs = [
+            f"{dataset_title(r['dataset'])} {rate_text(r['rate'])}, "
+            f"{BUDGET_TEXT.get(r['budget'], r['budget'])}: "
+            + " vs ".join(f"{pm(r[f'diff {p}'], r[f'ci95 {p}'])}" for p in profiles)
+            for _, r in rows.iterrows()
+        ]
+        if diffs:
+            head += " Differences in accuracy points (" + " vs ".join(profiles) + "): "
+            head += "; ".join(diffs) + "."
+        lines.append(head)
+    changed = bool(changes["changed"].any())
+    lead = f"Under {names}: the longer surrogate and the paper's window grid " + (
+        "change at least one verdict." if changed else "change no verdict."
+    )
+    return "\n".join([lead, "", *lines])

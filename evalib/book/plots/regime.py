@@ -1,0 +1,72 @@
+"""Figures that put two profiles side by side: the surrogates behind them and the claims
+they judge (the `cpu` profile's 40-epoch surrogate against `cpu200`'s 200 epochs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from evalib.studies.labels import dataset_title, profile_title
+
+COLOURS = {"cpu": "tab:blue", "cpu200": "tab:purple", "paper": "tab:green", "smoke": "0.5"}
+
+
+def _colour(profile: str) -> str:
+    return COLOURS.get(profile, "0.3")
+
+
+def surrogate_and_windows(curves: pd.DataFrame, shares: pd.DataFrame, title: str):
+    """Two stacked panels on one axis, the fraction of the surrogate's training done: its
+    training accuracy per epoch (``curves``: profile, frac, train_acc) and the share of the
+    summed error variance that each window of its grid holds (``shares``: profile,
+    start_frac, end_frac, share), one colour per profile."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for profile, c in curves.groupby("profile", sort=False):
+        top.plot(c["frac"], 100 * c["train_acc"], color=_colour(profile),
+                 label=profile_title(profile))  # fmt: skip
+    top.set(ylabel="training accuracy (%)", ylim=(0, 102))
+    top.set_title(title, loc="left")
+    for profile, s in shares.groupby("profile", sort=False):
+        width = s["end_frac"] - s["start_frac"]
+        bottom.bar(s["start_frac"], 100 * s["share"], width=width, align="edge",
+                   color=_colour(profile), alpha=0.45, edgecolor=_colour(profile),
+                   label=profile_title(profile))  # fmt: skip
+    bottom.set(xlabel="fraction of the surrogate's training", xlim=(0, 1),
+               ylabel="share of the error variance\nsummed over windows (%)")  # fmt: skip
+    handles, names = top.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str):
+    """A − B per claim part, dataset, rate and budget under each profile (a
+    :func:`evalib.studies.profiles.side_by_side` table), as horizontal bars with their 95 %
+    t-intervals (n seeds in the legend)."""
+    rows = table.reset_index(drop=True)
+    labels = [
+        f"{dataset_title(r['dataset'])} · claim {r['claim']} · {100 * r['rate']:g} % · "
+        + ("paper's epochs" if r["budget"] == "epochs" else "step floor")
+        for _, r in rows.iterrows()
+    ]
+    height = 0.8 / max(len(profiles), 1)
+    fig, ax = plt.subplots(figsize=(7, 0.55 * len(rows) * max(len(profiles), 1) / 2 + 1.6))
+    for k, p in enumerate(profiles):
+        ys = [i + (k - (len(profiles) - 1) / 2) * height for i in range(len(rows))]
+        n = sorted({int(v) for v in rows[f"n {p}"].dropna()})
+        ax.barh(ys, rows[f"diff {p}"], height=height, xerr=rows[f"ci95 {p}"].fillna(0),
+                color=_colour(p), capsize=2,
+                label=f"{profile_title(p)} (n = {', '.join(map(str, n))} seeds)")  # fmt: skip
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(rows)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("A − B, accuracy points (clean protocol; bars: 95 % t-interval over seeds)")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / max(len(rows), 1)),
+              ncol=1, frameon=False)  # fmt: skip
+    fig.tight_layout()
+    return fig

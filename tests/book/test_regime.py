@@ -1,0 +1,80 @@
+"""The sentence on whether the paper's regime changes a verdict, on hand-made tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from evalib.book.lessons.regime import regime
+from evalib.studies.profiles import side_by_side, verdict_changes
+from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
+
+PROFILES = ["cpu", "cpu200"]
+
+
+def _rows(claim_verdicts):
+    return pd.DataFrame(
+        [
+            {
+                "dataset": "bloodmnist",
+                "protocol": "clean",
+                "claim": c,
+                "part": c,
+                "rate": r,
+                "budget": "epochs",
+                "diff": d,
+                "ci95": 1.5,
+                "n_seeds": 3,
+                "verdict": v,
+            }
+            for c, r, d, v in claim_verdicts
+        ]  # fmt: skip
+    )
+
+
+def _text(a, b):
+    table = side_by_side({"cpu": _rows(a), "cpu200": _rows(b)})
+    return regime(table, verdict_changes(table, PROFILES), PROFILES)
+
+
+def test_a_changed_verdict_is_named_with_both_differences():
+    text = _text([("1", 0.02, -38.7, CONTRADICTED)], [("1", 0.02, 2.5, HOLDS)])
+    assert "change at least one verdict" in text
+    assert "contradicted with the 40-epoch surrogate, holds with the 200-epoch surrogate" in text
+    assert "−38.7 ± 1.5 vs +2.5 ± 1.5" in text and "BloodMNIST 2 %" in text
+
+
+def test_the_same_verdict_is_said_once_per_claim():
+    text = _text([("1p", 0.02, -20.0, CONTRADICTED), ("4", 0.05, 0.1, INCONCLUSIVE)],
+                 [("1p", 0.02, -25.0, CONTRADICTED), ("4", 0.05, 0.4, INCONCLUSIVE)])  # fmt: skip
+    assert text.startswith("Under the 40-epoch surrogate (`cpu`)")
+    assert "change no verdict" in text
+    assert "**Claim 1p**" in text and "same verdict under both profiles in its one setting" in text
+    assert "(inconclusive)" in text
+
+
+def test_nothing_judged_under_both_says_so():
+    text = regime(pd.DataFrame(), verdict_changes(pd.DataFrame(), PROFILES), PROFILES)
+    assert text.startswith("No claim has been judged under both")
+
+
+def test_the_two_figures_draw_every_profile():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from evalib.book.plots.regime import profile_differences, surrogate_and_windows
+
+    curves = pd.DataFrame({"profile": ["cpu"] * 2 + ["cpu200"] * 2, "frac": [0.5, 1, 0.5, 1],
+                           "train_acc": [0.8, 1.0, 0.7, 1.0]})  # fmt: skip
+    shares = pd.DataFrame({"profile": ["cpu", "cpu", "cpu200"], "start_frac": [0, 0.5, 0],
+                           "end_frac": [0.5, 1, 1], "share": [0.7, 0.3, 1.0]})  # fmt: skip
+    fig = surrogate_and_windows(curves, shares, "BloodMNIST")
+    top, bottom = fig.axes
+    assert len(top.lines) == 2 and len(bottom.patches) == 3
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "40-epoch surrogate", "200-epoch surrogate"]  # fmt: skip
+    table = side_by_side({"cpu": _rows([("1", 0.02, -38.7, CONTRADICTED)]),
+                          "cpu200": _rows([("1", 0.02, 2.5, HOLDS)])})  # fmt: skip
+    fig = profile_differences(table, PROFILES, "claims")
+    ax = fig.axes[0]
+    assert [p.get_width() for p in ax.patches] == [-38.7, 2.5]
+    assert ax.get_yticklabels()[0].get_text() == "BloodMNIST · claim 1 · 2 % · paper's epochs"
