@@ -217,6 +217,8 @@ BUDGETS: dict[str, str] = {
 CLAIM_SHORT: dict[str, str] = {
     "1": "EVA beats Random",
     "1p": "EVA with the published windows beats Random",
+    "1cb": "Class-balanced EVA beats stratified Random (our check)",
+    "1f": "EVA with the code's class-balance flag beats Random (our check)",
     "2a": "Score baselines fall below Random",
     "2b": "CCS does not beat Random",
     "3": "Variance beats expectation",
