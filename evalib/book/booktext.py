@@ -34,6 +34,7 @@ from evalib.runs.cache import read_json_checked
 from evalib.studies.labels import (
     dataset_title,
     fmt_number,
+    fmt_rates,
     fmt_window,
     model_label,
     model_title,
@@ -378,7 +379,7 @@ def windows_text(name: str) -> str:
     p = _profile(name)
     if p is None:
         return ""
-    rates = ", ".join(f"{100 * r:g} %" for r in p.tune_rates)
+    rates = fmt_rates(p.tune_rates)
     return (f"EVA's windows were chosen on validation runs of seed {p.tuning_seed} at "
             f"{rates} (other rates take the nearest tuned rate's windows): the best of this "
             "profile's grid of windows, not the paper's own")  # fmt: skip
