@@ -94,15 +94,21 @@ else:
 
 # %%
 ds = data.load(S.dataset, S.data_root)
-print(ds.info.flag, "classes:", ds.info.n_classes, "| train/val/test:",
-      len(ds.train), len(ds.val), len(ds.test))  # fmt: skip
-fig, axes = plt.subplots(1, ds.info.n_classes, figsize=(1.2 * ds.info.n_classes, 1.6))
-for c, ax in enumerate(axes):
+print(
+    f"{labels.dataset_title(ds.info.flag)}: {ds.info.n_classes} classes; "
+    f"{len(ds.train):,} training, {len(ds.val):,} validation, {len(ds.test):,} test images"
+)
+per_row = (ds.info.n_classes + 1) // 2  # two rows: every class name in full, legible
+fig, axes = plt.subplots(2, per_row, figsize=(plots.MAX_WIDTH, 4.2))
+for c, ax in enumerate(axes.flat):
+    ax.axis("off")
+    if c >= ds.info.n_classes:
+        continue
     i = int(np.flatnonzero(ds.train.labels.numpy() == c)[0])
     ax.imshow(ds.train.images[i].permute(1, 2, 0).squeeze(), cmap="gray")
-    ax.set_title(ds.info.class_names[c][:10], fontsize=7)
-    ax.axis("off")
-fig.suptitle(f"one training image per class · {S.dataset}")
+    ax.set_title(ds.info.class_names[c].replace("-", "-\n", 1), fontsize=10)
+fig.suptitle(f"one training image per class · {labels.dataset_title(S.dataset)}")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -120,21 +126,22 @@ display(Markdown(
     f"minutes on `{meta.get('device', '?')}`"
     + (" (committed with the book)." if CLASS else f" (profile `{P.name}`).")
 ))  # fmt: skip
-fig = plots.learning_curves(meta["history"], f"surrogate · {S.dataset}")
+fig = plots.learning_curves(meta["history"], f"surrogate · {labels.dataset_title(S.dataset)}")
 plt.show()
 
 # %% [markdown]
 # ## 3. Error scores over epochs
 # Each curve is one training image. Easy images drop to 0 early and stay there; hard
 # or ambiguous ones fluctuate. EVA looks at *how much* they fluctuate inside two
-# windows (grey); the bars on the right are what it adds up.
+# windows (grey); the bars under the curves are what it adds up (left) and what a score
+# of window means would add up instead (right).
 
 # %%
 S_t = scores.error_norm(dyn)  # [T, N]
 windows = classroom.default_windows(dyn.num_epochs) if CLASS else P.eva_windows()
 picks = plots.representative_samples(S_t, windows)
 fig = plots.trajectories_with_window_stats(
-    S_t, picks, windows, f"error score of five training images · {S.dataset}"
+    S_t, picks, windows, f"error score of five training images · {labels.dataset_title(S.dataset)}"
 )
 plt.show()
 
@@ -152,9 +159,9 @@ fig, ax = plt.subplots(figsize=(8, 3))
 x = np.arange(dyn.num_classes)
 ax.bar(x - 0.2, counts[0], 0.4, label="EVA", color=plots.method_color("eva"))
 ax.bar(x + 0.2, counts[1], 0.4, label="Random", color=plots.method_color("random"))
-ax.set(xticks=x, xlabel="class", ylabel="images in the coreset",
-       title=f"class make-up of a {rate:.0%} coreset ({eva_sel.size} images)")  # fmt: skip
-ax.legend()
+ax.set(xticks=x, xlabel="class (number)", ylabel="images in the coreset",
+       title=f"class make-up of a {labels.fmt_percent(rate)} coreset ({eva_sel.size:,} images)")  # fmt: skip
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 plt.show()
 shared = scores.selection_overlap(eva_sel.indices, rnd_sel.indices)
 print(f"the two coresets share {shared['intersection']} of {eva_sel.size} images "
@@ -182,14 +189,15 @@ if CLASS:
     summary = table.assign(accuracy=100 * table["test_acc"]).pivot_table(
         index="method", columns="rate", values="accuracy", aggfunc="mean", sort=False
     )
-    summary.columns = [f"{r:.0%} of training images" for r in summary.columns]
+    summary.columns = [f"{labels.fmt_percent(r)} of training images" for r in summary.columns]
     display(Markdown("Test accuracy (%), mean over seeds:"))
     display(summary.round(1))
 else:
     jobs = benchmark_jobs(P, S.dataset, [("eva", windows), "random"], [rate], S.seeds[:1])
     table = S.run(jobs)
     cols = ["method", "rate", "n_train", "steps", "clean_test_acc", "paper_val_acc"]
-    display(table[cols].style.format({"clean_test_acc": "{:.1%}", "paper_val_acc": "{:.1%}"}))
+    display(table[cols].assign(clean_test_acc=100 * table["clean_test_acc"],
+                               paper_val_acc=100 * table["paper_val_acc"]))  # fmt: skip
 
 # %% [markdown]
 # ## 6. What the comparison shows
@@ -210,22 +218,25 @@ if CLASS:
         ax.bar(xs, g["minus_random"], width, yerr=err, capsize=3, label=plots.label(m),
                color=plots.method_color(m))  # fmt: skip
     ax.axhline(0, color="k", lw=0.8)
-    ax.set_xticks(np.arange(len(rates_)), [f"{r:.0%}" for r in rates_])
-    ax.set(xlabel="selection rate (share of the 5,000 images)",
+    ax.set_xticks(np.arange(len(rates_)), [labels.fmt_percent(r) for r in rates_])
+    ax.set(xlabel=f"selection rate (share of the {dyn.num_samples:,} images)",
            ylabel="minus Random (accuracy points)",
-           title=f"coreset methods against Random · {S.dataset} · class mode")  # fmt: skip
-    ax.legend(fontsize="small", ncol=len(methods))
+           title=f"coreset methods against Random · {labels.dataset_title(S.dataset)} · "
+           "class mode")  # fmt: skip
+    ax.legend(fontsize="small", ncol=len(methods), loc="upper center",
+              bbox_to_anchor=(0.5, -0.2), frameon=False)  # fmt: skip
     plt.show()
     worst = gaps.loc[gaps["minus_random"].idxmin()]
     eva = gaps[gaps["method"] == "eva"]
     display(Markdown(
-        f"At {worst['rate']:.0%} of the images, **{labels.label(worst['method'])}** reaches "
+        f"At {labels.fmt_percent(worst['rate'])} of the images, **{labels.label(worst['method'])}** reaches "
         f"{worst['accuracy']:.1f} % against {worst['random']:.1f} % for Random "
-        f"({worst['minus_random']:+.1f} points): keeping only the hardest images leaves "
+        f"({labels.fmt_number(worst['minus_random'], 1, sign=True)} points): keeping only the hardest images leaves "
         f"classes out and fills the coreset with ambiguous or mislabelled ones, the "
         f"collapse of score baselines at low rates that the paper reports (its claim 2). "
         f"EVA's difference to Random here is "
-        + ", ".join(f"{r['minus_random']:+.1f} points at {r['rate']:.0%}"
+        + ", ".join(f"{labels.fmt_number(r['minus_random'], 1, sign=True)} points at "
+                    f"{labels.fmt_percent(r['rate'])}"
                     for _, r in eva.iterrows())
         + f" ({len(PLAN.seeds)} seeds: too few to call it; the results pages test it with "
         f"a larger surrogate and more seeds)."

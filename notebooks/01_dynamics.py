@@ -50,15 +50,16 @@ dyn = S.dynamics()
 hist = pd.DataFrame(dyn.meta["history"])
 display(
     Markdown(
-        f"Surrogate `{P.model.name}` (width {P.model.width}) on **{S.dataset}**, profile "
-        f"`{P.name}`: {dyn.num_epochs} epochs, {dyn.num_samples} training images, "
+        f"Surrogate {labels.model_title(labels.model_label(P.model.name, P.model.width))} on "
+        f"**{labels.dataset_title(S.dataset)}**, profile `{P.name}`: {dyn.num_epochs} epochs, "
+        f"{dyn.num_samples:,} training images, "
         f"{dyn.meta['seconds'] / 60:.1f} minutes on `{dyn.meta['device']}`."
     )
 )
 hist.to_csv(S.out_dir() / "surrogate_history.csv", index=False)
 
 # %%
-fig = plots.learning_curves(hist, f"surrogate · {S.dataset} · {P.name} profile")
+fig = plots.learning_curves(hist, labels.figure_title(S.dataset, P.name, "surrogate"))
 
 # %% [markdown]
 # Training loss and accuracy (train mode, from the recorded forward passes) and the
@@ -72,21 +73,21 @@ fig = plots.learning_curves(hist, f"surrogate · {S.dataset} · {P.name} profile
 # (lowest mean error), one never learned (highest mean error), and one whose error is
 # high but steady inside the early window. For each, the error score over epochs with
 # the two default windows shaded, and inside each window its mean ± one standard
-# deviation; on the right the window variances EVA adds up and the window means EXP uses.
+# deviation; below, the window variances EVA adds up and the window means EXP uses.
 
 # %%
 S_t = scores.error_norm(dyn)
 windows = P.eva_windows()
 picks = plots.representative_samples(S_t, windows)
 fig = plots.trajectories_with_window_stats(
-    S_t, picks, windows, f"error score S_t of five training images · {S.dataset} · {P.name}"
+    S_t, picks, windows, labels.figure_title(S.dataset, P.name, "error score of five images")
 )
 plt.show()
 stats_rows = [{"sample": name, "position": pos,
                **{f"{w} mean": float(S_t[a:b, pos].mean()) for w, (a, b) in windows.items()},
                **{f"{w} variance": float(S_t[a:b, pos].var()) for w, (a, b) in windows.items()}}
               for name, pos in picks.items()]  # fmt: skip
-display(pd.DataFrame(stats_rows).style.format(precision=3).hide(axis="index"))
+display(pd.DataFrame(stats_rows).round(3))
 
 # %% [markdown]
 # ## How the distribution of S moves over training
@@ -101,7 +102,8 @@ fig, ax = plt.subplots(figsize=(8, 3.8))
 sns.ecdfplot(long, x="S", hue="epoch", complementary=True, ax=ax, palette="viridis")
 ax.set(yscale="log", ylim=(1 / (2 * dyn.num_samples), 1.05), xlim=(0, 1.45),
        xlabel="error score S_t (0 … √2)", ylabel="share of images with a larger S_t",
-       title=f"how many images are still unlearned · {S.dataset} · {P.name}")  # fmt: skip
+       title=labels.figure_title(S.dataset, P.name, "how many images are still unlearned"))  # fmt: skip
+sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 plt.show()
 
 # %% [markdown]
@@ -126,8 +128,8 @@ m = np.linspace(0, np.sqrt(2), 200)
 ax.plot(m, m * (np.sqrt(2) - m), color="0.4", lw=1, ls="--",
         label="largest variance for that mean")  # fmt: skip
 ax.set(xlabel="window mean of S", ylabel="window variance of S", xlim=(0, 1.45),
-       title=f"early window {labels.fmt_window(early)} · {S.dataset} · {P.name}")  # fmt: skip
-ax.legend(loc="upper right", fontsize="small")
+       title=labels.figure_title(S.dataset, P.name, f"early window {labels.fmt_window(early)}"))  # fmt: skip
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), fontsize="small", frameon=False)
 plt.show()
 print("Spearman rank correlation:", round(frame.corr(method="spearman").iloc[0, 1], 3))
 

@@ -60,11 +60,12 @@ display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Dataset "
         f"**{labels.dataset_title(S.dataset)}**, model "
-        f"`{labels.model_label(P.model.name, P.model.width)}`; surrogate {P.surrogate_epochs} "
-        f"epochs, coreset models {P.epochs} epochs (budget `epochs`) or at least "
-        f"{P.min_steps} steps (budget `floor`); reported seeds {list(S.seeds)}, each with its "
-        f"own surrogate; windows tuned on seed {P.tuning_seed} at rates "
-        f"{[f'{r:.0%}' for r in P.tune_rates]} (windows of {P.window_len} epochs)."
+        f"{labels.model_title(labels.model_label(P.model.name, P.model.width))}; surrogate "
+        f"{P.surrogate_epochs} epochs, coreset models {P.epochs} epochs (the paper's budget) "
+        f"or at least {P.min_steps} steps (the step floor); reported seeds "
+        f"{', '.join(map(str, S.seeds))}, each with its own surrogate; windows tuned on seed "
+        f"{P.tuning_seed} at rates {', '.join(labels.fmt_percent(r) for r in P.tune_rates)} "
+        f"(windows of {P.window_len} epochs)."
     )
 )
 
@@ -78,7 +79,7 @@ display(
 S.run(grids.jobs(grids.tuning(P, S.dataset)))
 chosen = grids.chosen_windows(P, S.dataset, S.cache)
 chosen.to_csv(S.out_dir() / "ablation_windows.csv", index=False)
-display(chosen.assign(arm=chosen["arm"].map(labels.short), rate=chosen["rate"].map("{:.0%}".format))
+display(chosen.assign(arm=chosen["arm"].map(labels.short))
         .pivot(index="rate", columns="arm", values="windows"))  # fmt: skip
 
 # %% [markdown]
@@ -93,7 +94,8 @@ runs = grids.page_table(planned, S.cache)[0]
 runs["arm"] = runs["method"].map(labels.short)
 arms = runs.query("method not in ('random', 'full')")
 table = arms.query("budget == 'epochs'")
-print(f"{len(runs)} jobs; {runs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+jobs = runs.drop_duplicates("key")  # a job two arms share counts once
+print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
 
 # %% [markdown]
 # ## Accuracy per method and rate, both protocols
@@ -134,7 +136,8 @@ plt.show()
 # %% [markdown]
 # ## VAR − EXP, per rate and budget
 # Differences are paired by seed (same seed, same rate, same budget), in accuracy points;
-# `ci95` is the 95 % t-interval half-width of the mean difference (NaN with one seed).
+# the interval is the 95 % t-interval's half-width of the mean difference (none with one
+# seed).
 # Written to `variance_minus_expectation.csv`. Claim 3 expects positive differences,
 # largest at the lowest rates.
 
@@ -164,9 +167,10 @@ plt.show()
 # %% [markdown]
 # Seed-paired difference in accuracy points between the variance score and the
 # expectation score (each on its own tuned windows), per selection rate (%), under the
-# paper's budget, for a single window and for the pair; left the paper protocol, right the clean one. Bars are the mean over
-# seeds, error bars a 95 % bootstrap interval over seeds (none with a single seed). Bars
-# above zero favour variance.
+# paper's budget, for a single window and for the pair; left the paper protocol, right
+# the clean one. Bars are the mean over seeds; error bars the 95 % t-interval over the n
+# seeds in each panel's title (none with a single seed), the interval of the table above
+# and of the claims' verdicts. Bars above zero favour variance.
 
 # %% [markdown]
 # ## What this shows

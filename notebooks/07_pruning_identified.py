@@ -73,9 +73,9 @@ display(
         f"**{labels.dataset_title(S.dataset)}** "
         f"({len(train_split)} training, {len(test_split)} test images), network "
         f"`{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. PIE settings: "
-        f"{cfg.description}; sparsities {list(cfg.sparsities)}, λ {list(cfg.lams)}, coreset "
-        f"rates {[f'{r:.0%}' for r in cfg.coreset_rates or P.rates]}, coreset seeds "
-        f"{list(S.seeds)}."
+        f"{cfg.description}; sparsities {labels.fmt_list(cfg.sparsities)}, λ {labels.fmt_list(cfg.lams)}, coreset "
+        f"rates {labels.fmt_rates(cfg.coreset_rates or P.rates)}, coreset seeds "
+        f"{labels.fmt_list(S.seeds)}."
     )
 )
 
@@ -203,7 +203,8 @@ verdict_rows = pt.verdicts(pruning, emph, core.assign(accuracy=100 * core["accur
 verdict_table = pd.DataFrame(verdict_rows, columns=["claim", "source", "expected", "ours",
                                                     "verdict", "parts"]).drop(columns="parts")  # fmt: skip
 verdict_table.to_csv(S.out_dir() / "pie_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows

@@ -72,7 +72,8 @@ head = f"MedMNIST · {P.name} profile"
 display(
     Markdown(
         f"**Profile `{P.name}`** — {P.description}. Distillation settings: {cfg.description}. "
-        f"Datasets {[labels.dataset_title(d) for d in DATASETS]}, images per class {list(IPCS)}; "
+        f"Datasets {labels.fmt_list(labels.dataset_title(d) for d in DATASETS)}, images per "
+        f"class {labels.fmt_list(IPCS)}; "
         f"EVA from the surrogate `{labels.model_label(P.model.name, P.model.width)}` "
         f"({P.epochs} epochs), windows {labels.fmt_pair(**P.eva_windows())}."
     )
@@ -187,7 +188,8 @@ display(compute)
 verdict_rows = distill_core.verdicts(results, corr)
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "distill_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows

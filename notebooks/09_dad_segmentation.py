@@ -75,7 +75,7 @@ display(
         f"**{labels.dataset_title(S.dataset)}** ({info.n_classes} classes): {len(train)} training "
         f"mosaics from the training split, {len(test)} test mosaics from the test split, "
         f"{cfg.grid}×{cfg.grid} patches each ({side}×{side} pixels). Kept fractions "
-        f"{[f'{r:.0%}' for r in RATES]}, retrain seeds {list(SEEDS)}; DAD over epochs "
+        f"{labels.fmt_rates(RATES)}, retrain seeds {labels.fmt_list(SEEDS)}; DAD over epochs "
         f"{labels.fmt_window(cfg.dad_window or (0, cfg.epochs))}, EL2N over epochs "
         f"{labels.fmt_window((0, cfg.el2n_end))}. {1 + len(retrains)} U-Net runs and "
         f"{len(cls_jobs)} classification coresets."
@@ -151,7 +151,7 @@ cls_summary = cls_table.pivot_table(index="rate", columns="method", values="accu
                                     aggfunc=["mean", "std"])  # fmt: skip
 cls_summary.to_csv(S.out_dir() / "dad_classification.csv")
 display(Markdown(f"Test accuracy (%) of coresets of **{labels.dataset_title(S.dataset)}**, mean "
-                 f"and std over seeds {list(S.seeds)}:"))  # fmt: skip
+                 f"and std over seeds {labels.fmt_list(S.seeds)}:"))  # fmt: skip
 display(cls_summary)
 
 
@@ -184,7 +184,8 @@ verdict_rows = seg.verdicts(runs) + [
 ]  # fmt: skip
 verdict_table = pd.DataFrame(verdict_rows).drop(columns="parts")
 verdict_table.to_csv(S.out_dir() / "seg_verdicts.csv", index=False)
-display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")))
+held = claims.verdict_markdown(verdict_rows, f"What held at the `{P.name}` profile")
+display(Markdown(labels.spell_out(held)))  # one minus sign, display names
 
 # %% [markdown]
 # ## What this shows
@@ -192,4 +193,4 @@ display(Markdown(claims.verdict_markdown(verdict_rows, f"What held at the `{P.na
 # %% tags=["remove-input"]
 from evalib.book import lessons
 
-display(Markdown(lessons.dad(runs, verdict_rows, cls_table, rho)))
+display(Markdown(labels.spell_out(lessons.dad(runs, verdict_rows, cls_table, rho))))

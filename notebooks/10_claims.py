@@ -69,7 +69,7 @@ for flag in datasets:
             rows.append(claims.evaluate(table, flag, P.tune_rates, metric,
                                         surrogate_model=(P.model.name, P.model.width)))  # fmt: skip
 display(Markdown(f"Profile **`{P.name}`** ({P.description}); low rates: "
-                 f"{[f'{r:.0%}' for r in P.tune_rates]}."))  # fmt: skip
+                 f"{labels.fmt_rates(P.tune_rates)}."))  # fmt: skip
 display(pd.DataFrame(coverage))
 
 # %%
@@ -104,13 +104,13 @@ if len(verdicts):
 if len(verdicts):
     with pd.option_context("display.max_colwidth", None):
         display(verdicts.query("protocol == 'clean'")[["dataset", "budget", "claim", "verdict",
-                                                       "why"]].style.hide(axis="index"))  # fmt: skip
+                                                       "why"]].reset_index(drop=True))  # fmt: skip
 
 # %% [markdown]
 # ## The comparisons behind them
-# `ours` is A − B in accuracy points (the mean over seeds of the paired differences) ±
-# its 95 % t-interval half-width; `paper` is the same difference in the paper's Table 1
-# (OrganAMNIST; "—" where the paper does not report it); `seeds` the number of pairs.
+# *Ours* is A − B in accuracy points (the mean over seeds of the paired differences) ±
+# its 95 % t-interval half-width; *paper* is the same difference in the paper's Table 1
+# (OrganAMNIST; "—" where the paper does not report it); *seeds* the number of pairs.
 
 # %%
 if len(results):
@@ -124,27 +124,35 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 if len(results):
-    shown = results.query("protocol == 'clean' and budget == 'epochs'").dropna(subset=["diff"])
-    on = shown["model"].map(lambda m: f" on {m}" if isinstance(m, str) and m else "")
-    shown = shown.assign(row=shown["dataset"] + " · " + shown["part"] + on + " · "
-                         + (100 * shown["rate"]).map("{:g} %".format))  # fmt: skip
+    clean = results.query("protocol == 'clean' and budget == 'epochs'").dropna(subset=["diff"])
     colours = {stats.HOLDS: "tab:green", stats.INCONCLUSIVE: "tab:orange",
                stats.CONTRADICTED: "tab:red", stats.UNTESTED: "0.6"}  # fmt: skip
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(shown) + 1.2))
-    ax.barh(shown["row"], shown["diff"], xerr=shown["ci95"].fillna(0),
-            color=[colours[v] for v in shown["verdict"]], capsize=2)  # fmt: skip
-    ax.axvline(0, color="k", lw=0.8)
-    ax.invert_yaxis()
-    ax.set(xlabel="A − B, accuracy points (clean protocol, paper budget; bars: 95 % CI)",
-           title=f"claims · {P.name} profile")  # fmt: skip
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
-              labels=list(colours), loc="lower right", fontsize="small")  # fmt: skip
-    sns.despine(fig)
+    for flag, shown in clean.groupby("dataset", sort=False):  # one figure per dataset
+        on = shown["model"].map(lambda m: f" on {labels.model_title(m)}"
+                                if isinstance(m, str) and m else "")  # fmt: skip
+        row = (shown["claim"].astype(str) + " · " + shown["part"].str.replace(" − full", " − full set")
+               .map(labels.spell_out)
+               .str.replace("EVA tuned", "EVA (tuned)").str.replace("EVA published",
+               "EVA (published)") + on + " · " + shown["rate"].map(labels.fmt_percent))  # fmt: skip
+        fig, ax = plt.subplots(figsize=(plots.MAX_WIDTH, 0.3 * len(shown) + 1.6))
+        ax.barh(row, shown["diff"], xerr=shown["ci95"].fillna(0),
+                color=[colours[v] for v in shown["verdict"]], capsize=2)  # fmt: skip
+        ax.axvline(0, color="k", lw=0.8)
+        ax.invert_yaxis()
+        seeds = labels.fmt_list(sorted(shown["n_seeds"].astype(int).unique()))
+        ax.set(xlabel=f"A − B, accuracy points (bars: 95 % t-interval over n = {seeds} seeds)",
+               title=labels.figure_title(flag, P.name, "claims, clean protocol, paper's epochs"))  # fmt: skip
+        fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()],
+                   labels=list(colours), loc="lower center", ncol=len(colours), frameon=False)  # fmt: skip
+        sns.despine(fig)
+        fig.tight_layout(rect=(0, 0.9 / (0.3 * len(shown) + 1.6), 1, 1))  # labels inside the width
+        plt.show()
 
 # %% [markdown]
-# Each bar is one comparison of the table above under the paper's budget; its colour is
-# the verdict. Claim 2a's comparisons are expected to be negative (a baseline below
-# Random).
+# Each bar is one comparison of the tables above under the paper's budget (the claim's
+# number first), one figure per dataset; its colour is the comparison's verdict, its error
+# bar the 95 % t-interval over seeds from which that verdict is read. Claim 2a's
+# comparisons are expected to be negative (a baseline below Random).
 
 # %% [markdown]
 # ## The same comparisons under the paper's protocol
@@ -169,7 +177,7 @@ related = [pd.read_csv(f).assign(page=f.stem.split("_")[0], dataset=f.parent.nam
 if related:
     with pd.option_context("display.max_colwidth", None):
         display(pd.concat(related, ignore_index=True)[
-            ["page", "dataset", "claim", "source", "ours", "verdict"]].style.hide(axis="index"))  # fmt: skip
+            ["page", "dataset", "claim", "source", "ours", "verdict"]])  # fmt: skip
 else:
     display(Markdown("No related-systems results at this profile yet."))
 
@@ -194,7 +202,7 @@ cost.to_csv(S.cache.results / "compute_cost.csv", index=False)
 display(cost)
 to_go = cost["CPU-hours to go (est.)"]
 display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for "
-                 f"{int(cost['runs done'].sum())} runs; {int(cost['runs missing'].sum())} "
+                 f"{int(cost['runs done'].sum()):,} runs; {int(cost['runs missing'].sum()):,} "
                  f"runs of this profile are not done yet, estimated at "
                  f"{to_go.sum():.1f} CPU-hours"
                  + (" for those whose network has a finished run to time from"

@@ -7,10 +7,14 @@ GitLab URL set, the buttons appear on every page (Colab only for GitHub, as Cola
 opens GitHub notebooks); with none, they stay off and the book builds offline as before.
 The download button always works, because the build ships the page sources
 (``html_copy_source``): the notebooks and Markdown files under ``_sources/``.
+
+It also keeps formatter directives out of the rendered code: a ``# fmt: skip`` comment
+tells ruff to leave a line alone and says nothing to a reader (:func:`strip_directives`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 BINDER = "https://mybinder.org"
@@ -37,6 +41,32 @@ def button_options(theme: Mapping, launch: Mapping | None = None) -> dict:
     return out
 
 
+#: a trailing formatter directive (ruff's and black's): ``  # fmt: skip``, ``# fmt: off``
+DIRECTIVE = re.compile(r"[ \t]*#[ \t]*fmt:[ \t]*(?:skip|off|on)[ \t]*$", re.MULTILINE)
+
+
+def strip_directives(code: str) -> str:
+    """``code`` without formatter directives at the ends of its lines (a line that held
+    only a directive is dropped)."""
+    lines = []
+    for line in code.split("\n"):
+        stripped = DIRECTIVE.sub("", line)
+        if stripped.strip() or not line.strip():
+            lines.append(stripped)
+    return "\n".join(lines)
+
+
+def _on_doctree_read(app, doctree) -> None:
+    from docutils import nodes
+
+    for block in doctree.findall(nodes.literal_block):
+        text = block.astext()
+        if DIRECTIVE.search(text):
+            clean = strip_directives(text)
+            block.children = [nodes.Text(clean)]
+            block.rawsource = clean
+
+
 def _on_config_inited(app, config) -> None:
     config.html_theme_options = button_options(config.html_theme_options or {})
 
@@ -44,4 +74,5 @@ def _on_config_inited(app, config) -> None:
 def setup(app):
     """Sphinx entry point."""
     app.connect("config-inited", _on_config_inited)
+    app.connect("doctree-read", _on_doctree_read)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

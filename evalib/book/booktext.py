@@ -31,7 +31,14 @@ import pandas as pd
 
 from evalib.book import findings
 from evalib.runs.cache import read_json_checked
-from evalib.studies.labels import dataset_title, fmt_window, model_label
+from evalib.studies.labels import (
+    dataset_title,
+    fmt_number,
+    fmt_rates,
+    fmt_window,
+    model_label,
+    model_title,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = Path("book") / "_generated"
@@ -202,8 +209,9 @@ def gap_table(gaps: pd.DataFrame) -> str:
             continue
         lines.append(
             f"| {dataset_title(r['dataset'])} | {int(r['runs'])} | {r['best_val']:.1f} | "
-            f"{r['final_val']:.1f} | {r['final_test']:.1f} | {r['split_gap']:+.1f} | "
-            f"{r['best_gain']:+.1f} |"
+            f"{r['final_val']:.1f} | {r['final_test']:.1f} | "
+            f"{fmt_number(r['split_gap'], 1, sign=True)} | "
+            f"{fmt_number(r['best_gain'], 1, sign=True)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -230,31 +238,35 @@ def _names(items) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
 
 
-def claims_values(name: str, results: Path) -> dict[str, str]:
-    """Which claims hold / are contradicted on every dataset, and where the paper
-    protocol's verdict differs from the clean one (for the teaching page)."""
+def _claims_tables(results: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``claims_verdicts.csv`` and the comparisons (``claims_comparisons.csv`` and, where
+    a profile has one, ``claims_transfer.csv``) of one profile's results folder."""
     verdicts = _csv(results / "claims_verdicts.csv")
     comps = pd.concat([_csv(results / "claims_comparisons.csv"),
                        _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
-    items = findings.findings(verdicts, comps, title=dataset_title, order=_datasets())
-    by: dict[object, list[str]] = {}
-    for f in items:
-        by.setdefault(f["claim"], []).append(f["category"])
-    held = [str(c) for c, cats in by.items() if all(x == findings.HOLDS for x in cats)]
-    against = [str(c) for c, cats in by.items() if all(x == findings.CONTRADICTED for x in cats)]
-    differs = []
-    if {"protocol", "dataset", "claim", "verdict"} <= set(verdicts.columns):
-        cat = verdicts.assign(cat=verdicts["verdict"].map(findings.category))
-        wide = cat.pivot_table(index=["claim", "dataset"], columns="protocol", values="cat",
-                               aggfunc="first")  # fmt: skip
-        if {"clean", "paper"} <= set(wide.columns):
-            rank = {d: i for i, d in enumerate(_datasets())}
-            rows = sorted(wide.dropna().itertuples(), key=lambda r: (r[0][0], rank.get(r[0][1], 9)))
-            differs = [f"claim {r[0][0]} on {dataset_title(r[0][1])}" for r in rows
-                       if r.clean != r.paper]  # fmt: skip
-    return {"claims_held_everywhere": _names(held) if items else MISSING,
-            "claims_contradicted_everywhere": _names(against) if items else MISSING,
-            "claims_protocol_differs": _names(differs) if items else MISSING}  # fmt: skip
+    return verdicts, comps
+
+
+def claims_values(name: str, results: Path) -> dict[str, str]:
+    """The teaching page's generated answers: which claims hold, are contradicted or
+    stay inconclusive (one sentence), and where the paper protocol's verdict differs."""
+    verdicts, comps = _claims_tables(results)
+    grid = findings.cells(verdicts, comps)
+    if grid.empty:
+        return {
+            "claims_verdict_summary": MISSING,
+            "claims_protocol_note": MISSING,
+            "claims_seeds": MISSING,
+        }
+    differs = findings.protocol_differences(verdicts, findings.PRIMARY, dataset_title)
+    note = (f"Under the paper's protocol the verdict changes for {_names(differs)}." if differs
+            else "Here the two protocols give the same verdict for every claim, dataset and "
+            "budget.")  # fmt: skip
+    return {
+        "claims_verdict_summary": findings.verdict_summary(grid, name),
+        "claims_protocol_note": note,
+        "claims_seeds": findings.seeds_text(grid),
+    }
 
 
 def ablation_values(results: Path, datasets) -> dict[str, str]:
@@ -353,48 +365,90 @@ def dataset_values() -> dict[str, str]:
 # ----------------------------------------------------------------------------- pages
 
 
-def findings_page(name: str, results: Path) -> str:
-    """The landing page's Findings body for profile ``name``."""
-    verdicts = _csv(results / "claims_verdicts.csv")
-    comps = pd.concat([_csv(results / "claims_comparisons.csv"),
-                       _csv(results / "claims_transfer.csv")], ignore_index=True)  # fmt: skip
+def scale_text(name: str) -> str:
+    """The profile's scale in a few words: ``"ConvNet ×0.25, 20 epochs, 3 seeds"``."""
     p = _profile(name)
-    scale, windows, about = "", "", f"the `{name}` profile"
-    if p is not None:
-        rates = ", ".join(f"{100 * r:g} %" for r in p.tune_rates)
-        scale = (f"`{name}` scale ({model_label(p.model.name, p.model.width)}, {p.epochs} "
-                 f"epochs; surrogate {p.surrogate_epochs} epochs)")  # fmt: skip
-        windows = (f"the windows were chosen on validation runs of seed {p.tuning_seed} at "
-                   f"{rates} (other rates take the nearest tuned rate's windows), so they "
-                   "are the best of this profile's grid, not the paper's own")  # fmt: skip
-        about = f"the `{name}` profile ({p.description})"
-    items = findings.findings(verdicts, comps, windows_note=windows, scale_note=scale,
-                              title=dataset_title, order=_datasets())  # fmt: skip
-    intro = (
-        f"Generated from `results/{name}/claims_*.csv`, the tables of "
-        "{doc}`../notebooks/10_claims`. Every verdict comes from "
-        f"{about}: it says whether the direction of a claim survives with a smaller "
-        "network and budget, not whether the paper's numbers do. Verdicts use the clean "
-        "protocol (test split, model after the last epoch, 95 % t-intervals over seeds); "
-        "the differences behind them are in accuracy points, the paper's in parentheses "
-        "where its Table 1 gives them. Each line ends with the caveat that matters most "
-        "for it: a single seed, a verdict that the paper's protocol (validation split, best "
-        "epoch) would change, or the window choice (tuned on validation runs of a seed that "
-        "is not reported, over this profile's grid of windows)."
-    )
-    return findings.findings_markdown(items, intro)
+    if p is None:
+        return ""
+    model = model_title(model_label(p.model.name, p.model.width))
+    return f"{model}, {p.epochs} epochs, {len(p.seeds)} seeds"
 
 
-def substitutions(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
-    """Every ``{{ name }}`` the book's Markdown pages use, as text."""
+def windows_text(name: str) -> str:
+    """How the profile chose EVA's windows (the window caveat of the Findings)."""
+    p = _profile(name)
+    if p is None:
+        return ""
+    rates = fmt_rates(p.tune_rates)
+    return (f"EVA's windows were chosen on validation runs of seed {p.tuning_seed} at "
+            f"{rates} (other rates take the nearest tuned rate's windows): the best of this "
+            "profile's grid of windows, not the paper's own")  # fmt: skip
+
+
+def findings_profiles(root: Path, book: str) -> list[str]:
+    """The profiles the Findings show: the book's first, then every other folder of
+    ``results/`` with a ``claims_verdicts.csv`` of a known profile but ``smoke`` (which
+    exists for tests)."""
+    from evalib.runs.config import PROFILES
+
+    others = sorted(p.parent.name for p in (root / "results").glob("*/claims_verdicts.csv"))
+    return [book] + [p for p in others if p != book and p in PROFILES and p != "smoke"]
+
+
+def findings_page(name: str, results: Path, others: tuple[str, ...] = ()) -> str:
+    """The landing page's Findings for profile ``name`` (and a verdict grid for each
+    profile of ``others``, read from the folder beside ``results``)."""
+    shown = []
+    for profile in (name, *others):
+        verdicts, comps = _claims_tables(results.parent / profile)
+        p = _profile(profile)
+        shown.append(findings.ProfileResults(
+            name=profile, verdicts=verdicts, comparisons=comps, scale=scale_text(profile),
+            settings=(p.description[0].upper() + p.description[1:] + ".") if p else "",
+            windows=windows_text(profile)))  # fmt: skip
+    source = (f"Generated from `results/{name}/claims_*.csv`, the tables of "
+              "{doc}`../notebooks/10_claims`, which lists every comparison.")  # fmt: skip
+    why = findings.why_random_wins(*(_per_dataset(results, f) for f in WHY_FILES))
+    return findings.findings_markdown(shown, source, dataset_title, _datasets(), why=why)
+
+
+#: the tables behind the Findings' "why" (pages 05 and 02, per dataset)
+WHY_FILES = ("window_robustness.csv", "coreset_classes.csv", "per_class_accuracy.csv")
+
+
+def _per_dataset(results: Path, fname: str) -> pd.DataFrame:
+    """``results/<dataset>/<fname>`` of the book's datasets, stacked with a ``dataset``
+    column (empty when no dataset has the file)."""
+    parts = [_csv(results / flag / fname).assign(dataset=flag) for flag in _datasets()
+             if (results / flag / fname).is_file()]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def launch_values(repository_url: str) -> dict[str, str]:
+    """What the teaching page says about the header's launch buttons: they exist only
+    when the book is built with a repository URL (:mod:`evalib.book.bookconfig`)."""
+    if not str(repository_url or "").startswith(("https://", "http://")):
+        return {"launch_note": ""}
+    return {"launch_note": " Or open the walkthrough in Colab or Binder from the launch "
+            "button in its page header: the notebook then installs `evalib` itself."}  # fmt: skip
+
+
+def substitutions(
+    root: Path = ROOT, profile: str | None = None, repository_url: str | None = None
+) -> dict[str, str]:
+    """Every ``{{ name }}`` the book's Markdown pages use, as text (``repository_url``:
+    the book's, default ``repository.url`` of ``_config.yml``)."""
+    from evalib.book.reproduce import repository_url as configured_url
+
     name = book_profile(root, profile)
+    url = configured_url(root / "_config.yml") if repository_url is None else repository_url
     results = root / "results" / name
     gaps = full_data_gaps(name, results, _datasets())
     return {"book_profile": name, **compute_cost(results), **profile_values(name),
             **gap_values(gaps), **class_timing(root), **dataset_values(),
             **claims_values(name, results), **ablation_values(results, _datasets()),
             **class_dynamics_values(root), **ccs_binning_values(root, name),
-            **regime_values(root)}  # fmt: skip
+            **regime_values(root), **launch_values(url)}  # fmt: skip
 
 
 #: full-data test accuracy (OrganAMNIST, final epoch) the `cpu` profile's network aimed at
@@ -461,6 +515,34 @@ def ray_smoke_table(results: Path) -> str:
     return head + body
 
 
+def paper_cost_table(results: Path) -> str:
+    """The one-GPU hours of the `paper` profile's grids from ``paper_grid_hours.csv``
+    (written by ``benchmarks/bench_overheads.py``, the table the scaling page shows in
+    full): one row per grid, its job count and the hours with each checkpoint cadence.
+    The rerun page quotes it, so the two pages give the same costs."""
+    frame = _csv(results / "paper_grid_hours.csv")
+    if frame.empty or not {"grid", "jobs", "checkpoints", "gpus"} <= set(frame.columns):
+        return "*The cost model has not been run yet (`benchmarks/bench_overheads.py`).*\n"
+    one = frame[frame["gpus"] == 1]
+    cadences = list(dict.fromkeys(one["checkpoints"]))
+
+    def hours(lo: float, hi: float) -> str:
+        a, b = f"{lo:.3g}", f"{hi:.3g}"
+        return f"{a} h" if a == b else f"{a}–{b} h"
+
+    head = ("| grid (OrganAMNIST) | jobs | "
+            + " | ".join(f"1 GPU, checkpoint {c}" for c in cadences) + " |")  # fmt: skip
+    lines = [head, "|---|---|" + "---|" * len(cadences)]
+    for grid, g in one.groupby("grid", sort=False):
+        cells = []
+        for c in cadences:
+            r = g[g["checkpoints"] == c]
+            cells.append(hours(float(r["hours_low"].iloc[0]), float(r["hours_high"].iloc[0]))
+                         if len(r) else "—")  # fmt: skip
+        lines.append(f"| {grid} | {int(g['jobs'].iloc[0]):,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _cpu_model() -> tuple[str, float]:
     m = _profile("cpu").model
     return (m.name, float(m.width))
@@ -504,10 +586,11 @@ def pages(root: Path = ROOT, profile: str | None = None) -> dict[str, str]:
     name = book_profile(root, profile)
     results = root / "results" / name
     return {
-        "findings.md": findings_page(name, results),
+        "findings.md": findings_page(name, results, tuple(findings_profiles(root, name)[1:])),
         "protocol_gap.md": gap_table(full_data_gaps(name, results, _datasets())),
         "candidates.md": candidates_table(root / "results" / "cpu", _cpu_model()),
         "ray_smoke.md": ray_smoke_table(root / "results" / "scaling"),
+        "paper_cost.md": paper_cost_table(root / "results" / "scaling"),
         "layers.md": layers_page(root / "evalib"),
     }
 
@@ -534,7 +617,8 @@ def _on_config_inited(app, config) -> None:
     profile = config.evalib_book_profile or None
     write(root, profile)
     subs: Mapping[str, str] = dict(getattr(config, "myst_substitutions", None) or {})
-    config.myst_substitutions = {**subs, **substitutions(root, profile)}
+    url = str((config.html_theme_options or {}).get("repository_url") or "")
+    config.myst_substitutions = {**subs, **substitutions(root, profile, url)}
 
 
 def setup(app):

@@ -3,6 +3,8 @@
 Every function takes a DataFrame of results and returns a new one (nothing is changed in
 place), with values turned into display strings where that is the point:
 
+* :func:`readable`: reader-facing names (:mod:`evalib.studies.labels`) for headers, methods,
+  datasets, networks and budgets, rates as percents: no code name reaches a reader;
 * :func:`for_display`: drop all-NaN columns, integers as integers, other numbers with a
   fixed number of decimals, p-values below 0.001 as ``< 0.001``, missing values as ``—``;
 * :func:`split_wide` / :func:`fit_width`: a table too wide for a page split into
@@ -14,14 +16,20 @@ place), with values turned into display strings where that is the point:
 
 from __future__ import annotations
 
+import ast
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from evalib.studies import labels
+
 MISSING = "—"
+ROOT = Path(__file__).resolve().parents[2]
 P_FLOOR = 0.001
 
 
@@ -88,9 +96,9 @@ def float_digits(values: Iterable[float], digits: int = 2) -> int:
 def _p_like(name: object) -> bool:
     n = str(name).lower()
     return (
-        n in ("p", "pvalue", "p_value", "p-value")
-        or n.startswith(("p_", "p-"))
-        or (n.endswith(("_p", " p", "pvalue", "p_value", "p-value")))
+        n in ("p", "pvalue", "p_value", "p-value", "p value")
+        or n.startswith(("p_", "p-", "p "))
+        or (n.endswith(("_p", " p", "pvalue", "p_value", "p-value", "p value")))
     )
 
 
@@ -103,8 +111,10 @@ def for_display(
     """A copy of ``frame`` as display strings: all-NaN columns dropped, whole-number
     columns as integers, p-value columns (``p_columns``, default: names like ``p``,
     ``p_value``, ``…_p``) through :func:`format_p`, other numbers with ``digits``
-    decimals (more where :func:`float_digits` needs them, or ``digits_by_column[c]``),
-    missing values as ``—``. Text is unchanged."""
+    decimals (more where :func:`float_digits` needs them, or ``digits_by_column[c]``), all
+    numbers with thousands separators, U+2212 as the minus sign and no negative zero
+    (:func:`evalib.studies.labels.fmt_number`), missing values as ``—``. Text is
+    unchanged."""
     out = drop_empty(frame).copy()
     p_cols = set(p_columns) if p_columns is not None else {c for c in out if _p_like(c)}
     ints = set(integer_columns(out)) - p_cols
@@ -114,14 +124,158 @@ def for_display(
         if c in p_cols:
             out[c] = [format_p(v) for v in col]
         elif c in ints:
-            out[c] = [MISSING if pd.isna(v) else f"{int(round(float(v)))}" for v in col]
+            out[c] = [MISSING if pd.isna(v) else labels.fmt_number(round(float(v)), 0) for v in col]
         elif pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             d = per[c] if c in per else float_digits(col, digits)
-            out[c] = [MISSING if pd.isna(v) else f"{float(v):.{d}f}" for v in col]
+            out[c] = [MISSING if pd.isna(v) else labels.fmt_number(float(v), d) for v in col]
         else:
             out[c] = [MISSING if v is None or (isinstance(v, float) and math.isnan(v)) else v
                       for v in col]  # fmt: skip
     return out
+
+
+#: columns that hold a selection rate (a fraction of the training set)
+RATE_NAME = re.compile(r"(^|_)rate$")
+
+
+def _is_rate_column(name: object, col: pd.Series) -> bool:
+    vals = pd.to_numeric(col, errors="coerce").dropna()
+    return (
+        bool(RATE_NAME.search(str(name)))
+        and len(vals) > 0
+        and bool(((vals > 0) & (vals <= 1)).all())
+    )
+
+
+def _label_level(values: Iterable[object], name: object) -> list[object]:
+    """One level of column or index labels, as headers: rates (a level named ``rate``)
+    as percents, method keys as their long names, column names by
+    :func:`evalib.studies.labels.column_label`."""
+    out = []
+    for v in values:
+        if str(name) == "rate" and isinstance(v, (int, float, np.number)) and 0 < float(v) <= 1:
+            out.append(labels.fmt_percent(float(v)))
+        elif isinstance(v, str) and str(name) == "dataset":
+            out.append(labels.dataset_title(v))
+        elif isinstance(v, str) and str(name) == "budget":
+            out.append(labels.budget_label(v))
+        elif isinstance(v, str) and str(name) in ("model", "model_label"):
+            out.append(labels.model_title(v))
+        elif isinstance(v, str) and str(name) == "study":
+            out.append(labels.STUDIES.get(v, v))
+        elif isinstance(v, str):
+            out.append(labels.column_label(v))
+        else:
+            out.append(v)
+    return out
+
+
+def _readable_index(index: pd.Index) -> pd.Index:
+    if isinstance(index, pd.MultiIndex):
+        arrays = [_label_level(index.get_level_values(i), index.names[i])
+                  for i in range(index.nlevels)]  # fmt: skip
+        return pd.MultiIndex.from_arrays(arrays, names=[_name(n) for n in index.names])
+    if isinstance(index, pd.RangeIndex) and index.name is None:
+        return index
+    return pd.Index(_label_level(index, index.name), name=_name(index.name))
+
+
+def _name(name: object) -> object:
+    return labels.column_label(name) if isinstance(name, str) else name
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` in reader-facing names: headers and index names by
+    :func:`evalib.studies.labels.column_label`; a column of method keys by the methods'
+    short names (a table's rows stay one line), datasets by MedMNIST's spelling, networks and budgets by their display
+    names, any other snake_case value with its underscores as spaces; rates (columns or
+    levels named ``rate``) as percents. Numbers stay numbers for :func:`for_display`."""
+    out = frame.copy()
+    for c in out.columns:
+        col = out[c]
+        name = c[-1] if isinstance(c, tuple) else c
+        key = str(name)
+        if _is_rate_column(name, col):
+            out[c] = [MISSING if pd.isna(v) else labels.fmt_percent(float(v)) for v in col]
+        elif col.dtype == object or pd.api.types.is_string_dtype(col):
+            text = [v for v in col if isinstance(v, str)]
+            if key == "dataset":
+                out[c] = [labels.dataset_title(v) if isinstance(v, str) else v for v in col]
+            elif key == "budget":
+                out[c] = [labels.budget_label(v) if isinstance(v, str) else v for v in col]
+            elif key in ("study", "notebook"):
+                out[c] = [labels.STUDIES.get(v, v) if isinstance(v, str) else v for v in col]
+            elif text and all(v in labels.LONG for v in text):
+                out[c] = [labels.short(v) if isinstance(v, str) else v for v in col]
+            else:
+                out[c] = [labels.value_label(v) for v in col]
+    out.index = _readable_index(out.index)
+    if not isinstance(out.columns, pd.MultiIndex):
+        shown = _label_level(out.columns, out.columns.name)
+        seen: set[object] = set()
+        for i, (orig, new) in enumerate(zip(out.columns, shown, strict=True)):
+            if new in seen:  # two columns with one display name: the later one says more
+                shown[i] = str(orig).replace("_", " ")
+            seen.add(shown[i])
+        out.columns = pd.Index(shown, name=_name(out.columns.name))
+    else:
+        out.columns = _readable_index(out.columns)
+    return out
+
+
+def _snake_constants(package: Path) -> set[str]:
+    """Every string constant of the package's source that is a snake_case identifier."""
+    names: set[str] = set()
+    for path in package.rglob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and labels.is_code_name(node.value):
+                names.add(node.value)
+    return names
+
+
+@functools.lru_cache(maxsize=4)
+def code_names(root: Path = ROOT) -> frozenset[str]:
+    """The package's own snake_case names, which no reader should meet in a table or a
+    figure: every snake_case string constant of ``evalib``'s source (the columns its
+    studies write, method keys, parameters), the method keys of
+    :mod:`evalib.studies.labels`, and the column headers of the committed result tables
+    (``results/**/*.csv``, whose names may be built at run time)."""
+    names = _snake_constants(root / "evalib") | {k for k in labels.LONG if "_" in k}
+    for path in (root / "results").rglob("*.csv"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                header = fh.readline()
+        except (OSError, UnicodeDecodeError):
+            continue
+        names |= {h.strip().strip('"') for h in header.split(",") if labels.is_code_name(
+            h.strip().strip('"'))}  # fmt: skip
+    return frozenset(names)
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.]+")
+#: a Python list literal as ``str(list)`` writes it: quoted items, or decimal numbers
+LIST_LITERAL = re.compile(
+    r"\[\s*(?:'[^'\]]*'|\"[^\"\]]*\"|-?\d+\.\d+)"
+    r"(?:\s*,\s*(?:'[^'\]]*'|\"[^\"\]]*\"|-?\d+\.\d+))*\s*\]"
+)
+
+
+def code_names_in(text: object, names: Iterable[str] | None = None) -> list[str]:
+    """The code names (default :func:`code_names`) that ``text`` holds as words."""
+    known = code_names() if names is None else frozenset(names)
+    return [t for t in _TOKEN.findall(str(text)) if "_" in t and t.strip(".") in known]
+
+
+def reader_problems(text: object, names: Iterable[str] | None = None) -> list[str]:
+    """What a reader should not see in ``text`` (a table cell, a figure label): code
+    names (:func:`code_names_in`) and Python list literals."""
+    problems = [f"code name {n!r}" for n in code_names_in(text, names)]
+    problems += [f"Python list {m!r}" for m in LIST_LITERAL.findall(str(text))]
+    return problems
 
 
 def split_wide(
@@ -275,19 +429,52 @@ def _breakable_headers(table_html: str) -> str:
     return re.sub(r"(<th[^>]*>)([^<]*)(</th>)", cell, table_html)
 
 
+#: a text column whose longest value has more characters reads as sentences
+LONG_TEXT = 48
+
+
+def long_text_columns(frame: pd.DataFrame, threshold: int = LONG_TEXT) -> list[int]:
+    """Positions of the columns of ``frame`` that hold long text (explanations)."""
+    return [i for i in range(frame.shape[1])  # by position: a transposed table may repeat names
+            if frame.iloc[:, i].map(lambda v: len(v) if isinstance(v, str) else 0).max()
+            > threshold]  # fmt: skip
+
+
+def _mark_long_text(table_html: str, positions: Sequence[int]) -> str:
+    """Give the body cells of the columns at ``positions`` the class ``long-text`` (wide
+    enough to read as sentences, ``book/_static/evalib.css``)."""
+    if not positions:
+        return table_html
+    wanted = set(positions)
+
+    def row(m: re.Match) -> str:
+        k = -1
+
+        def cell(c: re.Match) -> str:
+            nonlocal k
+            k += 1
+            return '<td class="long-text"' if k in wanted else c.group(0)
+
+        return re.sub(r"<td(?=[\s>])", cell, m.group(0))
+
+    head, sep, body = table_html.partition("<tbody>")
+    return head + sep + re.sub(r"<tr[\s>].*?</tr>", row, body, flags=re.DOTALL)
+
+
 def to_html(frame: pd.DataFrame, max_chars: int = PAGE_CHARS) -> str:
-    """``frame`` as the book shows it: :func:`fit_page`'s parts as HTML tables (class
-    ``dataframe``, like pandas' own), headers that wrap after underscores, no row
-    numbers, at most pandas' ``display.max_rows`` rows each."""
+    """``frame`` as the book shows it: reader-facing names (:func:`readable`),
+    :func:`fit_page`'s parts as HTML tables (class ``dataframe``, like pandas' own), long
+    text in wide cells, no row numbers, at most pandas' ``display.max_rows`` rows each."""
     tables = []
-    for part in fit_page(frame, max_chars):
+    for part in fit_page(readable(frame), max_chars):
         body = part.to_html(
             index=_index_shown(part), border=0, escape=True,
             na_rep=MISSING, max_rows=pd.get_option("display.max_rows"), notebook=False,
         )  # fmt: skip
         # a p-value floor is one token: "< 0.001" never wraps after its "<"
         body = body.replace(f"&lt; {P_FLOOR:g}", f"&lt;&nbsp;{P_FLOOR:g}")
-        tables.append(_breakable_headers(body))
+        body = body.replace(' style="text-align: right;"', "")  # the page's CSS aligns
+        tables.append(_mark_long_text(_breakable_headers(body), long_text_columns(part)))
     if len(tables) > 1:
         tables.insert(0, f"<p><em>One wide table, shown in {len(tables)} parts.</em></p>")
     return "<div>" + "\n".join(tables) + "</div>"

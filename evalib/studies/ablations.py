@@ -33,7 +33,16 @@ from evalib.errors import EvalibError
 from evalib.runs.config import ModelSpec, Profile, SurrogateConfig, get_profile
 from evalib.scores import get_method
 from evalib.scores.windows import Window
-from evalib.studies.labels import fmt_pair, fmt_window, model_label, protocol_label, rank, short
+from evalib.studies.labels import (
+    budget_label,
+    fmt_number,
+    fmt_pair,
+    fmt_window,
+    model_label,
+    protocol_label,
+    rank,
+    short,
+)
 from evalib.studies.stats import groupby_summary
 
 #: protocol name -> result column. ``paper``: best validation accuracy over the periodic
@@ -290,10 +299,11 @@ def describe_differences(
     for name, g in d.groupby("comparison", sort=False):
         parts = []
         for _, r in g.iterrows():
-            cell = " · ".join(f"{100 * float(r[c]):g} %" if c == "rate" else str(r[c])
+            cell = " · ".join(f"{100 * float(r[c]):g} %" if c == "rate" else
+                              f"the {budget_label(r[c])}" if c == "budget" else str(r[c])
                               for c in by)  # fmt: skip
-            ci = "" if pd.isna(r["ci95"]) else f" ± {r['ci95']:.1f}"
-            parts.append(f"{r['diff']:+.1f}{ci} at {cell}")
+            ci = "" if pd.isna(r["ci95"]) else f" ± {fmt_number(r['ci95'], 1)}"
+            parts.append(f"{fmt_number(r['diff'], 1, sign=True)}{ci} at {cell}")
         seeds = sorted({int(n) for n in g["count"]})
         n = "/".join(map(str, seeds))
         lines.append(f"- **{name}**: {'; '.join(parts)} ({n} seed{'s' if seeds != [1] else ''})")

@@ -17,6 +17,7 @@ A key without a name here is shown as it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 #: method key -> long name (tables, prose)
@@ -187,3 +188,248 @@ def fmt_window(window: Sequence[int]) -> str:
 def fmt_pair(early: Sequence[int], late: Sequence[int]) -> str:
     """A dual window as ``"[a, b) + [c, d)"``."""
     return f"{fmt_window(early)} + {fmt_window(late)}"
+
+
+# ----------------------------------------------------------------------------- reader-facing
+# Names and number formats for what a reader sees: table headers, table values, figure
+# labels and generated prose. Result files keep their code names (``clean_test_acc``,
+# ``eva_tuned``); pages show these.
+
+#: a network's code name -> how pages write it
+MODEL_NAMES: dict[str, str] = {
+    "resnet18": "ResNet-18",
+    "resnet50": "ResNet-50",
+    "mobilenet_v2": "MobileNet-v2",
+    "mobilenetv2": "MobileNet-v2",
+    "vgg": "VGG",
+    "vgg11": "VGG-11",
+    "vgg16": "VGG-16",
+    "convnet": "ConvNet",
+}
+
+#: training budget (the ``budget`` column of the studies) -> how pages name it
+BUDGETS: dict[str, str] = {
+    "epochs": "paper's epochs",
+    "floor": "step floor",
+}
+
+#: claim id (:mod:`evalib.studies.claims`) -> a short name for grids and figure rows
+CLAIM_SHORT: dict[str, str] = {
+    "1": "EVA beats Random",
+    "1p": "EVA with the published windows beats Random",
+    "1cb": "Class-balanced EVA beats stratified Random (our check)",
+    "1f": "EVA with the code's class-balance flag beats Random (our check)",
+    "2a": "Score baselines fall below Random",
+    "2b": "CCS does not beat Random",
+    "3": "Variance beats expectation",
+    "4": "Two windows beat one",
+    "5": "EVA at 30 % matches the full training set",
+    "6": "EVA's coresets transfer to other networks",
+}
+
+#: study of :mod:`evalib.studies.grids` (and related page) -> how the compute table names it
+STUDIES: dict[str, str] = {
+    "surrogates": "surrogate runs",
+    "tuning": "window tuning (tuning seed)",
+    "table1": "Table 1",
+    "ablation": "variance ablation",
+    "dual": "EVA as written and as coded",
+    "cross": "cross-architecture",
+    "07_pruning_identified": "pruning-identified exemplars (page 07)",
+    "08_distillation": "dataset distillation (page 08)",
+    "09_dad_segmentation": "DAD segmentation (page 09)",
+}
+
+#: column name of a result table -> its header on a page (names not listed here are
+#: shown by :func:`column_label`'s rules)
+COLUMNS: dict[str, str] = {
+    "method": "method",
+    "arm": "arm",
+    "eva_arm": "EVA arm",
+    "dataset": "dataset",
+    "protocol": "protocol",
+    "budget": "training budget",
+    "rate": "rate",
+    "seed": "seed",
+    "model": "network",
+    "model_label": "network",
+    "paper_model": "paper's network",
+    "width": "width",
+    "n": "n",
+    "n_seeds": "seeds",
+    "n_train": "training images",
+    "n_params": "parameters",
+    "count": "seeds",
+    "mean": "mean",
+    "std": "SD",
+    "ci95": "95 % CI ±",
+    "diff": "difference",
+    "clean_test_acc": "test accuracy (clean protocol)",
+    "paper_val_acc": "validation accuracy (paper protocol)",
+    "final_val_acc": "final validation accuracy",
+    "ours": "ours",
+    "ours_mean": "ours, mean",
+    "ours_std": "ours, SD",
+    "ours_ci95": "ours, 95 % CI ±",
+    "paper": "paper",
+    "paper_mean": "paper, mean",
+    "paper_std": "paper, SD",
+    "eva_minus_random": "EVA − Random",
+    "eva_minus_best_other": "EVA − best other",
+    "best_other": "best other method",
+    "minus_random": "minus Random",
+    "pearson_r": "Pearson r",
+    "pearson_p": "Pearson p",
+    "spearman": "Spearman ρ",
+    "spearman_rho": "Spearman ρ",
+    "spearman_p": "Spearman p",
+    "jaccard": "Jaccard",
+    "worst_class_accuracy": "worst-class accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "smallest_class": "smallest class",
+    "train_share": "share of the training set",
+    "affected_all": "with an unseen epoch: whole set (%)",
+    "affected_mask": "with an unseen epoch: coreset, masked (%)",
+    "affected_zero": "with an unseen epoch: coreset, zero-filled (%)",
+    "dense_acc": "dense accuracy",
+    "mean_htl": "mean HTL",
+    "pie_train": "PIE share, training set",
+    "pie_test": "PIE share, test set",
+    "mean_a": "mean of A",
+    "mean_b": "mean of B",
+    "batch_real": "real images per batch",
+    "lr_img": "image learning rate",
+    "ipc": "images per class",
+    "ipcs": "images per class",
+    "eval_augment": "evaluation augmentation",
+    "eval_batch": "evaluation batch",
+    "eval_lr": "evaluation learning rate",
+    "eval_models": "evaluation networks",
+    "eval_steps": "evaluation steps",
+    "full_steps": "full-data steps",
+    "random_rel": "Random, relative to full",
+    "distilled_rel": "distilled, relative to full",
+    "drop_last": "last small batch dropped",
+    "steps": "steps",
+}
+
+#: the suffixes :func:`column_label` turns into words (``accuracy_mean`` -> "accuracy, mean")
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("_mean", ", mean"),
+    ("_std", ", SD"),
+    ("_ci95", ", 95 % CI ±"),
+    ("_vs_uniform", " vs uniform"),
+    ("_minus_random", " − Random"),
+)
+MINUS = "−"  # U+2212: the one minus sign of every page
+_SNAKE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+_KEY_IN_DIFFERENCE = re.compile(r"\b(" + "|".join(k for k in LONG if "_" not in k) + r")( − )")
+_MODEL_WIDTH = re.compile(r"\b(" + "|".join(MODEL_NAMES) + r")( ×[0-9.]+)")
+_SIGNED_ZERO = re.compile(r"(?<![\w.])[+−](0(?:\.0+)?)(?![\d.])")
+_HYPHEN_MINUS = re.compile(r"(?<![\w.\-–])-(?=\d)")
+_METHOD_KEY = re.compile(
+    r"\b(?:" + "|".join(sorted((k for k in LONG if "_" in k), key=len, reverse=True)) + r")\b"
+)
+
+
+def model_name(name: str) -> str:
+    """A network's code name as pages write it: ``"resnet18"`` -> ``"ResNet-18"``."""
+    return MODEL_NAMES.get(str(name).lower(), str(name))
+
+
+def model_title(text: object) -> str:
+    """A network as :func:`model_label` writes it, for readers:
+    ``"resnet18 ×0.125"`` -> ``"ResNet-18 ×0.125"``; other text unchanged."""
+    s = str(text)
+    head, sep, rest = s.partition(" ×")
+    return model_name(head) + sep + rest if head.lower() in MODEL_NAMES else s
+
+
+def budget_label(budget: object) -> str:
+    """``"floor"`` -> ``"step floor"``; unknown budgets as they are."""
+    return BUDGETS.get(str(budget), str(budget))
+
+
+def claim_short(claim: object) -> str:
+    """A claim's short name (:data:`CLAIM_SHORT`), ``"claim X"`` for an id without one."""
+    return CLAIM_SHORT.get(str(claim), f"claim {claim}")
+
+
+def column_label(name: object) -> str:
+    """The header a page shows for a result column: :data:`COLUMNS`, a method's short name
+    (a pivoted table's columns), a known suffix spelled out, else the name with its
+    underscores as spaces (no code name reaches a reader)."""
+    key = str(name)
+    if key in COLUMNS:
+        return COLUMNS[key]
+    if key in SHORT:
+        return SHORT[key]
+    for suffix, words in _SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return column_label(key[: -len(suffix)]) + words
+    return key.replace("_", " ")
+
+
+def is_code_name(text: object) -> bool:
+    """True for a snake_case identifier: lower-case words joined by underscores
+    (``clean_test_acc``, ``var_d``)."""
+    return isinstance(text, str) and _SNAKE.fullmatch(text) is not None
+
+
+def spell_out(text: str) -> str:
+    """``text`` for a reader: every method key that has an underscore (``dad_ambiguous``)
+    replaced by the method's long name wherever it stands, a one-word key next to a
+    difference's minus (``entropy − Random``) by its name, a network with its width
+    (``resnet18 ×0.125``) by its display name, a hyphen used as a minus sign (``-38.7``)
+    by U+2212, and a signed zero (``+0.0``, ``-0.0``) as ``0.0``."""
+    text = _METHOD_KEY.sub(lambda m: LONG[m.group(0)], text)
+    text = _KEY_IN_DIFFERENCE.sub(lambda m: LONG[m.group(1)] + m.group(2), text)
+    text = _MODEL_WIDTH.sub(lambda m: model_name(m.group(1)) + m.group(2), text)
+    return _SIGNED_ZERO.sub(r"\1", _HYPHEN_MINUS.sub(MINUS, text))
+
+
+def value_label(value: object) -> object:
+    """A table value as a reader sees it: a method key with an underscore -> its short
+    name (its long name inside a longer text), a network -> :func:`model_title`, any other
+    snake_case identifier with its underscores as spaces; everything else unchanged."""
+    if isinstance(value, (list, tuple)):  # never a Python list or tuple on a page
+        return fmt_list(value_label(v) for v in value)
+    if not isinstance(value, str):
+        return value
+    if is_code_name(value):
+        return SHORT.get(value, value.replace("_", " "))
+    return spell_out(model_title(value)).replace(" ± ", "\u00a0±\u00a0").replace(" %", "\u00a0%")
+
+
+def fmt_number(x: float, digits: int = 1, sign: bool = False) -> str:
+    """``x`` with ``digits`` decimals, thousands separated by commas, U+2212 as the
+    minus sign, and a value that rounds to zero as ``0.0`` (never ``−0.0`` or ``+0.0``);
+    ``sign``: ``+`` before a positive value."""
+    text = f"{float(x):,.{digits}f}"
+    if float(text.replace(",", "")) == 0:
+        return text.lstrip("-")
+    if sign and not text.startswith("-"):
+        text = "+" + text
+    return text.replace("-", MINUS)
+
+
+def fmt_percent(rate: float, digits: int | None = None) -> str:
+    """A rate in (0, 1] as a percent: ``0.02`` -> ``"2 %"`` (``digits``: fixed decimals;
+    default: as many as the value needs)."""
+    pct = 100 * float(rate)
+    text = f"{pct:g}" if digits is None else fmt_number(pct, digits)
+    return f"{text}\u00a0%"  # a no-break space: "2 %" never wraps before its sign
+
+
+def fmt_list(items: Iterable[object]) -> str:
+    """``[0, 1, 2]`` as ``"0, 1 and 2"`` (a page never shows a Python list)."""
+    shown = [fmt_number(x, 0) if isinstance(x, int) and not isinstance(x, bool) else
+             f"{x:g}" if isinstance(x, float) else str(x) for x in items]  # fmt: skip
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def fmt_rates(rates: Iterable[float]) -> str:
+    """Selection rates as percents in words: ``[0.02, 0.05]`` -> ``"2 % and 5 %"``."""
+    return fmt_list([fmt_percent(r) for r in rates])

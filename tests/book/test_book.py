@@ -3,16 +3,19 @@
 The browser test uses ``_build/html`` when it exists. With ``EVALIB_BUILD_BOOK=1`` it
 first builds the book itself, with warnings as errors, into a temporary folder. It is
 skipped (with the reason) when Chromium is missing or there is no built book.
-The checker's parsing helpers are also tested without a browser.
+The checker's parsing helpers are also tested without a browser. The reader-names test
+reads the built HTML only (no browser): no table shows a code name.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -168,3 +171,102 @@ def test_links_on_a_redirect_page_resolve_from_its_target(tmp_path: Path) -> Non
     assert (
         checker.broken_header_link(link, checker.redirect_target(redirect, index), tmp_path) == ""
     )
+
+
+# ----------------------------------------------------------------------------- reader names
+
+
+class _Cells(HTMLParser):
+    """The text of every table cell (``th``, ``td``) of a page, without what is marked as
+    code (``code``, ``pre``, ``kbd``: a page may name a column or a parameter on purpose)
+    or math (TeX source, typeset by MathJax)."""
+
+    CODE = {"code", "pre", "kbd", "samp", "script", "style"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self._cell: list[str] | None = None
+        self._code = 0
+        self._stack: list[str] = []  # the open code or math elements
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("th", "td"):
+            self._cell = []
+        elif tag in self.CODE or "math" in (dict(attrs).get("class") or "").split():
+            self._code += 1
+            self._stack.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if tag in ("th", "td") and self._cell is not None:
+            self.cells.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif self._stack and tag == self._stack[-1]:
+            self._stack.pop()
+            self._code -= 1
+
+    def handle_data(self, data) -> None:
+        if self._cell is not None and not self._code:
+            self._cell.append(data)
+
+
+#: a hyphen-minus or a negative zero where a number is shown
+_BAD_NUMBER = re.compile(r"(?<![\w.\-–])-\d|[−-]0(?:\.0+)?(?![\d.])|\+0\.0+(?![\d.])")
+
+
+def _table_cells(html_dir: Path) -> dict[str, list[str]]:
+    pages = {}
+    for page in sorted(html_dir.rglob("*.html")):
+        rel = page.relative_to(html_dir).as_posix()
+        if rel.startswith(("_static/", "_sources/", "_images/")) or rel in ("search.html",):
+            continue
+        parser = _Cells()
+        parser.feed(page.read_text(encoding="utf-8"))
+        pages[rel] = parser.cells
+    return pages
+
+
+#: Pages whose committed outputs predate the reader-facing tables and still show code
+#: names: they read recorded surrogate dynamics that were not in the cache when the
+#: others were re-executed (recording them is a training run). Re-execute a page
+#: (``python -m evalib.book.reproduce --only NAME``) and remove it here: the test fails
+#: for a listed page that has become clean, so the list cannot outlive its reason.
+NOT_REEXECUTED = frozenset({
+    "notebooks/04_dual_window.html",
+    "notebooks/05_window_grid.html",
+    "notebooks/extra/04_dual_window_bloodmnist.html",
+    "notebooks/extra/05_window_grid_bloodmnist.html",
+})  # fmt: skip
+
+
+def test_tables_show_reader_names_not_code_names(html_dir: Path) -> None:
+    """No rendered table cell or header holds one of the package's own snake_case names
+    (:func:`evalib.book.tables.code_names`: built from the source and the result files),
+    a Python list, a hyphen as a minus sign or a negative zero (pages of
+    :data:`NOT_REEXECUTED` excepted, and required to still need it)."""
+    from evalib.book import tables
+
+    names = tables.code_names(ROOT)
+    problems, stale = [], set()
+    for page, cells in _table_cells(html_dir).items():
+        for cell in cells:
+            found = tables.reader_problems(cell, names)
+            found += [f"number format {m!r}" for m in _BAD_NUMBER.findall(cell)]
+            if found and page in NOT_REEXECUTED:
+                stale.add(page)
+                continue
+            problems += [f"{page}: {p} in {cell[:80]!r}" for p in found]
+    assert not problems, f"{len(problems)} cells:\n" + "\n".join(problems[:40])
+    clean = sorted(NOT_REEXECUTED - stale)
+    assert not clean, f"re-executed, remove from NOT_REEXECUTED: {', '.join(clean)}"
+
+
+def test_no_empty_index_one_search_field_and_no_formatter_comments(html_dir: Path) -> None:
+    """The book has no general index page (it defines no entries), hides the theme's
+    second search button at desktop width, and shows no ``# fmt: skip`` in its code."""
+    assert not (html_dir / "genindex.html").exists()
+    pages = [p for p in html_dir.rglob("*.html") if "_static" not in p.parts]
+    assert not [p for p in pages if "genindex" in p.read_text(encoding="utf-8")]
+    assert not [p.name for p in pages if "fmt: skip" in p.read_text(encoding="utf-8")]
+    css = (ROOT / "book" / "_static" / "evalib.css").read_text()
+    assert "#pst-header" in css and "min-width: 992px" in css

@@ -172,3 +172,14 @@ def test_class_results_never_overwrite_a_users_folder(tmp_path: Path) -> None:
         classroom.save_table(table, mine)
     assert (mine / "thesis.tex").read_text() == "years of work"
     assert not (mine / "walkthrough.csv").exists()
+
+
+def test_formatter_directives_are_kept_out_of_rendered_code() -> None:
+    code = ("x = [1,  2]  # fmt: skip\n"
+            "# fmt: off\n"
+            "y = 3  # a comment that stays\n"
+            "z = 4 #fmt:skip\n")  # fmt: skip
+    assert bookconfig.strip_directives(code) == (
+        "x = [1,  2]\ny = 3  # a comment that stays\nz = 4\n"
+    )
+    assert bookconfig.strip_directives("a = 1\n\nb = 2") == "a = 1\n\nb = 2"  # blank lines stay

@@ -125,10 +125,17 @@ def test_paired_bars_draws_one_bar_per_comparison_and_rate_with_a_zero_line() ->
     ]
     fig = plots.paired_bars(pd.DataFrame(rows), "title", "VAR − EXP (points)")
     axes = fig.axes
-    assert [ax.get_title() for ax in axes] == ["paper protocol", "clean protocol"]
+    assert [ax.get_title() for ax in axes] == ["paper protocol (n = 2 seeds)",
+                                               "clean protocol (n = 2 seeds)"]  # fmt: skip
+    from evalib.studies.stats import t_interval
+
+    half = t_interval([3.0, 4.0])[2]  # the interval the verdicts use, not a bootstrap
     for ax in axes:
         heights = sorted(round(b.get_height(), 6) for b in ax.patches if b.get_width() > 0)
         assert heights == [-1.5, -1.5, 3.5, 3.5]  # mean over seeds 0 and 1
+        caps = [seg for c in ax.collections for seg in c.get_segments()]
+        spans = sorted(round(float(abs(s[1][1] - s[0][1])) / 2, 6) for s in caps)
+        assert spans == pytest.approx([half] * 4)
         assert [ln for ln in ax.lines if ln.get_gid() == "zero-line"]
         assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5"]
     plt.close(fig)
@@ -210,7 +217,7 @@ def test_missing_convention_draws_the_overlap_and_the_affected_shares() -> None:
     assert [round(b.get_height(), 6) for b in left.patches] == [0.9, 1.0]
     assert sorted(round(b.get_height(), 6) for b in right.patches) == [4, 4, 4, 5, 8, 11]
     assert [t.get_text() for t in right.get_xticklabels()] == ["2", "5"]
-    assert len(right.get_legend().get_texts()) == 3
+    assert len(fig.legends[0].get_texts()) == 3  # one legend, below the panels
     plt.close(fig)
 
 
@@ -294,7 +301,7 @@ def test_seg_mosaics_draws_images_over_their_labels() -> None:
     fig = plots.seg_mosaics(images, masks, labels, ["liver", "kidney", "lung"], "mosaics", n=3)
     axes = fig.axes
     assert len(axes) == 6 and all(len(ax.images) == 1 for ax in axes)
-    assert axes[0].get_title() == "liver, kidney, lung, liver"
+    assert axes[0].get_title() == "liver, kidney,\nlung, liver"  # every name in full
     plt.close(fig)
 
 
@@ -401,7 +408,7 @@ def test_overlap_heatmaps_name_every_arm_on_both_axes() -> None:
     ax = figs[0].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == arms
     assert [t.get_text() for t in ax.get_yticklabels()] == arms
-    assert ax.get_title() == "t · rate 2 %"
+    assert ax.get_title() == "t · rate 2\u00a0%"
     assert figs[0].get_size_inches()[0] <= plots.MAX_WIDTH
     for f in figs:
         plt.close(f)
@@ -412,7 +419,7 @@ def test_overlap_heatmaps_name_every_arm_on_both_axes() -> None:
 
 def test_text_size_is_measured_on_the_page_and_small_text_is_rejected() -> None:
     """A label's size on the page is its type size × dpi / 72 × the scale at which the
-    text column shows the figure: 8 pt is fine on a figure as wide as the column, 6 pt is
+    text column shows the figure: 8 pt is fine on a figure as wide as the column, 5 pt is
     not, and the same 8 pt on a figure twice the column's width is scaled below 8 px."""
     from evalib.book.plots import style
 
@@ -439,19 +446,25 @@ def test_code_names_lists_overlaps_and_covered_data_are_reported() -> None:
     from evalib.book.plots import style
 
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(range(10), range(10), label="clean_test_acc")
-    ax.legend(loc="upper left")  # over the line's start
+    ax.plot(range(10), [0, 9, 0, 9, 0, 9, 0, 9, 0, 9], label="clean_test_acc")
+    ax.legend(loc="upper center")  # over the line's peaks and segments
     ax.set_title(str(["2%", "5%"]))
     found = " | ".join(style.legibility_problems(fig))
     assert "code name 'clean_test_acc'" in found and "Python list" in found
     assert "legend of" in found and "covers data" in found
     ax.get_legend().remove()
+    ax.get_lines()[0].set_label("test accuracy")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside the axes: fine
     ax.set_title("accuracy")
     ax.set_xticks(range(10), [f"a long label {i}" for i in range(10)])
     found = " | ".join(style.legibility_problems(fig))
     assert "tick labels 'a long label 0' and 'a long label 1' overlap" in found
     assert "legend" not in found and "code name" not in found
+    # turned labels: their boxes overlap, their lines of text need not
+    ax.set_xticks(range(10), [f"a long label {i}" for i in range(10)], rotation=45, ha="right")
+    assert not [p for p in style.legibility_problems(fig) if "overlap" in p]
+    ax.set_xticks([i / 10 for i in range(10)], [f"label {i}" for i in range(10)], rotation=90)
+    assert [p for p in style.legibility_problems(fig) if "overlap" in p]
     plt.close(fig)
 
 
@@ -460,6 +473,7 @@ def test_every_figure_a_notebook_shows_is_checked() -> None:
     figure is not drawn (its error goes into the notebook instead), a legible one is."""
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.core.pylabtools import select_figure_formats
+    from matplotlib.figure import Figure
 
     from evalib.book.plots import style
 
@@ -474,8 +488,6 @@ def test_every_figure_a_notebook_shows_is_checked() -> None:
         assert "image/png" not in shell.display_formatter.format(fig)[0]
         plt.close(fig)
     finally:
-        from matplotlib.figure import Figure
-
         shell.display_formatter.formatters["image/png"].pop(Figure, None)
         InteractiveShell.clear_instance()
     assert style.install_figure_check(None) is False  # not under IPython: nothing to do

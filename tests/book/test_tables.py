@@ -28,7 +28,7 @@ def test_for_display_formats_each_kind_of_column() -> None:
     })  # fmt: skip
     out = tables.for_display(df)
     assert list(out.columns) == ["method", "n_seeds", "diff", "p_value", "steps"]
-    assert list(out["n_seeds"]) == ["3", "1"] and list(out["steps"]) == ["400", "1200"]
+    assert list(out["n_seeds"]) == ["3", "1"] and list(out["steps"]) == ["400", "1,200"]
     assert list(out["diff"]) == ["1.23", tables.MISSING]
     assert list(out["p_value"]) == ["< 0.001", "0.040"]
     assert list(out["method"]) == ["eva", "random"]
@@ -119,9 +119,9 @@ def test_to_html_hides_row_numbers_and_keeps_p_value_floors_together() -> None:
     page = tables.to_html(df)
     assert "<th>0</th>" not in page and "empty" not in page
     assert "&lt;&nbsp;0.001" in page and ">3<" in page
-    assert "p_<wbr>value" in page  # long headers may wrap after an underscore
+    assert "<th>p value</th>" in page and "<th>seeds</th>" in page  # headers for readers
     indexed = pd.DataFrame({"mean": [1.5]}, index=pd.Index([0.05], name="rate"))
-    assert "<th>0.05</th>" in tables.to_html(indexed)  # a named index is shown
+    assert "<th>5\u00a0%</th>" in tables.to_html(indexed)  # a named index, as a percent
 
 
 def test_install_display_routes_dataframes_through_to_html() -> None:
@@ -136,3 +136,44 @@ def test_install_display_routes_dataframes_through_to_html() -> None:
         shell.display_formatter.formatters["text/html"].pop(pd.DataFrame, None)
         InteractiveShell.clear_instance()
     assert tables.install_display(None) is False  # not under IPython: nothing to do
+
+
+def test_readable_shows_no_code_name_and_rates_as_percents() -> None:
+    df = pd.DataFrame({
+        "method": ["eva_tuned", "random"], "rate": [0.02, 0.3], "dataset": ["organamnist"] * 2,
+        "budget": ["floor", "epochs"], "model": ["resnet18 ×0.125", "vgg ×0.125"],
+        "arm": ["var_d", "VAR-S [5, 10)"], "paper_mean": [1.0, -0.004], "ours_ci95": [2.0, 3.0],
+    })  # fmt: skip
+    out = tables.readable(df)
+    assert list(out.columns) == ["method", "rate", "dataset", "training budget", "network", "arm",
+                                 "paper, mean", "ours, 95 % CI ±"]  # fmt: skip
+    assert list(out["method"]) == ["EVA (tuned)", "Random"]
+    assert list(out["rate"]) == ["2\u00a0%", "30\u00a0%"] and out["dataset"][0] == "OrganAMNIST"
+    assert list(out["training budget"]) == ["step floor", "paper's epochs"]
+    assert list(out["network"]) == ["ResNet-18 ×0.125", "VGG ×0.125"]
+    assert list(out["arm"]) == ["VAR-D", "VAR-S [5, 10)"]  # a mixed column: codes only
+    shown = tables.for_display(out)
+    assert list(shown["paper, mean"]) == ["1.00", "0.00"]  # no negative zero
+    wide = pd.DataFrame({0.02: [1.0], 0.05: [-2.5]}).rename_axis(columns="rate")
+    assert list(tables.readable(wide).columns) == ["2\u00a0%", "5\u00a0%"]
+    assert "−2.50" in tables.to_html(wide)  # the one minus sign
+
+
+def test_code_names_come_from_the_package_and_its_result_tables() -> None:
+    names = tables.code_names()
+    # constants of the studies, method keys of the labels, headers the notebooks write
+    assert {"clean_test_acc", "eva_tuned", "dad_ambiguous", "n_seeds"} <= names
+    assert "accuracy" not in names and "EVA tuned" not in names
+    assert tables.reader_problems("mean of clean_test_acc, 3 seeds") == [
+        "code name 'clean_test_acc'"]  # fmt: skip
+    assert tables.reader_problems("low rates: ['2%', '5%']") == ["Python list \"['2%', '5%']\""]
+    assert tables.reader_problems("rates [0.02, 0.05] and window [5, 10)") == [
+        "Python list '[0.02, 0.05]'"]  # fmt: skip
+    assert tables.reader_problems("EVA (windows tuned on validation) at 2 %") == []
+
+
+def test_long_text_columns_get_wide_cells() -> None:
+    df = pd.DataFrame({"claim": ["1", "2"], "verdict": ["holds", "contradicted"],
+                       "why": ["a sentence long enough to need a wide cell, " * 2, "short"]})  # fmt: skip
+    page = tables.to_html(df)
+    assert page.count('<td class="long-text">') == 2 and page.count("<td>") == 4

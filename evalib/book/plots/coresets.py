@@ -11,6 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from evalib.book import tables
 from evalib.book.plots.style import (
     MAX_WIDTH,
     arm_palette,
@@ -34,7 +35,7 @@ def learning_curves(history: Sequence[dict] | pd.DataFrame, title: str) -> plt.F
         t = h.dropna(subset=["test_acc"])
         ax_acc.plot(t["epoch"] + 1, 100 * t["test_acc"], "k*", ms=10, label="test (final)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    ax_acc.legend(loc="lower right")
+    ax_acc.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -212,7 +213,7 @@ def trajectories_with_window_stats(
     ax.set(xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(-0.03, 1.47))
     ax.set_title("error over training (shaded: windows; bars: window mean ± SD)", pad=18)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize="small",
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize="small",
               frameon=False)  # fmt: skip
     y = np.arange(len(names))
     h = 0.8 / max(1, len(windows))
@@ -282,80 +283,107 @@ def paired_bars(per_seed: pd.DataFrame, title: str, ylabel: str,
     comparison, one panel per protocol, with a zero line.
 
     per_seed: rows of ``ablations.paired_rows`` (columns ``comparison``, ``rate``,
-    ``protocol``, ``diff``). Bars are the mean over seeds, error bars a 95 % bootstrap
-    interval over seeds (none with one seed).
+    ``protocol``, ``diff``). Bars are the mean over seeds; error bars the 95 % t-interval
+    over seeds (:func:`evalib.studies.stats.t_interval`), the interval the verdicts use;
+    none with one seed. Each panel's title gives the number of seeds.
     """
-    import seaborn as sns
+    from evalib.studies.stats import t_interval
 
-    data = per_seed.assign(rate_pct=(100 * per_seed["rate"].astype(float)).map("{:g}".format))
-    g = sns.catplot(data=data, kind="bar", x="rate_pct", y="diff", hue="comparison",
-                    col="protocol", col_order=list(protocols), errorbar=("ci", 95), capsize=0.1,
-                    height=3.4, aspect=min(1.2, MAX_WIDTH / (3.4 * len(protocols))),
-                    palette="colorblind")  # fmt: skip
-    for ax in g.axes.flat:
+    comparisons = list(dict.fromkeys(per_seed["comparison"]))
+    rates = sorted(per_seed["rate"].astype(float).unique())
+    colors = dict(zip(comparisons, sns.color_palette("colorblind", len(comparisons)),
+                      strict=True))  # fmt: skip
+    fig, axes = plt.subplots(1, len(protocols), figsize=(MAX_WIDTH, 3.6), sharey=True,
+                             squeeze=False)  # fmt: skip
+    width = 0.8 / max(1, len(comparisons))
+    for ax, protocol in zip(axes[0], protocols, strict=True):
+        part = per_seed[per_seed["protocol"] == protocol]
+        seeds = set()
+        for j, comp in enumerate(comparisons):
+            stats_ = [t_interval(part[(part["comparison"] == comp)
+                                      & (part["rate"].astype(float) == r)]["diff"].tolist())
+                      for r in rates]  # fmt: skip
+            seeds |= {n for *_, n in stats_ if n}
+            mean = np.array([m for m, *_ in stats_], dtype=float)
+            half = np.array([h for _, _, h, _ in stats_], dtype=float)
+            x = np.arange(len(rates)) - 0.4 + width * (j + 0.5)
+            ax.bar(x, mean, width, yerr=np.nan_to_num(half), capsize=3, color=colors[comp],
+                   label=comp, edgecolor="white", linewidth=0.5)  # fmt: skip
         ax.axhline(0, color="k", lw=0.8, gid="zero-line")
-        ax.set(xlabel="selection rate (% of training set)", ylabel=ylabel)
-    g.set_titles("{col_name} protocol")
-    n = per_seed["comparison"].nunique()
-    sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 0.02), ncol=max(1, n), title=None,
-                    frameon=False)  # fmt: skip
-    w, h = g.figure.get_size_inches()  # seaborn widened it for a legend now placed below
-    g.figure.set_size_inches(min(w, MAX_WIDTH), h)
-    g.figure.suptitle(title)
-    g.figure.tight_layout()
-    return g.figure
+        ax.set_xticks(np.arange(len(rates)), [f"{100 * r:g}" for r in rates])
+        n_text = ", ".join(str(n) for n in sorted(seeds)) or "0"
+        ax.set(xlabel="selection rate (% of training set)",
+               title=f"{protocol} protocol (n = {n_text} seeds)")  # fmt: skip
+    axes[0][0].set_ylabel(ylabel)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=max(1, len(names)), frameon=False,
+               bbox_to_anchor=(0.5, -0.01))  # fmt: skip
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
 
 
 def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     """Two panels from a :func:`evalib.studies.overlaps.missing_effect` table (one recording):
     left, the Jaccard overlap of the coresets chosen with unseen epochs masked and
     zero-filled, per rate (1 = the convention changes nothing); right, the share (%) of
-    samples with an unseen epoch in the whole training set and in each coreset."""
+    samples with an unseen epoch in the whole training set and in each coreset, each bar
+    labelled with the decimals the page's table prints."""
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(MAX_WIDTH, 3.4), gridspec_kw={"width_ratios": [1, 1.6]}
     )
     ticks = [f"{100 * r:g}" for r in missing["rate"]]
     x = np.arange(len(missing))
     bars = left.bar(x, missing["jaccard"], color=method_color("eva"))
-    left.bar_label(bars, fmt="%.3f", fontsize="x-small", padding=1)
+    left.bar_label(bars, fmt="%.3f", fontsize="small", padding=1)
     left.set_xticks(x, ticks)
     left.set(xlabel="selection rate (%)", ylabel="Jaccard, masked vs zero-filled",
              ylim=(0, 1.12), title="same coreset?")  # fmt: skip
     sets = {
         "affected_all": "whole training set",
-        "affected_mask": 'coreset, missing="mask"',
-        "affected_zero": 'coreset, missing="zero" (official)',
+        "affected_mask": "coreset, unseen epochs masked",
+        "affected_zero": "coreset, zero-filled (official code)",
     }
     width = 0.8 / len(sets)
+    pct = 100 * missing[list(sets)].astype(float)
+    digits = tables.float_digits(pct.to_numpy().ravel())  # as the page's table prints them
     for i, (col, name) in enumerate(sets.items()):
-        shown = right.bar(x + (i - 1) * width, 100 * missing[col], width, label=name)
-        right.bar_label(shown, fmt="%.2g", fontsize="xx-small", padding=2, rotation=90)
+        shown = right.bar(x + (i - 1) * width, pct[col], width, label=name)
+        right.bar_label(shown, labels=[f"{v:.{digits}f}" for v in pct[col]], fontsize="small",
+                        padding=2, rotation=90)  # fmt: skip
     right.set_xticks(x, ticks)
     right.set(xlabel="selection rate (%)", ylabel="samples with an unseen epoch (%)",
               title="who gets selected")  # fmt: skip
     top = float(np.nanmax(100 * missing[list(sets)].to_numpy(float), initial=0.0))
     right.set_ylim(0, 1.6 * top if top > 0 else 1.0)  # room for the rotated values
-    right.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2,
-                 frameon=False)  # fmt: skip
+    handles, names = right.get_legend_handles_labels()
+    fig.legend(handles, names, fontsize="small", loc="lower center", ncol=len(names),
+               frameon=False)  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
 def overlap_heatmaps(matrices: Mapping[float, pd.DataFrame], title: str) -> list[plt.Figure]:
     """One page-wide heatmap per rate of the Jaccard overlap between the coresets of
-    every window and pair (``evalib.studies.overlaps.overlap_matrix``: arms × arms), every arm
-    named on both axes (small type when there are many); cells annotated up to 8 arms."""
+    every window and pair (``evalib.studies.overlaps.overlap_matrix``: arms × arms), in
+    7-point type (legible at the page's width): every arm named on both axes while the
+    labels fit, else every k-th; cells annotated up to 8 arms."""
     figures = []
+    size = 7.0
     for rate, mat in matrices.items():
         n = len(mat)
-        fig, ax = plt.subplots(figsize=(MAX_WIDTH, min(MAX_WIDTH, 2.5 + 0.17 * n)))
+        side = min(MAX_WIDTH, 2.5 + 0.17 * n)
+        fig, ax = plt.subplots(figsize=(MAX_WIDTH, side))
+        # a label needs about 1.3 × its type size of axis; the heatmap gets ~80 % of the side
+        step = max(1, int(np.ceil(n * 1.3 * size / 72 / (0.8 * (side - 1.5)))))
         sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="mako", square=True, annot=n <= 8,
-                    fmt=".2f", xticklabels=True, yticklabels=True,
+                    fmt=".2f", xticklabels=step, yticklabels=step,
                     cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
-        ax.set(xlabel="window or pair (epochs)", ylabel="window or pair (epochs)",
-               title=f"{title} · rate {100 * rate:g} %")  # fmt: skip
-        ax.tick_params(labelsize=6 if n > 12 else "small")
+        shown = "window or pair (epochs)" + ("" if step == 1 else f", every {step}th named")
+        ax.set(xlabel=shown, ylabel=shown,
+               title=f"{title} · rate {labels.fmt_percent(rate)}")  # fmt: skip
+        ax.tick_params(labelsize=size if n > 12 else "small")
         ax.tick_params(axis="x", rotation=90)
         ax.tick_params(axis="y", rotation=0)
         ax.grid(False)

@@ -37,10 +37,12 @@ def pie_pruning(table: pd.DataFrame, title: str) -> plt.Figure:
     ax2.plot(x, table["pie_test"], marker="s", label="test")
     ax2.set(xlabel="sparsity (% of weights removed)", ylabel="PIEs (% of the split)",
             title="pruning-identified exemplars")  # fmt: skip
-    for ax in (ax1, ax2):
-        ax.legend(fontsize="small")
+    for ax in (ax1, ax2):  # under each panel's axis label, not over its lines
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.36), ncol=3,
+                  frameon=False)  # fmt: skip
     fig.suptitle(title)
     fig.tight_layout()
+    fig.subplots_adjust(bottom=0.34)
     return fig
 
 
@@ -56,8 +58,8 @@ def pie_classes(per_class: pd.DataFrame, htl: np.ndarray | None, title: str) -> 
     for col in pruned[:1]:
         ax1.bar(x + 0.2, per_class[col], 0.4, label=f"pruned {100 * float(col[11:]):g}%")
     ax1.set_xticks(x, list(per_class["class"]), rotation=45, ha="right")
-    ax1.set(ylabel="test accuracy (%)", title="per-class accuracy", ylim=(0, 118))
-    ax1.legend(fontsize="small", loc="upper center", ncol=2, frameon=False)
+    ax1.set(ylabel="test accuracy (%)", title="per-class accuracy", ylim=(0, 105))
+    ax1.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     if htl is not None and len(htl):
         values, freq = np.unique(np.asarray(htl), return_counts=True)
         ax2.bar([f"{v:.2f}" for v in values], 100 * freq / freq.sum())
@@ -88,10 +90,12 @@ def pie_coresets(summary: pd.DataFrame, title: str) -> plt.Figure:
             ax.set_xscale("log")
             ax.set_xticks([100 * r for r in rates], [f"{100 * r:g}" for r in rates])
             ax.minorticks_off()
-    if len(summary):
-        ax1.legend(fontsize="small")
+    handles, names = ax1.get_legend_handles_labels()
+    if handles:  # below the panels, not over the lines
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
     return fig
 
 
@@ -122,10 +126,11 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
         ax2.plot(range(len(per_class)), per_class[v], marker="o", label=v)
     ax2.set_xticks(range(len(per_class)), list(per_class.index), rotation=45, ha="right")
     ax2.set(ylabel="test accuracy (%)", title="per class")
-    if order:
-        ax1.legend(fontsize="small", loc="upper center", ncol=len(order), frameon=False)
+    handles, names = ax1.get_legend_handles_labels()
+    if handles:  # below the panels, clear of the bars and the tick labels
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
     return fig
 
 
@@ -133,6 +138,15 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
 
 #: the segmentation page's pruning rules, in the order its figures list them
 SEG_METHODS = ("random", "el2n", "dad_hard", "dad_easy", "dad_ambiguous")
+
+
+def _wrap(name: str, width: int = 11) -> str:
+    """A class name on up to three lines of about ``width`` characters, broken at spaces
+    or hyphens, never cut."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(name.replace("-", "- "), width, break_long_words=False)
+                     ).replace("- ", "-")  # fmt: skip
 
 
 def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: str,
@@ -143,13 +157,15 @@ def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: 
     images, masks = np.asarray(images), np.asarray(masks)
     c = len(class_names)
     n = min(n, len(images))
-    fig, axes = plt.subplots(2, n, figsize=(2.5 * n, 5.2), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(min(MAX_WIDTH, 2.1 * n), 5.6), squeeze=False)
     cmap = plt.get_cmap("tab20", c)
     for j in range(n):
         img = images[j].astype(np.float32).transpose(1, 2, 0) / 255
         axes[0][j].imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray")
         axes[1][j].imshow(masks[j], cmap=cmap, vmin=-0.5, vmax=c - 0.5)
-        axes[0][j].set_title(", ".join(class_names[k][:8] for k in patch_labels[j]), fontsize=7)
+        names = [str(class_names[k]) for k in patch_labels[j]]  # every name in full
+        axes[0][j].set_title(",\n".join(", ".join(names[i : i + 2])
+                                         for i in range(0, len(names), 2)), fontsize=8)  # fmt: skip
         for ax in (axes[0][j], axes[1][j]):
             ax.axis("off")
     fig.suptitle(title)
@@ -162,12 +178,12 @@ def seg_scores(history: pd.DataFrame, scores: pd.DataFrame, el2n_end: int,
     """Three panels of the scoring run: mean training soft Dice per epoch (history:
     ``epoch``, ``train_soft_dice``), pixel EL2N against DAD per mosaic and the histogram
     of DAD (scores: ``dad``, ``el2n``)."""
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(MAX_WIDTH, 3.4))
     if len(history):
         ax1.plot(history["epoch"] + 1, history["train_soft_dice"], marker="o")
     ax1.set(xlabel="epoch", ylabel="mean training soft Dice", title="training")
     ax2.scatter(scores["el2n"], scores["dad"], s=8, alpha=0.6)
-    ax2.set(xlabel=f"pixel EL2N (epochs 0–{el2n_end - 1})", ylabel="DAD",
+    ax2.set(xlabel=f"pixel EL2N\n(epochs 0–{el2n_end - 1})", ylabel="DAD",
             title="per-mosaic scores")  # fmt: skip
     if len(scores):
         ax3.hist(scores["dad"], bins=30, alpha=0.7, label="DAD")
@@ -182,7 +198,7 @@ def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
     """Mean test Dice against the kept fraction (%), one line per pruning rule with error
     bars of one std over seeds (summary: ``method``, ``rate``, ``mean``, ``std``); the
     DAD rules in shades of DAD's colour; a dotted line at the full-data Dice."""
-    fig, ax = plt.subplots(figsize=(8, 4.4))
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH, 4.2))
     colors = arm_palette([(m, m.split("_")[0]) for m in methods])
     for method in methods:
         g = summary[summary["method"] == method].sort_values("rate")
@@ -196,7 +212,7 @@ def seg_pruning(summary: pd.DataFrame, title: str, full: float | None = None,
     rates = sorted(set(summary["rate"]))
     ax.set_xticks([100 * r for r in rates], [f"{100 * r:g}" for r in rates])
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -245,10 +261,12 @@ def distill_accuracy(summary: pd.DataFrame, title: str,
                title=dataset_title(flag))  # fmt: skip
         ax.set_xticks(ipcs, [str(i) for i in ipcs])
         ax.minorticks_off()
-    if axes and axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(fontsize="small")
+    handles, names = axes[0].get_legend_handles_labels() if axes else ([], [])
+    if handles:  # below the panels, not over a panel's lines
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08 if handles else 0, 1, 1))
     return fig
 
 
@@ -260,8 +278,9 @@ def distill_images(
 
     n_cols = max([len(names) for _, names in examples.values()] or [1])
     n_rows = max(1, len(examples))
-    cell = min(1.2, MAX_WIDTH / n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols, (cell + 0.3) * n_rows + 0.4),
+    cell = min(1.2, (MAX_WIDTH - 0.4) / n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(cell * n_cols + 0.4,
+                                                      (cell + 0.55) * n_rows + 0.4),
                              squeeze=False)  # fmt: skip
     for r, (flag, (images, names)) in enumerate(examples.items()):
         for c in range(n_cols):
@@ -271,9 +290,12 @@ def distill_images(
                 continue
             img = np.asarray(images[c])
             ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=1)
-            ax.set_title(str(names[c])[:12], fontsize=7)
-        axes[r][0].text(-0.1, 0.5, dataset_title(flag), transform=axes[r][0].transAxes,
-                        rotation=90, ha="right", va="center", fontsize=7)  # fmt: skip
+            ax.set_title(_wrap(str(names[c])), fontsize=8)
+        axes[r][0].axis("on")  # the row's dataset as the first image's y label
+        axes[r][0].set(xticks=[], yticks=[])
+        for side in axes[r][0].spines.values():
+            side.set_visible(False)
+        axes[r][0].set_ylabel(dataset_title(flag), fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -297,9 +319,12 @@ def distill_losses(synthetic: pd.DataFrame, title: str) -> plt.Figure:
             )
         ax.set(xlabel="DM iteration", ylabel="DM loss (block mean)", title=dataset_title(flag),
                yscale="log")  # fmt: skip
-        ax.legend(fontsize="small")
+    handles, names = axes[0].get_legend_handles_labels() if axes else ([], [])
+    if handles:  # one legend below the panels (the budgets are the same in each)
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 1))
     return fig
 
 
@@ -325,8 +350,10 @@ def distill_predictor(points: pd.DataFrame, title: str) -> plt.Figure:
     ax2.axhline(0, color="0.6", ls="--", lw=1, gid="zero-line")
     ax2.set(xlabel="random real subset accuracy (%)", ylabel="distilled − random (points)",
             title="gain of distillation")  # fmt: skip
-    if ax1.get_legend_handles_labels()[0]:
-        ax1.legend(fontsize="small")
+    handles, names = ax1.get_legend_handles_labels()
+    if handles:  # below the panels, not over the points
+        fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))  # fmt: skip
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 if handles else 0, 1, 1))
     return fig
