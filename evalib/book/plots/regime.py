@@ -54,7 +54,8 @@ def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str
         for _, r in rows.iterrows()
     ]
     height = 0.8 / max(len(profiles), 1)
-    fig, ax = plt.subplots(figsize=(7, 0.55 * len(rows) * max(len(profiles), 1) / 2 + 1.6))
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) * max(len(profiles), 1) + 2.2),
+                           layout="constrained")  # fmt: skip
     for k, p in enumerate(profiles):
         ys = [i + (k - (len(profiles) - 1) / 2) * height for i in range(len(rows))]
         n = sorted({int(v) for v in rows[f"n {p}"].dropna()})
@@ -66,7 +67,5 @@ def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str
     ax.invert_yaxis()
     ax.set_xlabel("A − B, accuracy points (clean protocol; bars: 95 % t-interval over seeds)")
     ax.set_title(title, loc="left")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 - 0.6 / max(len(rows), 1)),
-              ncol=1, frameon=False)  # fmt: skip
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=1, frameon=False)
     return fig
