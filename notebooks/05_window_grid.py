@@ -220,7 +220,8 @@ display(Markdown(lessons.distinct_coresets(composition.distinct_coresets(grid_al
 # training samples) that each window of the grid holds, on the tuning seed; beside the same
 # for the other CPU profile when its results are committed (the 40-epoch surrogate of `cpu`
 # and the 200-epoch surrogate of `cpu200`), on one axis: the fraction of the surrogate's
-# training done. Written to `window_variance_share.csv`.
+# training done (the variance per tenth of training, so that windows of 5 and of 10 epochs
+# compare). Written to `window_variance_share.csv`.
 
 # %%
 from evalib.book.plots import regime as regime_plots

@@ -21,7 +21,8 @@ def surrogate_and_windows(curves: pd.DataFrame, shares: pd.DataFrame, title: str
     """Two stacked panels on one axis, the fraction of the surrogate's training done: its
     training accuracy per epoch (``curves``: profile, frac, train_acc) and the share of the
     summed error variance that each window of its grid holds (``shares``: profile,
-    start_frac, end_frac, share), one colour per profile."""
+    start_frac, end_frac, share), drawn per tenth of the training so that grids of different
+    window lengths compare, one colour per profile."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
     for profile, c in curves.groupby("profile", sort=False):
         top.plot(c["frac"], 100 * c["train_acc"], color=_colour(profile),
@@ -30,11 +31,12 @@ def surrogate_and_windows(curves: pd.DataFrame, shares: pd.DataFrame, title: str
     top.set_title(title, loc="left")
     for profile, s in shares.groupby("profile", sort=False):
         width = s["end_frac"] - s["start_frac"]
-        bottom.bar(s["start_frac"], 100 * s["share"], width=width, align="edge",
+        density = 100 * s["share"] / (10 * width)  # % of the variance per tenth of training
+        bottom.bar(s["start_frac"], density, width=width, align="edge",
                    color=_colour(profile), alpha=0.45, edgecolor=_colour(profile),
                    label=profile_title(profile))  # fmt: skip
     bottom.set(xlabel="fraction of the surrogate's training", xlim=(0, 1),
-               ylabel="share of the error variance\nsummed over windows (%)")  # fmt: skip
+               ylabel="error variance per tenth\nof training (% of the sum)")  # fmt: skip
     handles, names = top.get_legend_handles_labels()
     if handles:
         fig.legend(handles, names, loc="lower center", ncol=len(names), frameon=False,
