@@ -414,7 +414,7 @@ def notebook_setup(
 
 
 def start(namespace: Mapping[str, Any], extra: Sequence[str] = ()) -> Setup:
-    """The one header call of a notebook: ``S = ex.start(globals())``.
+    """The one header call of a notebook: ``S = start(globals())`` (``from evalib.book.notebook import start``).
 
     Reads the run parameters (:data:`NOTEBOOK_PARAMETERS`) and the notebook's own ones
     (``extra``, names) from the notebook's namespace, where its ``parameters`` cell (and
