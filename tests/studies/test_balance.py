@@ -72,12 +72,17 @@ def test_tuned_arms_join_once_their_tuning_is_done(cache):
 
 
 def test_the_balance_study_only_adds_jobs_at_cpu():
+    """Its jobs are new: none has the key of a job of the other coreset studies, whose
+    committed results therefore stay as they are."""
     cache = Cache(RESULTS / "cpu", RESULTS / "cpu")
     for dataset in ("organamnist", "bloodmnist"):
         planned = grids.study("balance", CPU, dataset, cache)
         # its grid (28 pairs x 2 rates), then 3 arms x 12 (eva_cb_tuned joins after the grid)
-        assert len(planned) == 56 + 3 * 12
-        assert not [p for p in planned if cache.job_result(p.job) is not None]
+        arms = 4 if grids.balance_tuned_params(CPU, dataset, cache) is not None else 3
+        assert len(planned) == 56 + arms * 12
+        others = {p.job.key() for study in ("tuning", "table1", "ablation", "dual", "cross")
+                  for p in grids.study(study, CPU, dataset, cache)}  # fmt: skip
+        assert others and not {p.job.key() for p in planned} & others
     assert "balance" in grids.CORESET_STUDIES
 
 
@@ -85,10 +90,10 @@ def test_claim_6_runs_on_three_seeds_at_cpu_and_only_adds_jobs():
     cache = Cache(RESULTS / "cpu", RESULTS / "cpu")
     assert CPU.cross_seeds == (0, 1, 2)
     planned = grids.cross(CPU, "organamnist", cache)
-    done = [p for p in planned if cache.job_result(p.job) is not None]
-    assert {p.job.seed for p in done} == {0, 1} and len(done) == 16  # the committed runs
-    new = [p for p in planned if cache.job_result(p.job) is None]
-    assert {p.job.seed for p in new} == {2} and len(new) == 8  # 2 networks x 2 rates x 2 arms
+    assert len(planned) == 24  # 2 networks x 2 rates x 2 arms x 3 seeds
+    # seeds 0 and 1 keep the keys of their committed runs: a third seed only adds jobs
+    first = [p for p in planned if p.job.seed in (0, 1)]
+    assert len(first) == 16 and all(cache.job_result(p.job) is not None for p in first)
 
 
 def _rows(arm, rate, accs, digests=None, budget="epochs", size=None):
