@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return min((fn() for _ in range(args.repeat)), key=lambda r: r[0])
 
     # the coreset and its training set, as the jobs see them
-    _, train_split, ids, _, test = runner.load_data(data, args.data_root)
+    ds, train_split, ids, _, test = runner.load_data(data, args.data_root)
     positions = runner.select_for_job(before_job, None, ids, train_split.labels.numpy())
     coreset = train_split.subset(positions)
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.manual_seed(0)
         from evalib.models import build_model
 
-        model = build_model(cpu.model.name, 1, int(train_split.labels.max()) + 1, cpu.model.width)
+        model = build_model(cpu.model.name, ds.info.n_channels, ds.info.n_classes, cpu.model.width)
         return train(model, coreset, replace(cpu.recipe, eval_every=10**6), 0, record=False,
                      progress=False)  # fmt: skip
 

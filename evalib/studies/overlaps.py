@@ -113,9 +113,8 @@ def window_variance_share(source: Any, early: Window, late: Window) -> dict[str,
     the plain sum follows the window with more total variance. Keys: ``early_total``,
     ``late_total``, ``early_share`` (0–1; NaN when both totals are 0).
     """
-    st = source if isinstance(source, WindowStats) else WindowStats.from_dynamics(source)
-    ve = float(np.nansum(st.var(*early)))
-    vl = float(np.nansum(st.var(*late)))
+    shares = window_variance_shares(source, [early, late])
+    ve, vl = (float(v) for v in shares["total"])
     total = ve + vl
     return {"early_total": ve, "late_total": vl,
             "early_share": ve / total if total > 0 else math.nan}  # fmt: skip
