@@ -275,7 +275,7 @@ from evalib.book.lessons.regime import regime
 from evalib.book.plots import regime as regime_plots
 from evalib.studies import profiles
 
-REGIME = ["cpu", "cpu200"]
+REGIME = list(profiles.REGIME_PROFILES)
 compared = {q: (pd.read_csv(f) if (f := S.cache.results.parent / q / "claims_comparisons.csv")
                 .exists() else pd.DataFrame()) for q in REGIME}  # fmt: skip
 side = profiles.side_by_side(compared)

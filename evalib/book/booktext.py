@@ -409,7 +409,21 @@ def findings_page(name: str, results: Path, others: tuple[str, ...] = ()) -> str
     source = (f"Generated from `results/{name}/claims_*.csv`, the tables of "
               "{doc}`../notebooks/10_claims`, which lists every comparison.")  # fmt: skip
     why = findings.why_random_wins(*(_per_dataset(results, f) for f in WHY_FILES))
-    return findings.findings_markdown(shown, source, dataset_title, _datasets(), why=why)
+    return findings.findings_markdown(shown, source, dataset_title, _datasets(), why=why,
+                                      regime=regime_finding_text(results, name))  # fmt: skip
+
+
+def regime_finding_text(results: Path, name: str) -> str:
+    """Whether the paper's regime changes the verdict on claims 1 and 1p, from the claims
+    page's ``results/<name>/regime_verdicts.csv`` (``""`` without it, or at another
+    profile than the one that compares)."""
+    from evalib.book.lessons.regime import regime_finding
+    from evalib.studies.profiles import REGIME_PROFILES
+
+    path = results / "regime_verdicts.csv"
+    if name != REGIME_PROFILES[0] or not path.is_file():
+        return ""
+    return regime_finding(_csv(path), REGIME_PROFILES, datasets=_datasets())
 
 
 #: the tables behind the Findings' "why" (pages 05 and 02, per dataset)

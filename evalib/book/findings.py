@@ -348,10 +348,14 @@ def headline(
     held = sum(all(c == HOLDS for c in cats) for _, cats in per_claim)
     against = sum(any(c == CONTRADICTED for c in cats) for _, cats in per_claim)
     rest = per_claim.ngroups - held - against
-    text += (f"Of the {per_claim.ngroups} claims below, {held} "
+    untested = grid["claim"].nunique() - per_claim.ngroups
+    text += (f"Of the {per_claim.ngroups} claims tested, {held} "
              f"{'holds' if held == 1 else 'hold'} everywhere it was tested, {against} "
              f"{'is' if against == 1 else 'are'} contradicted somewhere and {rest} "
              f"{'is' if rest == 1 else 'are'} inconclusive: their intervals are too wide to tell.")  # fmt: skip
+    if untested:
+        text += (f" {untested} more {'is' if untested == 1 else 'are'} listed below but "
+                 "not tested at this profile.")  # fmt: skip
     return text
 
 
@@ -515,10 +519,13 @@ def findings_markdown(
     title: Callable[[str], str] = labels.dataset_title,
     order: Sequence[str] = (),
     why: str = "",
+    regime: str = "",
 ) -> str:
     """The Findings section: for the first profile, the headline, one sentence per claim
     and the verdict grid; a grid for each further profile; ``why`` (Markdown, e.g.
-    :func:`why_random_wins`) when there is one; then the settings and the caveats, once.
+    :func:`why_random_wins`) and ``regime`` (whether a second profile changes a verdict,
+    :func:`evalib.book.lessons.regime.regime_finding`) when given; then the settings and
+    the caveats, once.
     ``source`` says where the numbers come from (a sentence)."""
     shown = [p for p in profiles if not cells(p.verdicts, p.comparisons).empty]
     if not shown:
@@ -544,8 +551,9 @@ def findings_markdown(
             f"95 % t-interval over {seeds_text(g)}, and the rate it was measured at."
         )
         lines += ["", grid_html(g, caption, title, order), ""]
-    if why.strip():
-        lines += ["", why.strip()]
+    for extra_text in (why, regime):
+        if extra_text.strip():
+            lines += ["", extra_text.strip()]
     lines += ["", "**How these verdicts were reached.** " + (source + " " if source else "")
               + "A claim *holds* when the 95 % t-interval of every comparison behind it lies on "
               "the claimed side of zero (for \"matches\", above −1 point), is *contradicted* when "

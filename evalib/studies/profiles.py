@@ -19,6 +19,8 @@ from evalib.studies.stats import combine
 
 #: The claims that the `cpu200` profile can test (it runs EVA, VAR-S and Random only).
 REGIME_CLAIMS = ("1", "1p", "4")
+#: The profiles the claims page sets side by side: the book's, then the paper's regime.
+REGIME_PROFILES = ("cpu", "cpu200")
 KEYS = ["dataset", "claim", "part", "rate", "budget"]
 
 

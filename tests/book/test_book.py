@@ -268,3 +268,25 @@ def test_no_empty_index_one_search_field_and_no_formatter_comments(html_dir: Pat
     assert not [p.name for p in pages if "fmt: skip" in p.read_text(encoding="utf-8")]
     css = (ROOT / "book" / "_static" / "evalib.css").read_text()
     assert "#pst-header" in css and "min-width: 992px" in css
+
+
+def test_every_executed_notebook_is_a_page_of_the_table_of_contents() -> None:
+    """A notebook executed into ``notebooks/`` (a BloodMNIST twin, a second profile's page)
+    that the table of contents misses would never be read; an entry without its notebook
+    fails the build."""
+    import yaml
+
+    def files(entries: list) -> set[str]:
+        out: set[str] = set()
+        for entry in entries:
+            if "file" in entry:
+                out.add(entry["file"])
+            out |= files(entry.get("sections", []) + entry.get("chapters", []))
+        return out
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = files(toc["parts"])
+    executed = {str(p.relative_to(ROOT).with_suffix(""))
+                for p in (ROOT / "notebooks").rglob("*.ipynb")}  # fmt: skip
+    assert executed - listed == set()
+    assert {f for f in listed if f.startswith("notebooks/")} - executed == set()

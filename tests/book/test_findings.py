@@ -107,9 +107,20 @@ def test_headline_states_the_first_claim_in_words_and_counts_the_rest() -> None:
                            "5 % of the training images is 4.2–17.9 points less accurate on "
                            "OrganAMNIST and 16 points less accurate on BloodMNIST than one "
                            "trained on a random subset of the same size.**")  # fmt: skip
-    assert text.endswith("Of the 2 claims below, 1 holds everywhere it was tested, 1 is "
+    assert text.endswith("Of the 2 claims tested, 1 holds everywhere it was tested, 1 is "
                          "contradicted somewhere and 0 are inconclusive: their intervals are "
                          "too wide to tell.")  # fmt: skip
+
+
+def test_headline_counts_untested_claims_apart_from_the_tested_ones() -> None:
+    untested = pd.DataFrame({"dataset": ["organamnist"], "protocol": ["clean"], "claim": ["6"],
+                             "verdict": ["not tested"], "why": ["…"]})  # fmt: skip
+    verdicts = pd.concat([_verdicts(), untested], ignore_index=True)
+    grid = findings.cells(verdicts, _comparisons())
+    assert set(grid["claim"]) == {"1", "2a", "6"}
+    text = findings.headline(_comparisons(), grid, "at p").replace(NBSP, " ")
+    assert "Of the 2 claims tested, 1 holds" in text
+    assert text.endswith(" 1 more is listed below but not tested at this profile.")
 
 
 def test_grid_has_a_row_per_claim_and_a_column_per_dataset_and_budget() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evalib.book.lessons.regime import regime
+from evalib.book.lessons.regime import regime, regime_finding
 from evalib.studies.profiles import side_by_side, verdict_changes
 from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
 
@@ -55,6 +55,33 @@ def test_the_same_verdict_is_said_once_per_claim():
 def test_nothing_judged_under_both_says_so():
     text = regime(pd.DataFrame(), verdict_changes(pd.DataFrame(), PROFILES), PROFILES)
     assert text.startswith("No claim has been judged under both")
+
+
+def _changes(a, b):
+    return verdict_changes(side_by_side({"cpu": _rows(a), "cpu200": _rows(b)}), PROFILES)
+
+
+def test_the_landing_sentence_says_a_kept_verdict_and_the_datasets_not_run():
+    changes = _changes([("1", 0.02, -30.0, CONTRADICTED), ("1p", 0.02, -20.0, CONTRADICTED),
+                        ("4", 0.02, 0.1, INCONCLUSIVE)],
+                       [("1", 0.02, -25.0, CONTRADICTED), ("1p", 0.02, -9.0, CONTRADICTED),
+                        ("4", 0.02, 3.0, HOLDS)])  # fmt: skip
+    text = regime_finding(changes, PROFILES, datasets=("organamnist", "bloodmnist"))
+    assert "no verdict on claims 1 and 1p changes." in text  # claim 4 changed but is not asked
+    assert (
+        "Claim 1 (EVA with windows tuned on validation beats Random): on BloodMNIST it "
+        "stays contradicted." in text
+    )
+    assert text.endswith(" OrganAMNIST: not run under `cpu200` yet.")
+
+
+def test_the_landing_sentence_names_a_changed_verdict_and_is_empty_without_results():
+    changes = _changes([("1", 0.05, -30.0, CONTRADICTED)], [("1", 0.05, 4.0, HOLDS)])
+    text = regime_finding(changes, PROFILES, datasets=("bloodmnist",))
+    assert "the verdict on claims 1 and 1p changes somewhere." in text
+    assert "under the paper's epochs (contradicted → holds)" in text
+    assert "not run" not in text
+    assert regime_finding(_changes([], []), PROFILES) == ""
 
 
 def test_the_two_figures_draw_every_profile():

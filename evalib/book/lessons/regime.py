@@ -65,3 +65,60 @@ def regime(table: pd.DataFrame, changes: pd.DataFrame, profiles: Sequence[str]) 
         "change at least one verdict." if changed else "change no verdict."
     )
     return "\n".join([lead, "", *lines])
+
+
+def regime_finding(
+    changes: pd.DataFrame,
+    profiles: Sequence[str],
+    claims: Sequence[str] = ("1", "1p"),
+    datasets: Sequence[str] = (),
+) -> str:
+    """One Markdown paragraph for the landing page: whether the second of ``profiles``
+    changes the verdict of ``claims`` (a :func:`evalib.studies.profiles.verdict_changes`
+    table), per dataset, naming the datasets of ``datasets`` not judged under both yet.
+    ``""`` when nothing was judged under both."""
+    if changes.empty or len(profiles) < 2:
+        return ""
+    rows = changes[changes["claim"].astype(str).isin(claims)]
+    if rows.empty:
+        return ""
+    base, other = profiles[0], profiles[1]
+    sentences = []
+    for claim in claims:
+        group = rows[rows["claim"].astype(str) == claim]
+        if group.empty:
+            continue
+        what = CLAIM_TEXT.get(claim, f"claim {claim}")
+        parts = []
+        for dataset, g in group.groupby("dataset", sort=False):
+            if g["changed"].any():
+                moved = g[g["changed"]]
+                parts.append(
+                    f"on {dataset_title(dataset)} it changes under "
+                    + " and ".join(
+                        f"{BUDGET_TEXT.get(r.budget, r.budget)} ({getattr(r, base)} → "
+                        f"{getattr(r, other)})"
+                        for r in moved.itertuples()
+                    )
+                )
+            else:
+                words = sorted(set(g[base]))
+                parts.append(f"on {dataset_title(dataset)} it stays {' / '.join(words)}")
+        sentences.append(f"Claim {claim} ({what}): " + "; ".join(parts) + ".")
+    judged = set(rows["dataset"])
+    missing = [d for d in datasets if d not in judged]
+    changed = bool(rows["changed"].any())
+    lead = (
+        f"**Does the paper's regime change this?** With the {profile_title(other)} and the "
+        f"paper's window grid (`{other}`) instead of the `{base}` profile's scaled-down one, "
+        + ("the verdict on " if changed else "no verdict on ")
+        + ("claim " if len(claims) == 1 else "claims ")
+        + " and ".join(claims)
+        + (" changes somewhere." if changed else " changes.")
+    )
+    tail = (
+        f" {', '.join(dataset_title(d) for d in missing)}: not run under `{other}` yet."
+        if missing
+        else ""
+    )
+    return lead + " " + " ".join(sentences) + tail
