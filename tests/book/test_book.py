@@ -233,7 +233,6 @@ def _table_cells(html_dir: Path) -> dict[str, list[str]]:
 #: for a listed page that has become clean, so the list cannot outlive its reason.
 NOT_REEXECUTED = frozenset({
     "notebooks/04_dual_window.html",
-    "notebooks/extra/04_dual_window_bloodmnist.html",
 })  # fmt: skip
 
 
