@@ -408,7 +408,8 @@ def findings_page(name: str, results: Path, others: tuple[str, ...] = ()) -> str
             windows=windows_text(profile)))  # fmt: skip
     source = (f"Generated from `results/{name}/claims_*.csv`, the tables of "
               "{doc}`../notebooks/10_claims`, which lists every comparison.")  # fmt: skip
-    why = findings.why_random_wins(*(_per_dataset(results, f) for f in WHY_FILES))
+    why = findings.why_random_wins(*(_per_dataset(results, f) for f in WHY_FILES),
+                                   comparisons=shown[0].comparisons, order=_datasets())  # fmt: skip
     return findings.findings_markdown(shown, source, dataset_title, _datasets(), why=why,
                                       regime=regime_finding_text(results, name))  # fmt: skip
 

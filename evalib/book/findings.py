@@ -584,6 +584,8 @@ def why_random_wins(
     shares: pd.DataFrame | None = None,
     accuracy: pd.DataFrame | None = None,
     rates: Sequence[float] | None = None,
+    comparisons: pd.DataFrame | None = None,
+    order: Sequence[str] = (),
 ) -> str:
     """The landing page's "why" of claim 1: whether any window of the tuning grid could
     have beaten Random (even the best by test, an upper bound no method could use), and
@@ -595,8 +597,11 @@ def why_random_wins(
     ``coreset_classes.csv`` (page 02, :func:`~evalib.studies.composition.class_shares`)
     and ``per_class_accuracy.csv`` (page 02,
     :func:`~evalib.studies.composition.per_class_accuracy`); ``rates``: the rates to
-    describe the coresets at (default: the lowest one). Markdown; ``""`` without input."""
-    from evalib.book.lessons.why import coreset_classes, grid_verdict
+    describe the coresets at (default: the lowest one); ``comparisons``: the claims page's
+    table, for what class-balanced EVA says about EVA's loss
+    (:func:`evalib.book.lessons.why.balance_meaning`, datasets in ``order``). Markdown;
+    ``""`` without input."""
+    from evalib.book.lessons.why import balance_meaning, coreset_classes, grid_verdict
     from evalib.studies import composition
 
     parts = []
@@ -614,6 +619,10 @@ def why_random_wins(
         if bullets:
             parts.append("What the tuned EVA coresets hold, against Random's:\n\n"
                          + "\n".join(bullets))  # fmt: skip
+    if isinstance(comparisons, pd.DataFrame):
+        meaning = balance_meaning(comparisons, order)
+        if meaning:
+            parts.append(meaning)
     if not parts:
         return ""
     return "**Why EVA loses to Random here.** " + "\n\n".join(parts) + "\n"

@@ -149,6 +149,42 @@ def test_class_balance_sets_each_arm_against_its_comparator():
     assert "EVA (flag) − Random above is that reading of the paper's EVA − Random" in text
     without = lessons.class_balance(pd.DataFrame(rows[:9]), [0.02])
     assert "EVA with the flag has no run here yet" in without and "781" not in without
+    assert "What class balance says about EVA" not in text  # no EVA tuned rows to set beside
+
+
+@pytest.mark.parametrize(
+    "cb, expected",
+    [((0.83, 0.84, 0.85), "EVA's ranking beats random choice: its loss is class collapse"),
+     ((0.60, 0.61, 0.62), "still does worse than random choice: class collapse is only part"),
+     ((0.70, 0.80, 0.90), "neither shown better nor worse than random choice")],
+)  # fmt: skip
+def test_what_balance_means_for_eva_is_read_off_the_within_class_interval(cb, expected):
+    rows = []
+    for arm, accs in (("random", (0.80, 0.81, 0.82)), ("eva_tuned", (0.50, 0.51, 0.52)),
+                      ("random_strat", (0.80, 0.80, 0.80)), ("eva_cb_tuned", cb)):  # fmt: skip
+        rows += [{"arm": arm, "rate": 0.02, "seed": s, "budget": "epochs", "clean_test_acc": a}
+                 for s, a in enumerate(accs)]  # fmt: skip
+    text = lessons.collapse_share(pd.DataFrame(rows), [0.02, 0.05])
+    assert expected in text and text.count("- At ") == 1  # 5 %: no rows, no line
+    assert "EVA (windows tuned on validation) − Random −30.0 ± 0.0 points" in text
+    closed = 100 * (1 - (sum(cb) / 3 - 0.80) / (0.51 - 0.81))
+    assert f"closes {closed:.0f} % of the first gap" in text
+    assert lessons.collapse_share(pd.DataFrame(rows[:6]), [0.02]) == ""
+
+
+def test_the_landing_reads_what_balance_means_off_the_claims_comparisons():
+    comps = pd.DataFrame({
+        "dataset": ["bloodmnist", "organamnist", "organamnist", "organamnist"],
+        "protocol": ["clean"] * 4, "claim": ["1", "1", "1cb", 1],
+        "rate": [0.02, 0.02, 0.02, 0.05], "budget": ["epochs"] * 4,
+        "diff": [-30.0, -40.0, -10.0, -20.0], "ci95": [2.0, 4.0, 3.0, 2.0], "n_seeds": [3] * 4,
+    })  # fmt: skip
+    text = lessons.balance_meaning(comps, order=("organamnist", "bloodmnist"))
+    assert text.count("- **") == 1  # only OrganAMNIST 2 % has both claims
+    assert ("- **OrganAMNIST at 2 %**: EVA (windows tuned on validation) − Random −40.0 ± 4.0 "
+            "points") in text  # fmt: skip
+    assert "closes 75 % of the first gap" in text and "still does worse" in text
+    assert lessons.balance_meaning(comps[comps["claim"] != "1cb"]) == ""
 
 
 def test_the_landing_page_gets_one_paragraph():

@@ -34,7 +34,9 @@ from evalib.book.lessons.related import dad, distillation, pruning_identified
 from evalib.book.lessons.summary import claims_summary
 from evalib.book.lessons.text import num, pm, seeds_text, side
 from evalib.book.lessons.why import (
+    balance_meaning,
     class_balance,
+    collapse_share,
     coreset_classes,
     distinct_coresets,
     grid_robustness,
@@ -44,10 +46,12 @@ from evalib.book.lessons.why import (
 from evalib.book.lessons.windows import cross_architecture, dual_window, window_grid
 
 __all__ = [
+    "balance_meaning",
     "ablation",
     "benchmark",
     "claims_summary",
     "class_balance",
+    "collapse_share",
     "coreset_classes",
     "cross_architecture",
     "dad",

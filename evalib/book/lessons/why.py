@@ -335,7 +335,80 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
         end += f"; {label('eva_flag', short=True)} − {label('random')} above is that reading of the paper's EVA − Random"
     else:
         end += "; EVA with the flag has no run here yet to show what that reading gives"
-    return "\n".join([*out, "", end + "."])
+    meaning = collapse_share(table, rates, metric)
+    return "\n".join([*out, "", end + ".", *(["", meaning] if meaning else [])])
+
+
+def collapse_share(table: pd.DataFrame, rates: Sequence[float], metric: str = CLEAN) -> str:
+    """What the class-balanced arms say about EVA's loss, per rate (paper's epochs), from
+    labelled runs: EVA tuned − Random beside class-balanced EVA − stratified Random, paired
+    by seed (:func:`_collapse_line`). ``""`` when either comparison has no paired seed."""
+    column = "arm" if _has(table, ("arm",)) else "method"
+    if not _has(table, (column, "rate", "seed", metric)):
+        return ""
+    lines = []
+    for rate in rates:
+        at = _at(_budget(table, "epochs"), "rate", rate)
+        whole = _one(at, column, "eva_tuned", "random", metric)
+        within = _one(at, column, "eva_cb_tuned", "random_strat", metric)
+        if whole["n"] and within["n"]:
+            lines.append(f"- At {rate_text(rate)}: " + _collapse_line(whole, within) + ".")
+    return (MEANING_HEAD + "\n".join(lines)) if lines else ""
+
+
+def balance_meaning(comparisons: pd.DataFrame, order: Sequence[str] = ()) -> str:
+    """:func:`collapse_share` from the claims page's comparisons (claims 1 and 1cb, clean
+    protocol, paper's epochs), per dataset (in ``order``) and rate; ``""`` without both."""
+    need = ("dataset", "claim", "rate", "diff", "ci95", "n_seeds")
+    if not _has(comparisons, need):
+        return ""
+    c = comparisons.assign(claim=comparisons["claim"].astype(str))
+    if "protocol" in c:
+        c = c[c["protocol"] == "clean"]
+    c = _budget(c, "epochs").dropna(subset=["diff"])
+    lines = []
+    flags = list(dict.fromkeys([*order, *c["dataset"]]))
+    for flag in flags:
+        for rate in sorted(set(c.loc[c["dataset"] == flag, "rate"])):
+            at = _at(c[c["dataset"] == flag], "rate", rate)
+            rows = {k: at[at["claim"] == k] for k in ("1", "1cb")}
+            if any(r.empty for r in rows.values()):
+                continue
+            whole, within = ({"diff": float(r["diff"].iloc[0]), "ci95": float(r["ci95"].iloc[0]),
+                              "n": int(r["n_seeds"].iloc[0])} for r in rows.values())  # fmt: skip
+            lines.append(f"- **{dataset_title(flag)} at {rate_text(rate)}**: "
+                         + _collapse_line(whole, within) + ".")  # fmt: skip
+    return (MEANING_HEAD + "\n".join(lines)) if lines else ""
+
+
+MEANING_HEAD = (
+    "**What class balance says about EVA** (paper's epochs, ± 95 % t-interval over seeds):\n\n"
+)
+
+
+def _collapse_line(whole: dict, within: dict) -> str:
+    """EVA tuned − Random beside class-balanced EVA − stratified Random (``diff``, ``ci95``
+    in points), the share of the first gap that balancing the classes closes, and whether
+    EVA's ranking kept within each class is better, worse or no different from random
+    choice there (the verdict of the second interval)."""
+    v = stats.verdict(within["diff"], within["ci95"], "better")
+    closed = ""
+    if whole["diff"] < 0:
+        share = 1 - within["diff"] / whole["diff"]
+        closed = f"; balancing the classes closes {num(100 * share, 0)} % of the first gap"
+    if v == stats.HOLDS:
+        means = (
+            "kept within each class, EVA's ranking beats random choice: its loss is class collapse"
+        )
+    elif v == stats.CONTRADICTED:
+        means = ("kept within each class, EVA's ranking still does worse than random choice: "
+                 "class collapse is only part of why EVA loses")  # fmt: skip
+    else:
+        means = ("kept within each class, EVA's ranking is neither shown better nor worse "
+                 "than random choice (the interval spans 0)")  # fmt: skip
+    return (f"{label('eva_tuned')} − {label('random')} {pm(whole['diff'], whole['ci95'])} "
+            f"points, {label('eva_cb_tuned')} − {label('random_strat')} "
+            f"{pm(within['diff'], within['ci95'])}{closed}; {means}")  # fmt: skip
 
 
 def _sizes(at: pd.DataFrame, column: str, arms: Sequence[str]) -> str:
