@@ -228,7 +228,9 @@ balance = [
 ]
 S.run([p.job for p in balance])
 bal = pd.concat([grids.labelled_results(balance, S.cache)[0], low], ignore_index=True)
-bal = bal[bal["arm"].isin((*grids.BALANCE_ARMS, "random", "eva_tuned"))].assign(method=lambda t: t["arm"])
+bal = bal[bal["arm"].isin((*grids.BALANCE_ARMS, "random", "eva_tuned"))].assign(
+    method=lambda t: t["arm"]
+)
 sizes = bal.groupby(["rate", "method"])["n_train"].median().rename("images").reset_index()
 display(groupby_summary(bal, by=("budget", "rate", "method")).merge(sizes, on=["rate", "method"]))
 

@@ -91,7 +91,12 @@ if len(verdicts):
     display(
         verdicts.query("protocol == 'clean'")
         .pivot(index="claim", columns=["dataset", "budget"], values="verdict")
+        .reindex(columns=datasets, level=0)  # the datasets in the order listed
+        .reindex(index=list(dict.fromkeys(verdicts["claim"])))  # the claims in the paper's order
         .fillna("—")  # claim 5 is about OrganAMNIST only
+        .rename(
+            columns=lambda c: labels.dataset_title(c) if c in datasets else labels.budget_label(c)
+        )
     )
 
 # %% [markdown]
@@ -104,7 +109,9 @@ if len(verdicts):
 if len(verdicts):
     with pd.option_context("display.max_colwidth", None):
         display(verdicts.query("protocol == 'clean'")[["dataset", "budget", "claim", "verdict",
-                                                       "why"]].reset_index(drop=True))  # fmt: skip
+                                                       "why"]].reset_index(drop=True)
+                .assign(dataset=lambda t: t["dataset"].map(labels.dataset_title),
+                        budget=lambda t: t["budget"].map(labels.budget_label)))  # fmt: skip
 
 # %% [markdown]
 # ## The comparisons behind them
@@ -172,7 +179,8 @@ if len(results):
 # of the book is in one place.
 
 # %%
-related = [pd.read_csv(f).assign(page=f.stem.split("_")[0], dataset=f.parent.name)
+related = [pd.read_csv(f).assign(page=labels.RELATED_PAGES.get(f.stem.split("_")[0], f.stem),
+                                  dataset=labels.dataset_title(f.parent.name))
            for f in sorted(S.cache.results.glob("*/*_verdicts.csv"))]  # fmt: skip
 if related:
     with pd.option_context("display.max_colwidth", None):

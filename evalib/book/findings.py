@@ -67,7 +67,7 @@ KEYS = ("dataset", "protocol", "claim")
 PRIMARY = "clean"  # the protocol the findings report; the other one is a caveat
 #: the columns of :func:`cells` that are not key columns
 _CELL_COLUMNS = ("claim", "dataset", "verdict", "category", "part", "model", "rate", "diff",
-                 "ci95", "n_seeds", "paper")  # fmt: skip
+                 "ci95", "n_seeds", "paper", "identical")  # fmt: skip
 #: the side of 0 each kind of claim expects (evalib.studies.claims.Part.kind)
 KIND_DIRECTION = {"better": 1.0, "matches": 1.0, "worse": -1.0, "no_better": -1.0}
 #: how a sentence names the two sides of a comparison part ("EVA tuned − Random")
@@ -163,7 +163,7 @@ def cells(
             behind = c[mask]
             if len(behind):
                 worst = behind.loc[(_direction(behind) * behind["diff"].astype(float)).idxmin()]
-                for k in ("part", "model", "rate", "diff", "ci95", "n_seeds", "paper"):
+                for k in ("part", "model", "rate", "diff", "ci95", "n_seeds", "paper", "identical"):
                     out[k] = worst.get(k)
         rows.append(out)
     frame = pd.DataFrame(rows)
@@ -406,8 +406,7 @@ def grid_html(
     common one (which the caption gives); an untested cell holds a dash."""
     if grid.empty:
         return ""
-    extra = [k for k in grid.columns if k not in ("claim", "dataset", "verdict", "category",
-             "part", "model", "rate", "diff", "ci95", "n_seeds", "paper")]  # fmt: skip
+    extra = [k for k in grid.columns if k not in _CELL_COLUMNS]
     key = extra[0] if extra else None
     datasets = _ordered(grid["dataset"], order)
     budgets = _ordered(grid[key].astype(str), list(labels.BUDGETS)) if key else [""]
@@ -442,6 +441,9 @@ def grid_html(
                     where += f", {labels.model_title(r['model'])}"
                 n_cell = int(r["n_seeds"]) if _given(r.get("n_seeds")) else None
                 n = f"n\u00a0=\u00a0{n_cell}" if n_cell is not None and n_cell != common else ""
+                same = _given(r.get("identical")) and n_cell and int(r["identical"]) >= n_cell
+                if same:  # a difference of 0 by construction: the two arms chose one coreset
+                    n = ", ".join(x for x in (n, "identical coresets") if x)
                 a, b = _sides(r.get("part", ""))
                 tip = f"{r['verdict']}: {a} − {b} at {where}" if b else str(r["verdict"])
                 row.append(
@@ -535,14 +537,8 @@ def findings_markdown(
     grid = cells(main.verdicts, main.comparisons)
     comps = _primary_rows(main.comparisons, PRIMARY)
     scale = f"at the `{main.name}` scale" + (f" ({main.scale})" if main.scale else "")
-    lines = [headline(comps, grid, scale, title, order), "",
-             "Claim by claim, our differences in accuracy points over the rates and budgets "
-             "tested:", ""]  # fmt: skip
-    for claim in list(dict.fromkeys(grid["claim"])):
-        c = comps[comps["claim"].map(claim_id) == claim] if len(comps) else comps
-        lines.append(claim_sentence(claim, c, grid[grid["claim"] == claim], title, order))
-    for p in shown:
-        g = grid if p is main else cells(p.verdicts, p.comparisons)
+
+    def grid_of(p: ProfileResults, g: pd.DataFrame) -> str:
         caption = (
             f"Verdicts at the <code>{html.escape(p.name)}</code> profile (clean "
             "protocol). Each cell: ✓ holds, ✗ contradicted, ? inconclusive; the "
@@ -550,7 +546,17 @@ def findings_markdown(
             "weakest), as the difference in accuracy points ± the half-width of its "
             f"95 % t-interval over {seeds_text(g)}, and the rate it was measured at."
         )
-        lines += ["", grid_html(g, caption, title, order), ""]
+        return grid_html(g, caption, title, order)
+
+    # the result first: the headline and the grid fit one screen; the claims in words follow
+    lines = [headline(comps, grid, scale, title, order), "", grid_of(main, grid), "",
+             "Claim by claim, our differences in accuracy points over the rates and budgets "
+             "tested:", ""]  # fmt: skip
+    for claim in list(dict.fromkeys(grid["claim"])):
+        c = comps[comps["claim"].map(claim_id) == claim] if len(comps) else comps
+        lines.append(claim_sentence(claim, c, grid[grid["claim"] == claim], title, order))
+    for p in shown[1:]:
+        lines += ["", grid_of(p, cells(p.verdicts, p.comparisons)), ""]
     for extra_text in (why, regime):
         if extra_text.strip():
             lines += ["", extra_text.strip()]

@@ -239,6 +239,12 @@ STUDIES: dict[str, str] = {
     "08_distillation": "dataset distillation (page 08)",
     "09_dad_segmentation": "DAD segmentation (page 09)",
 }
+#: the prefix of a related page's ``<prefix>_verdicts.csv`` -> the page it comes from
+RELATED_PAGES: dict[str, str] = {
+    "pie": STUDIES["07_pruning_identified"],
+    "distill": STUDIES["08_distillation"],
+    "seg": STUDIES["09_dad_segmentation"],
+}
 
 #: column name of a result table -> its header on a page (names not listed here are
 #: shown by :func:`column_label`'s rules)

@@ -191,12 +191,14 @@ def test_findings_state_the_result_before_the_grid_and_the_caveats_once() -> Non
                                  windows="windows W"),
          findings.ProfileResults("cpu200", v, c)],
         source="From F.", order=("organamnist", "bloodmnist"))  # fmt: skip
-    order = [md.index(x) for x in ("**At the `cpu` scale (tiny)", "- **1 · ", "- **2a · ",
-                                   "<table", "How these verdicts", "Caveats")]  # fmt: skip
-    assert order == sorted(order)
+    order = [md.index(x) for x in ("**At the `cpu` scale (tiny)", "<table", "- **1 · ",
+                                   "- **2a · ", "How these verdicts", "Caveats")]  # fmt: skip
+    assert order == sorted(order)  # the result first: headline, grid, then the claims in words
     assert md.count("<table") == 2 and "<code>cpu200</code> profile" in md  # a grid per profile
-    # every claim code is introduced (in its list item) before anything else uses it
-    assert md.index("2a") == md.index("- **2a · ") + len("- **")
+    # every claim code is introduced with its short name (the grid's row) where first used
+    first = md.index('<span class="claim-id">2a</span>')
+    assert md.index("2a") == first + len('<span class="claim-id">')
+    assert md[first:].index('<span class="claim-name">') < 60
     assert md.count("*Windows.* Windows W.") == 1 and md.count("Settings S.") == 1
     assert "*Protocol.*" in md and "claim 1 on OrganAMNIST (paper's epochs): holds" in md
     assert not re.search(r"\b[a-z]+_[a-z0-9_]+\b", md.replace("claims_*", ""))  # no code names
@@ -381,17 +383,25 @@ def test_launch_buttons_are_promised_only_with_a_repository_url() -> None:
 
 
 def test_the_committed_headline_fits_one_desktop_screen() -> None:
-    """The result as the landing page states it (headline and one sentence per claim,
-    before the grid) stays short: 2,400 characters are about 26 lines of the book's text
-    column at a 1400 px window, which with the title and the introduction fill one
-    1400 × 900 screen, and about three 390 × 844 phone screens (measured in Chromium)."""
+    """The result as the landing page states it (the headline, before the grid) stays
+    short: 700 characters are about 8 lines of the book's text column at a 1400 px window,
+    which with the title and the introduction stay within one 1400 × 900 screen, and
+    within one 390 × 844 phone screen; one sentence per claim follows the grid."""
     profile = booktext.book_profile(ROOT)
     page = booktext.findings_page(profile, ROOT / "results" / profile)
     if "No claims results" in page:
         pytest.skip(f"no claims results at {profile}")
     head = page[: page.index("<div")]
-    assert len(head) <= 2400, len(head)
-    claims = re.findall(r"^- \*\*(\w+) · ", head, flags=re.MULTILINE)
+    assert len(head) <= 700, len(head)
+    assert not re.search(r"\bclaims? \d", head)  # no claim code before the grid names it
+    claims = re.findall(r"^- \*\*(\w+) · ", page, flags=re.MULTILINE)
     assert claims and len(claims) == len(set(claims))  # one sentence per claim
-    before = head[: head.index("- **")]
-    assert not re.search(r"\bclaims? \d", before)  # no claim code before the list names it
+
+
+def test_a_grid_cell_whose_arms_chose_one_coreset_says_so() -> None:
+    c = _comparisons().assign(identical=0)
+    c.loc[c["claim"] == "2a", "identical"] = 3  # every seed: the same coreset twice
+    out = findings.grid_html(findings.cells(_verdicts(), c), "cap", order=("organamnist",))
+    assert out.count("identical coresets") == 1
+    row = out[out.index('<span class="claim-id">2a</span>') :]
+    assert "identical coresets" in row[: row.index("</tr>")]

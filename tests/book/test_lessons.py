@@ -405,7 +405,7 @@ def test_cross_architecture_judges_transfer_on_each_other_network() -> None:
         "- vgg ×0.125: EVA − Random −5.0 ± 1.0 at 5 % (3 seeds): "
         "transfer is **contradicted**." in text
     )
-    assert "claim 6 is **contradicted** (of 2 comparisons: 1 hold, 1 contradicted)" in text
+    assert "claim 6 is **contradicted** (of 2 comparisons: 1 holds, 1 contradicted)" in text
     assert "EVA − CCS runs from +1.0 ± 2.0 (vgg ×0.125, 5 %)" in text
     assert "claim 6 **holds**" in lessons.cross_architecture(*_gaps(vgg=0.0))
 

@@ -68,7 +68,7 @@ def test_claim_verdicts_need_every_part():
     assert summary.loc[("epochs", "1"), "verdict"] == CONTRADICTED  # holds at 2 %, not at 5 %
     assert summary.loc[("epochs", "2a"), "verdict"] == INCONCLUSIVE  # untested baselines
     why = summary.loc[("epochs", "1"), "why"]
-    assert why.startswith("1 of 2 comparisons holds, 1 is contradicted, 0 inconclusive")
+    assert why.startswith("2 comparisons: 1 holds, 1 is contradicted, 0 inconclusive")
     assert "EVA tuned − Random at 5 %, -6.0 ± 2.5 points (3 seeds; the paper: +1.0)" in why
 
 

@@ -341,7 +341,8 @@ def cross_architecture(
             "",
             f"Over every other network and rate, claim 6 {is_word(stats.combine(verdicts))}"
             f" (of {_count(len(verdicts), 'comparison')}: {sum(v == HOLDS for v in verdicts)} "
-            f"hold, {sum(v == CONTRADICTED for v in verdicts)} contradicted).",
+            f"{'holds' if sum(v == HOLDS for v in verdicts) == 1 else 'hold'}, "
+            f"{sum(v == CONTRADICTED for v in verdicts)} contradicted).",
         ]
     ccs = g[g["comparison"] == "EVA − CCS"]
     if len(ccs):
