@@ -231,9 +231,7 @@ def _table_cells(html_dir: Path) -> dict[str, list[str]]:
 #: others were re-executed (recording them is a training run). Re-execute a page
 #: (``python -m evalib.book.reproduce --only NAME``) and remove it here: the test fails
 #: for a listed page that has become clean, so the list cannot outlive its reason.
-NOT_REEXECUTED = frozenset({
-    "notebooks/04_dual_window.html",
-})  # fmt: skip
+NOT_REEXECUTED: frozenset[str] = frozenset()
 
 
 def test_tables_show_reader_names_not_code_names(html_dir: Path) -> None:
