@@ -101,7 +101,7 @@ long = pd.DataFrame({f"epoch {t}": S_t[t] for t in epochs}).melt(var_name="epoch
 fig, ax = plt.subplots(figsize=(8, 3.8))
 sns.ecdfplot(long, x="S", hue="epoch", complementary=True, ax=ax, palette="viridis")
 ax.set(yscale="log", ylim=(1 / (2 * dyn.num_samples), 1.05), xlim=(0, 1.45),
-       xlabel="error score S_t (0 … √2)", ylabel="share of images with a larger S_t",
+       xlabel="error score $S_t$ (0 … √2)", ylabel="share of images with a larger $S_t$",
        title=labels.figure_title(S.dataset, P.name, "how many images are still unlearned"))  # fmt: skip
 sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 plt.show()

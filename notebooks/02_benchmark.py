@@ -80,7 +80,7 @@ planned = grids.table1(P, S.dataset, S.cache, S.seeds, S.rates)
 S.run([p.job for p in planned])
 table = grids.labelled_results(planned, S.cache)[0].assign(method=lambda t: t["arm"])
 jobs = table.drop_duplicates("key")  # a job two arms share (the same coreset) counts once
-print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+print(grids.cost_line(jobs, P, S.dataset, S.cache))
 steps = table.groupby(["budget", "rate"])["steps"].median().unstack("budget").round()
 steps = steps.astype("Int64")  # whole steps
 steps.columns = [labels.budget_label(b) for b in steps.columns]
@@ -159,7 +159,11 @@ fig = plots.accuracy_vs_rate(
 gap = {name: paper.eva_gaps(t) for name, t in tables.items() if name in ("clean", "paper")}
 for name, g in gap.items():
     g.to_csv(S.out_dir() / f"table1_gaps_{name}.csv", index=False)
-display(gap["clean"])
+signed = {
+    c: lambda t, c=c: t[c].map(lambda x: labels.fmt_number(x, 2, sign=True))
+    for c in ("eva_minus_random", "eva_minus_best_other")
+}  # differences carry their sign
+display(gap["clean"].assign(**signed))
 
 # %% [markdown]
 # ## Why: what the coresets hold, class by class

@@ -95,7 +95,7 @@ runs["arm"] = runs["method"].map(labels.short)
 arms = runs.query("method not in ('random', 'full')")
 table = arms.query("budget == 'epochs'")
 jobs = runs.drop_duplicates("key")  # a job two arms share counts once
-print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+print(grids.cost_line(jobs, P, S.dataset, S.cache))
 
 # %% [markdown]
 # ## Accuracy per method and rate, both protocols
@@ -128,7 +128,9 @@ plt.show()
 # (-D), each with the windows chosen for it on validation, under the paper's budget; each
 # score has its colour in every figure of the book. Left: the paper's protocol (best
 # validation accuracy over training); right: the clean protocol (test accuracy of the
-# final model). Bars are means over seeds, error bars one standard deviation. The black
+# final model). Bars are means over seeds; error bars show one standard deviation, the
+# spread of single runs (the differences below, and their verdicts, use 95 % t-intervals
+# of the mean difference over seeds instead). The black
 # dash across each rate is Random at that rate (mean over the same seeds), the reference
 # a selection method must beat; the dotted line is the same network trained on the full
 # training set.

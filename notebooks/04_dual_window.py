@@ -91,7 +91,7 @@ S.run(grids.jobs(planned))
 runs = grids.page_table(planned, S.cache)[0]
 arms = runs.query("method not in ('random', 'full')")
 jobs = runs.drop_duplicates("key")  # a job two arms share counts once
-print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+print(grids.cost_line(jobs, P, S.dataset, S.cache))
 
 # %% [markdown]
 # ## Dual − single, per rate and budget
@@ -176,7 +176,7 @@ display(
     Markdown(
         f"Total error-score variance over samples: early window {share['early_total']:.3g}, "
         f"late window {share['late_total']:.3g}; the early window holds "
-        f"{share['early_share']:.0%} of the sum that the paper's score ranks by. The official "
+        f"{labels.fmt_percent(round(share['early_share'], 2))} of the sum that the paper's score ranks by. The official "
         f"score gives each window half the weight whatever its total."
     )
 )
@@ -235,7 +235,7 @@ display(
     Markdown(
         f"Drop-last recording: batch {batch}, {n_train:,} samples, "
         f"{labels.fmt_percent(unseen, 3)} of (epoch, sample) entries unseen. A drop-last "
-        f"loader leaves out {n_train % batch} sample(s) of each shuffled epoch ({n_train:,} "
+        f"loader leaves out {labels.count(n_train % batch, 'sample')} of each shuffled epoch ({n_train:,} "
         f"mod {batch}); at the paper's batch of "
         f"{paper_batch} it would be {n_train % paper_batch} per epoch. Where that count is "
         "near zero, the official zero-fill cannot change the selection on this dataset."
@@ -249,7 +249,7 @@ if len(dl) and (dl["jaccard"] == 1).all():
     display(Markdown(
         f"On {labels.dataset_title(S.dataset)} this study finds nothing to compare: every "
         "Jaccard index of the drop-last recording is 1, so masking and zero-filling choose "
-        f"the same coresets at every rate. With {n_train % batch} sample(s) left out per "
+        f"the same coresets at every rate. With {labels.count(n_train % batch, 'sample')} left out per "
         f"epoch ({labels.fmt_percent(unseen, 3)} of the entries), too few samples miss an "
         "epoch to move the ranking; the figure below is flat for that reason."
     ))  # fmt: skip

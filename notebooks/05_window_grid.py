@@ -81,7 +81,7 @@ planned = grids.tuning(P, S.dataset)
 S.run([p.job for p in planned])
 raw = grids.labelled_results(planned, S.cache)[0]
 jobs = raw.drop_duplicates("key")  # a job two arms share counts once
-print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+print(grids.cost_line(jobs, P, S.dataset, S.cache))
 # EVA as the paper writes it is VAR-D: the heatmaps label it so
 table = ab.annotate(raw.drop(columns="arm").assign(method=raw["method"].replace({"eva": "var_d"})))
 summary = ab.summarize_protocols(table, by=("method", "windows", "rate"))

@@ -20,7 +20,7 @@
 # variance ablation page shows the choice) are chosen once per seed, on the dynamics of
 # the profile's surrogate network (one surrogate per seed), at 5 % and 30 %, and each is
 # trained on every network of the profile: the surrogate's own architecture and the
-# profile's `cross_models`. The surrogate's own network is also trained on the full
+# profile's other networks. The surrogate's own network is also trained on the full
 # training set, as a reference for what it can reach. Below the
 # `paper` profile the networks are narrow stand-ins for the paper's (listed in the first
 # table), and VGG is evalib's small-image variant (the official VGG does not run on
@@ -80,7 +80,8 @@ display(
 # %%
 arch = ab.architecture_info(P, info.n_channels, info.n_classes)
 arch.to_csv(S.out_dir() / "cross_architecture_models.csv", index=False)
-display(arch.drop(columns="model").assign(width=arch["width"].map("{:g}".format)))
+display(arch.drop(columns="model").assign(width=arch["width"].map("{:g}".format),
+                                          narrow=arch["narrow"].map({True: "yes", False: "no"})))  # fmt: skip
 narrow = [labels.model_title(m) for m in arch.loc[arch["narrow"], "model_label"]]
 display(Markdown(f"Narrow stand-ins at the `{P.name}` profile: {', '.join(narrow) or 'none'}."))
 
@@ -94,7 +95,7 @@ S.run(grids.jobs(planned))
 table = ab.annotate(grids.page_table(planned, S.cache)[0])
 order = arch["model_label"].tolist()
 jobs = table.drop_duplicates("key")  # a job two arms share counts once
-print(f"{len(jobs)} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed")
+print(grids.cost_line(jobs, P, S.dataset, S.cache))
 
 # %% [markdown]
 # ## Accuracy per network, method and rate

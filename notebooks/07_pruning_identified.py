@@ -120,8 +120,8 @@ rho_share = per_class["drop"].corr(per_class["train_share"], method="spearman")
 display(
     Markdown(
         f"Spearman correlation across classes between the accuracy drop at sparsity "
-        f"{max(cfg.sparsities):g} and the mean HTL: **{rho_htl:.2f}**; between the drop and "
-        f"the class's training share: **{rho_share:.2f}**."
+        f"{max(cfg.sparsities):g} and the mean HTL: **{labels.fmt_number(rho_htl, 2)}**; between the drop and "
+        f"the class's training share: **{labels.fmt_number(rho_share, 2)}**."
     )
 )
 

@@ -107,7 +107,7 @@ scores = seg.scores_table(full)
 scores.to_csv(S.out_dir() / "seg_scores.csv", index=False)
 rho = scores["dad"].corr(scores["el2n"], method="spearman")
 display(Markdown(f"Spearman correlation of DAD and pixel EL2N over the training mosaics: "
-                 f"**{rho:.2f}** (−1: the two rank mosaics in exactly opposite order)."))  # fmt: skip
+                 f"**{labels.fmt_number(rho, 2)}** (−1: the two rank mosaics in exactly opposite order)."))  # fmt: skip
 
 # %%
 fig = plots.seg_scores(pd.DataFrame(full["history"] if full else [], columns=["epoch", "train_soft_dice"]),

@@ -207,14 +207,16 @@ for path in sorted(S.cache.results.glob("*/*_compute.csv")):  # notebooks 07-09
                                "runs done": int(r["runs"]), "runs missing": 0,
                                "CPU-hours": float(r["CPU-hours"]), "CPU-hours to go (est.)": 0.0}  # fmt: skip
 cost.to_csv(S.cache.results / "compute_cost.csv", index=False)
-display(cost)
+display(cost.round({"CPU-hours": 2, "CPU-hours to go (est.)": 2}))
 to_go = cost["CPU-hours to go (est.)"]
+n_missing = int(cost["runs missing"].sum())
 display(Markdown(f"Total so far: **{cost['CPU-hours'].sum():.2f} CPU-hours** for "
-                 f"{int(cost['runs done'].sum()):,} runs; {int(cost['runs missing'].sum()):,} "
-                 f"runs of this profile are not done yet, estimated at "
-                 f"{to_go.sum():.1f} CPU-hours"
-                 + (" for those whose network has a finished run to time from"
-                    if to_go.isna().any() else "") + "."))  # fmt: skip
+                 f"{int(cost['runs done'].sum()):,} runs; "
+                 + ("every run of this profile is done." if n_missing == 0 else
+                    f"{n_missing:,} runs of this profile are not done yet, estimated at "
+                    f"{to_go.sum():.1f} CPU-hours"
+                    + (" for those whose network has a finished run to time from"
+                       if to_go.isna().any() else "") + ".")))  # fmt: skip
 
 # %% [markdown]
 # ## Why claim 1 comes out as it does

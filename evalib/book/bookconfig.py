@@ -6,7 +6,9 @@ buttons, and fails when a button is on but the URL is empty. This Sphinx extensi
 GitLab URL set, the buttons appear on every page (Colab only for GitHub, as Colab only
 opens GitHub notebooks); with none, they stay off and the book builds offline as before.
 The download button always works, because the build ships the page sources
-(``html_copy_source``): the notebooks and Markdown files under ``_sources/``.
+(``html_copy_source``) under ``_sources/``: it offers the notebooks and the PDF, not the
+prose pages' Markdown, whose numbers are substitution placeholders (the book's CSS hides
+that entry).
 
 It also keeps formatter directives out of the rendered code: a ``# fmt: skip`` comment
 tells ruff to leave a line alone and says nothing to a reader (:func:`strip_directives`).

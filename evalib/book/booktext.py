@@ -512,10 +512,40 @@ def candidates_table(results: Path, profile_model: tuple[str, float] | None = No
     return text
 
 
+#: a column of ``ray_smoke.csv`` -> the row label the scaling page shows (book/scaling.md
+#: explains the rows by these names)
+RAY_ROWS: dict[str, str] = {
+    "parallel_jobs": "parallel jobs",
+    "jobs": "jobs",
+    "reps": "repetitions",
+    "startup_s": "startup (s)",
+    "wall_s": "wall time, median (s)",
+    "wall_min_s": "wall time, fastest (s)",
+    "wall_max_s": "wall time, slowest (s)",
+    "jobs_per_min": "jobs per minute",
+    "speedup_vs_serial": "speed-up over serial",
+    "rerun_s": "rerun (s)",
+    "retried": "tasks retried",
+    "same_as_serial": "same results as serial",
+    "cpus": "CPU cores",
+    "load_1min": "load average (1 min)",
+}
+
+
+def ray_row_name(column: str) -> str:
+    """The row label of a ``ray_smoke.csv`` column: :data:`RAY_ROWS`, else the name in
+    words (``queue_wait_s`` -> ``"queue wait (s)"``), never a code name."""
+    if column in RAY_ROWS:
+        return RAY_ROWS[column]
+    words = column.removesuffix("_s").replace("_", " ")
+    return f"{words} (s)" if column.endswith("_s") and words else words
+
+
 def ray_smoke_table(results: Path) -> str:
     """``results/scaling/ray_smoke.csv`` (``benchmarks/bench_ray.py``) as a Markdown table
-    with one column per executor and one row per measured quantity: fifteen columns
-    side by side do not fit the book's text column, five do."""
+    with one column per executor and one row per measured quantity, labelled for readers
+    (:func:`ray_row_name`): fifteen columns side by side do not fit the book's text
+    column, five do."""
     frame = _csv(results / "ray_smoke.csv")
     if frame.empty or "executor" not in frame:
         return "*The Ray benchmark has not been run yet (`benchmarks/bench_ray.py`).*\n"
@@ -525,7 +555,7 @@ def ray_smoke_table(results: Path) -> str:
         return str(v).replace("|", "\\|")
 
     head = "| | " + " | ".join(map(cell, t.columns)) + " |\n|---|" + "---|" * len(t.columns) + "\n"
-    body = "".join(f"| `{name}` | " + " | ".join(map(cell, row)) + " |\n"
+    body = "".join(f"| {cell(ray_row_name(str(name)))} | " + " | ".join(map(cell, row)) + " |\n"
                    for name, row in zip(t.index, t.to_numpy(), strict=True))  # fmt: skip
     return head + body
 

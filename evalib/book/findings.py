@@ -438,7 +438,9 @@ def grid_html(
                 diff_text = interval_text(r.get("diff"), r.get("ci95")).replace("± ", "±\u00a0")
                 where = labels.fmt_percent(r["rate"]) if _given(r.get("rate")) else ""
                 if _given(r.get("model")):
-                    where += f", {labels.model_title(r['model'])}"
+                    # no line break inside a network's name ("ResNet-18 ×0.125") on a phone
+                    name = labels.model_title(r["model"]).replace("-", "\u2011")
+                    where += f", {name.replace(' ', chr(0xA0))}"
                 n_cell = int(r["n_seeds"]) if _given(r.get("n_seeds")) else None
                 n = f"n\u00a0=\u00a0{n_cell}" if n_cell is not None and n_cell != common else ""
                 same = _given(r.get("identical")) and n_cell and int(r["identical"]) >= n_cell
@@ -544,7 +546,10 @@ def findings_markdown(
             "protocol). Each cell: ✓ holds, ✗ contradicted, ? inconclusive; the "
             "comparison that argues most against the claim (where it holds, its "
             "weakest), as the difference in accuracy points ± the half-width of its "
-            f"95 % t-interval over {seeds_text(g)}, and the rate it was measured at."
+            f"95 % t-interval over {seeds_text(g)}, and the rate it was measured at. "
+            "Budgets: <i>paper's epochs</i> trains each coreset for as many epochs as the "
+            "full-data model of the profile; <i>step floor</i> adds a minimum number of "
+            "optimiser steps for the smallest coresets."
         )
         return grid_html(g, caption, title, order)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalib.errors import EvalibError
+from evalib.runs.config import PROFILES
 
 NOTEBOOKS = (
     "00_walkthrough",
@@ -576,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
   python -m evalib.book.reproduce --profile cpu --dataset organsmnist     OrganSMNIST pages
   make reproduce PROFILE=paper DATASETS="organsmnist organamnist"     then builds the book""",
     )
-    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "paper"),
+    parser.add_argument("--profile", default="cpu", choices=tuple(PROFILES),
                         help="scale of every notebook")  # fmt: skip
     parser.add_argument("--only", nargs="*", default=None, metavar="NOTEBOOK",
                         help="notebooks to run (default: all, in order)")  # fmt: skip

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from evalib.studies.labels import model_label
+from evalib.studies.labels import fmt_number, fmt_percent, model_label
 from evalib.studies.stats import (
     CONTRADICTED,
     HOLDS,
@@ -292,24 +292,26 @@ def explain(group: pd.DataFrame) -> str:
     where = str(worst["part"])
     if isinstance(worst.get("model"), str):
         where += f" on {worst['model']}"
-    where += f" at {100 * float(worst['rate']):g} %"
+    at = f"{100 * float(worst['rate']):g} %"
+    if at not in where:  # "EVA tuned 30 % − full" names its rate already
+        where += f" at {at}"
     ci = "" if pd.isna(worst["ci95"]) else f" ± {worst['ci95']:.1f}"
     seeds = int(worst["n_seeds"])
     paper = worst.get("paper", math.nan)
-    paper_text = "" if pd.isna(paper) else f"; the paper: {paper:+.1f}"
+    paper_text = "" if pd.isna(paper) else f"; the paper: {fmt_number(paper, 1, sign=True)}"
     n_held, n_against = int(counts.get(HOLDS, 0)), int(counts.get(CONTRADICTED, 0))
     head = (f"{len(g)} comparison{'s' if len(g) != 1 else ''}: {n_held} "
             f"{'holds' if n_held == 1 else 'hold'}, {n_against} "
             f"{'is' if n_against == 1 else 'are'} contradicted, "
             f"{int(counts.get(INCONCLUSIVE, 0))} inconclusive")  # fmt: skip
     label = "weakest" if combine(list(g["verdict"])) == HOLDS else "most against the claim"
-    value = f"{worst['diff']:+.1f}{ci} points"
+    value = f"{fmt_number(worst['diff'], 1, sign=True)}{ci} points"
     note = identical_note(worst.get("identical", 0), seeds)
     said = bool(note) and int(worst["identical"]) >= seeds
-    if said:
-        value = f"0 by construction ({note})"
-    text = (f"{head}; {label}: {where}, {value} "
-            f"({seeds} seed{'s' if seeds != 1 else ''}{paper_text}).")  # fmt: skip
+    detail = f"{seeds} seed{'s' if seeds != 1 else ''}{paper_text}"
+    if said:  # the note names the seeds already
+        value, detail = "0 by construction", f"{note}{paper_text}"
+    text = f"{head}; {label}: {where}, {value} ({detail})."
     same = _identical_parts(g)
     if same and not (said and len(same) == 1):  # not twice for the one part said above
         text += (" The two arms selected identical coresets, so their difference is 0 by "
@@ -354,13 +356,14 @@ def related_claim(key: str, parts: dict[str, Sequence[float]], **fill: object) -
         mean, ci, _, n = diff_stats(diffs)
         verdicts[label] = verdict(mean, ci, c.kind)
         if n:
-            ci_text = "" if math.isnan(ci) else f" ± {ci:.2f}"
-            shown.append(f"{label}: {mean:+.2f}{ci_text} (n={n})")
+            ci_text = "" if math.isnan(ci) else f" ± {fmt_number(ci, 2)}"
+            seeds = f"{n} seed{'s' if n != 1 else ''}"
+            shown.append(f"{label}: {fmt_number(mean, 2, sign=True)}{ci_text} {unit} ({seeds})")
     return {
         "claim": claim,
         "source": source,
         "expected": expected,
-        "ours": "; ".join(shown) + (f" [{unit}]" if shown else "no results"),
+        "ours": "; ".join(shown) if shown else "no results",
         "verdict": combine(list(verdicts.values())),
         "parts": verdicts,
     }
@@ -373,16 +376,19 @@ def paired_parts(
     a: str,
     b: str,
     value: str,
-    label: str = "{:.0%}",
+    label: str | None = None,
     scale: float = 1.0,
     arm: str = "method",
 ) -> dict[str, list[float]]:
     """Differences ``scale`` × (a − b) of ``value`` per ``part`` (e.g. rate), paired on the
     ``pair_on`` columns (e.g. seed), between the rows whose ``arm`` column is ``a`` and
-    ``b``; keys are ``label.format(part)``. Parts where an arm is missing are left out."""
+    ``b``; keys are ``label.format(part)`` (default: the part as a percent, ``"5 %"``).
+    Parts where an arm is missing are left out."""
     wide = table.pivot_table(index=[part, *pair_on], columns=arm, values=value)
     return {
-        label.format(key): list(scale * (g[a] - g[b]).dropna())
+        (fmt_percent(key) if label is None else label.format(key)): list(
+            scale * (g[a] - g[b]).dropna()
+        )
         for key, g in wide.groupby(level=part)
         if a in g and b in g
     }

@@ -43,6 +43,7 @@ from evalib.devices import pick_device
 from evalib.errors import EvalibError
 from evalib.io import progress_bar
 from evalib.models import build_model
+from evalib.studies.labels import fmt_number
 from evalib.train import evaluate
 
 # ----------------------------------------------------------------------------- networks
@@ -381,7 +382,7 @@ def _correlation_claim(key: str, corr: pd.DataFrame, y: str) -> dict[str, Any]:
             else INCONCLUSIVE
         )
         p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-        ours = f"Spearman ρ = {rho:.2f} ({p_text}, n = {n} dataset × budget points)"
+        ours = f"Spearman ρ = {fmt_number(rho, 2)} ({p_text}, n = {n} dataset × budget points)"
     return {"claim": c.text, "source": c.source, "expected": c.expected, "ours": ours,
             "verdict": verdict, "parts": {"all": verdict}}  # fmt: skip
 

@@ -235,6 +235,7 @@ STUDIES: dict[str, str] = {
     "ablation": "variance ablation",
     "dual": "EVA as written and as coded",
     "cross": "cross-architecture",
+    "balance": "class balance",
     "07_pruning_identified": "pruning-identified exemplars (page 07)",
     "08_distillation": "dataset distillation (page 08)",
     "09_dad_segmentation": "DAD segmentation (page 09)",
@@ -417,6 +418,11 @@ def fmt_number(x: float, digits: int = 1, sign: bool = False) -> str:
     if sign and not text.startswith("-"):
         text = "+" + text
     return text.replace("-", MINUS)
+
+
+def count(n: int, noun: str) -> str:
+    """``"1 sample"``, ``"55 samples"``: a count with its noun in the right number."""
+    return f"{fmt_number(n, 0)} {noun}{'' if int(n) == 1 else 's'}"
 
 
 def fmt_percent(rate: float, digits: int | None = None) -> str:

@@ -320,8 +320,8 @@ def test_ray_benchmark_table_has_one_column_per_executor(tmp_path: Path) -> None
     text = booktext.ray_smoke_table(tmp_path)
     lines = text.splitlines()
     assert lines[0] == "| | serial | ray, 1 worker killed |"
-    assert lines[2] == "| `wall_s` | 19.0 | 35.8 |"
-    assert lines[3] == "| `same_as_serial` | yes | yes |"
+    assert lines[2] == "| wall time, median (s) | 19.0 | 35.8 |"
+    assert lines[3] == "| same results as serial | yes | yes |"
     assert "not been run" in booktext.ray_smoke_table(tmp_path / "none")
 
 

@@ -39,7 +39,7 @@ def runs(
 def test_numbers_use_a_true_minus_and_intervals_only_where_there_are_some() -> None:
     assert lessons.pm(-17.88, 2.26) == "−17.9 ± 2.3"
     assert lessons.pm(3.0, math.nan) == "+3.0"
-    assert lessons.num(-0.04, sign=True) == "+0.0" and lessons.num(math.nan) == "—"
+    assert lessons.num(-0.04, sign=True) == "0.0" and lessons.num(math.nan) == "—"
     assert lessons.seeds_text([3, 3]) == "3 seeds"
     from evalib.book.lessons.text import percent
 
@@ -48,7 +48,7 @@ def test_numbers_use_a_true_minus_and_intervals_only_where_there_are_some() -> N
     assert lessons.seeds_text([1]) == "1 seed, so no interval"
     assert lessons.seeds_text([2, 3]) == "2–3 seeds"
     assert lessons.side(-3.0, 2.5, 3) == "below Random"
-    assert lessons.side(1.0, 2.5, 3) == "not separable from Random (the interval covers 0)"
+    assert lessons.side(1.0, 2.5, 3) == "not separable from Random: the interval covers 0"
     assert lessons.side(-3.0, math.nan, 1) == "below Random on one seed, which gives no interval"
 
 
@@ -143,7 +143,7 @@ def test_benchmark_reads_the_floor_budget_on_its_own_line() -> None:
     floor.loc[floor["arm"] == "eva_tuned", "clean_test_acc"] -= 0.10
     text = lessons.benchmark(pd.concat([_table1(), floor]), [0.02])
     assert (
-        "- At 2 % with the `floor` budget: fall below Random: Forgetting −10.0 ± 2.5, "
+        "- At 2 % with the step floor: fall below Random: Forgetting −10.0 ± 2.5, "
         "EVA (windows tuned on validation) −7.0 ± 2.5;" in text
     )
 
@@ -395,18 +395,18 @@ def _gaps(vgg: float = -5.0) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_cross_architecture_judges_transfer_on_each_other_network() -> None:
     text = lessons.cross_architecture(*_gaps())
     assert (
-        "- convnet ×0.125 (the surrogate's own network): EVA − Random +2.0 ± 0.5 at 5 % "
+        "- ConvNet ×0.125 (the surrogate's own network): EVA − Random +2.0 ± 0.5 at 5 % "
         "(3 seeds): on the network that chose the coreset, 'matches or beats Random' "
         "**holds**."
     ) in text
-    resnet = "- resnet18 ×0.125: EVA − Random −0.2 ± 0.5 at 5 % (3 seeds): transfer **holds**."
+    resnet = "- ResNet-18 ×0.125: EVA − Random −0.2 ± 0.5 at 5 % (3 seeds): transfer **holds**."
     assert resnet in text
     assert (
-        "- vgg ×0.125: EVA − Random −5.0 ± 1.0 at 5 % (3 seeds): "
+        "- VGG ×0.125: EVA − Random −5.0 ± 1.0 at 5 % (3 seeds): "
         "transfer is **contradicted**." in text
     )
     assert "claim 6 is **contradicted** (of 2 comparisons: 1 holds, 1 contradicted)" in text
-    assert "EVA − CCS runs from +1.0 ± 2.0 (vgg ×0.125, 5 %)" in text
+    assert "EVA − CCS runs from +1.0 ± 2.0 (VGG ×0.125, 5 %)" in text
     assert "claim 6 **holds**" in lessons.cross_architecture(*_gaps(vgg=0.0))
 
 
@@ -533,7 +533,7 @@ def test_claims_summary_by_dataset_and_protocol() -> None:
         "claim 1 on OrganAMNIST (contradicted → holds)."
     ) in text
     assert (
-        "With the step floor (budget `floor`), 1 verdict changes: claim 1 on OrganAMNIST "
+        "With the step floor, 1 verdict changes: claim 1 on OrganAMNIST "
         "(contradicted → inconclusive)."
     ) in text
     assert "claim 1 on OrganAMNIST, EVA tuned − Random at 2 %: −17.9 ± 2.3." in text

@@ -248,6 +248,13 @@ def test_toc_lists_every_extra_dataset_page_of_the_dataset_map():
             files[chapter["file"]] = [s["file"] for s in chapter.get("sections", [])]
     extra = {f"notebooks/{nb}": [f"notebooks/extra/{nb}_{d}" for d in ds[1:]]
              for nb, ds in rp.DATASETS.items()}  # fmt: skip
+    # then the pages at a second profile that have been executed (PROFILE_PAGES)
+    for profile, pages in rp.PROFILE_PAGES.items():
+        for nb, ds in pages.items():
+            done = dict.fromkeys(rp.profile_page(nb, profile, d) for d in ds)
+            extra.setdefault(f"notebooks/{nb}", []).extend(
+                str(p.relative_to(ROOT).with_suffix("")) for p in done if p.exists()
+            )
     for page, sections in extra.items():
         assert files.get(page) == sections, page
     listed = {s for sections in files.values() for s in sections if "/extra/" in s}

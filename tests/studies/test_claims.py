@@ -69,7 +69,7 @@ def test_claim_verdicts_need_every_part():
     assert summary.loc[("epochs", "2a"), "verdict"] == INCONCLUSIVE  # untested baselines
     why = summary.loc[("epochs", "1"), "why"]
     assert why.startswith("2 comparisons: 1 holds, 1 is contradicted, 0 inconclusive")
-    assert "EVA tuned − Random at 5 %, -6.0 ± 2.5 points (3 seeds; the paper: +1.0)" in why
+    assert "EVA tuned − Random at 5 %, −6.0 ± 2.5 points (3 seeds; the paper: +1.0)" in why
 
 
 def test_claim_5_only_on_organamnist_and_2b_only_at_5_percent():
@@ -114,13 +114,13 @@ def test_related_claim_combines_parts_and_shows_numbers():
     assert row["verdict"] == INCONCLUSIVE
     assert row["claim"] == "the highest-HTL coreset beats Random"
     assert row["expected"] == "HTL − Random > 0" and row["source"].startswith("this book")
-    assert "2%: +2.00 ± 2.48 (n=3)" in row["ours"] and row["ours"].endswith("[points]")
+    assert row["ours"] == "2%: +2.00 ± 2.48 points (3 seeds); 5%: −2.00 ± 2.48 points (3 seeds)"
     tight = claims.related_claim("pie_coreset", {"all": [3.0, 3.1, 2.9]})
     assert tight["verdict"] == HOLDS
     against = claims.related_claim("pie_coreset", {"all": [-3.0, -3.1, -2.9]})
     assert against["verdict"] == CONTRADICTED
     worse = claims.related_claim("dad_el2n_fails", {"all": [-3.0, -3.1, -2.9]})
-    assert worse["verdict"] == HOLDS and worse["ours"].endswith("[Dice × 100]")
+    assert worse["verdict"] == HOLDS and worse["ours"] == "all: −3.00 ± 0.25 Dice × 100 (3 seeds)"
     filled = claims.related_claim("dad_keeps_random", {"all": [0.1, 0.2, 0.0]}, rule="dad_easy")
     assert filled["claim"] == "DAD keeps Random's quality or better (dad_easy)"
     empty = claims.related_claim("pie_coreset", {"x": []})

@@ -250,4 +250,4 @@ def test_verdicts_by_hand():
     assert hooker["parts"] == {"sparsity 0.9": HOLDS} and "+15.00" in hooker["ours"]
     assert overall["verdict"] == CONTRADICTED  # −1 point for every seed
     assert worst["verdict"] == HOLDS  # +5.0, +5.1, +5.2
-    assert core["parts"] == {"5%": CONTRADICTED}
+    assert core["parts"] == {"5\u00a0%": CONTRADICTED}

@@ -122,7 +122,10 @@ def test_verdicts_by_hand():
 
     el2n_low, dad_vs_el2n, dad_vs_random = seg.verdicts(_seg_runs(-0.10))
     # EL2N − Random = −10, −9 Dice points at both rates: 95 % CI ±6.35 excludes 0
-    assert el2n_low["parts"] == {"20%": HOLDS, "50%": HOLDS} and el2n_low["verdict"] == HOLDS
+    assert (
+        el2n_low["parts"] == {"20\u00a0%": HOLDS, "50\u00a0%": HOLDS}
+        and el2n_low["verdict"] == HOLDS
+    )
     assert "dad_easy" in dad_vs_el2n["claim"]  # the best DAD rule by mean test Dice
     assert dad_vs_el2n["verdict"] == HOLDS  # +15, +15 at both rates
     assert dad_vs_random["verdict"] == HOLDS  # +5, +6: "matches or beats"

@@ -26,7 +26,7 @@ from evalib.book.lessons.text import (
     word,
 )
 from evalib.studies import stats
-from evalib.studies.labels import label, ordered
+from evalib.studies.labels import budget_label, label, ordered
 from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
 
 # ----------------------------------------------------------------------------- 01 dynamics
@@ -182,7 +182,7 @@ def benchmark(
         for budget in budgets:
             at = _at(_budget(table, budget), "rate", rate)
             where = f"At {rate_text(rate)}" + (
-                "" if budget == "epochs" else f" with the `{budget}` budget"
+                "" if budget == "epochs" else f" with the {budget_label(budget)}"
             )
             if at.empty:
                 if budget == "epochs":

@@ -37,7 +37,9 @@ def regime(table: pd.DataFrame, changes: pd.DataFrame, profiles: Sequence[str]) 
         head = f"- **Claim {claim}** ({what}): "
         if moved.empty:
             words = sorted(set(kept[profiles[0]]))
-            where = "in its one setting" if len(kept) == 1 else f"in all {len(kept)} settings"
+            where = {1: "in its one setting", 2: "in both settings"}.get(
+                len(kept), f"in all {len(kept)} settings"
+            )  # a setting: a dataset under a budget
             head += f"the same verdict under both profiles {where} ({', '.join(words)})."
         else:
             parts = [

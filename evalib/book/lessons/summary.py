@@ -118,7 +118,7 @@ def claims_summary(
     if len(floor) and (main["budget"] == "epochs").any():
         f = flips(main[main["protocol"] == primary], floor)
         sentences.append(
-            f"With the step floor (budget `{floor['budget'].iloc[0]}`), "
+            "With the step floor, "
             + (
                 f"{_count(len(f), 'verdict')} {'changes' if len(f) == 1 else 'change'}: {names(f)}."
                 if f

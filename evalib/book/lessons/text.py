@@ -33,7 +33,8 @@ def num(x: object, digits: int = 1, sign: bool = False) -> str:
     if not _finite(x):
         return "—"
     value = float(x)  # type: ignore[arg-type]
-    value = 0.0 if round(value, digits) == 0 else value  # no "−0.0"
+    if round(value, digits) == 0:  # no "−0.0" and no "+0.0": zero has no sign
+        return f"{0.0:.{digits}f}"
     text = f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
     return text.replace("-", MINUS)
 
@@ -103,7 +104,7 @@ def side(diff: object, ci: object, n: object, reference: str = "Random") -> str:
         return f"above {reference}"
     if hi < 0:
         return f"below {reference}"
-    return f"not separable from {reference} (the interval covers 0)"
+    return f"not separable from {reference}: the interval covers 0"
 
 
 def _has(frame: object, columns: Iterable[str] = ()) -> bool:

@@ -31,7 +31,7 @@ from evalib.book.lessons.text import (
 )
 from evalib.studies import stats
 from evalib.studies.claims import identical_note
-from evalib.studies.labels import dataset_title, label, short
+from evalib.studies.labels import budget_label, dataset_title, label, short
 
 #: A class is *starved* when its mean share of the coreset is below this fraction of
 #: Random's, *favoured* when above its inverse.
@@ -215,14 +215,16 @@ def grid_robustness(robust: pd.DataFrame, tuning_seed: int | None = None, arm: s
         )
         others = g[(g["arm"] != arm) & g["beat_worst"].notna() & same_ref]
         if len(others):
-            n_other, n_beat = int(others["settings"].sum()), int(others["beat_worst"].sum())
-            kinds = [_ARM_NAMES.get(a, str(a)) for a in others["arm"]]
-            kinds = ", ".join(kinds[:-1]) + " or " + kinds[-1] if len(kinds) > 1 else kinds[0]
+            n_beat = int(others["beat_worst"].sum())
+            kinds = [f"{int(k)} {_ARM_NAMES.get(a, str(a))}"  # "28 EXP-D pairs"
+                     for a, k in zip(others["arm"], others["settings"], strict=True)]  # fmt: skip
+            conj = " or " if n_beat == 0 else " and "
+            kinds = ", ".join(kinds[:-1]) + conj + kinds[-1] if len(kinds) > 1 else kinds[0]
             if n_beat == 0:
-                text += (f" Nor does any of the {n_other} {kinds} (best "
+                text += (f" Nor does any of the {kinds} (best "
                          f"{num(others['best_test'].max())} %).")  # fmt: skip
             else:
-                text += f" Of the {n_other} {kinds}, {n_beat} {'does' if n_beat == 1 else 'do'}."
+                text += f" Of the {kinds}, {n_beat} {'does' if n_beat == 1 else 'do'}."
         if _finite(r.get("distinct")) and int(r["distinct"]) < n:
             text += (f" The {n} {what} select only {int(r['distinct'])} distinct coresets: "
                      "some pairs choose the same images.")  # fmt: skip
@@ -321,7 +323,9 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
                 size = _sizes(at, column, (a, b))
                 parts.append(f"{label(a)} − {label(b)} {pm(d['diff'], d['ci95'])} points "
                              f"({seeds_text([d['n']])}{size}): 'beats' {is_word(v)}")  # fmt: skip
-            where = f"At {rate_text(rate)}" + ("" if budget == "epochs" else f", budget `{budget}`")
+            where = f"At {rate_text(rate)}" + (
+                "" if budget == "epochs" else f", {budget_label(budget)}"
+            )
             if parts:
                 out.append(f"- {where}: " + "; ".join(parts) + ".")
             elif budget == "epochs":

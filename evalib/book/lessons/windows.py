@@ -30,7 +30,7 @@ from evalib.book.lessons.text import (
     seeds_text,
 )
 from evalib.studies import stats
-from evalib.studies.labels import label
+from evalib.studies.labels import label, model_title
 from evalib.studies.stats import CONTRADICTED, HOLDS, MARGIN
 
 # ----------------------------------------------------------------------------- 04 dual window
@@ -324,7 +324,7 @@ def cross_architecture(
         vs = [stats.verdict(r["diff"], r["ci95"], "matches", margin) for _, r in gm.iterrows()]
         parts = [f"{pm(r['diff'], r['ci95'])} at {rate_text(r['rate'])}" for _, r in gm.iterrows()]
         own = surrogate is not None and model == surrogate
-        head = f"- {model}" + (" (the surrogate's own network)" if own else "")
+        head = f"- {model_title(model)}" + (" (the surrogate's own network)" if own else "")
         tail = (
             f": on the network that chose the coreset, 'matches or beats Random' "
             f"{is_word(stats.combine(vs))}"
@@ -350,8 +350,8 @@ def cross_architecture(
         best = ccs.loc[ccs["diff"].idxmax()]
         out.append(
             f"Against CCS, EVA − CCS runs from {pm(worst['diff'], worst['ci95'])} "
-            f"({worst['model_label']}, {rate_text(worst['rate'])}) to "
-            f"{pm(best['diff'], best['ci95'])} ({best['model_label']}, "
+            f"({model_title(worst['model_label'])}, {rate_text(worst['rate'])}) to "
+            f"{pm(best['diff'], best['ci95'])} ({model_title(best['model_label'])}, "
             f"{rate_text(best['rate'])}) ({seeds_text(ccs['count'])})."
         )
     return "\n".join(out)

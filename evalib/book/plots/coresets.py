@@ -56,7 +56,7 @@ def score_trajectories(
     for pos, name in zip(positions, names, strict=True):
         ax.plot(epochs, error_norms[:, pos], marker="o", ms=3, label=name)
     ax.set(
-        xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(0, 1.45), title=title
+        xlabel="epoch (0-indexed)", ylabel="error score $S_t$ (0 … √2)", ylim=(0, 1.45), title=title
     )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper right", fontsize="small")
@@ -210,7 +210,7 @@ def trajectories_with_window_stats(
     for wname, (a, b) in windows.items():
         ax.text((a + b - 1) / 2, 1.01, f"{wname} [{a}, {b})", ha="center", va="bottom",
                 fontsize="small", color="0.3", transform=ax.get_xaxis_transform())  # fmt: skip
-    ax.set(xlabel="epoch (0-indexed)", ylabel="error score S_t (0 … √2)", ylim=(-0.03, 1.47))
+    ax.set(xlabel="epoch (0-indexed)", ylabel="error score $S_t$ (0 … √2)", ylim=(-0.03, 1.47))
     ax.set_title("error over training (shaded: windows; bars: window mean ± SD)", pad=18)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3, fontsize="small",
@@ -228,8 +228,8 @@ def trajectories_with_window_stats(
         a_.invert_yaxis()
         for tick, name in zip(a_.get_yticklabels(), names, strict=True):
             tick.set_color(colors[name])
-    ax_v.set(xlabel="window variance V_W", title="what EVA adds up")
-    ax_m.set(xlabel="window mean E_W", title="what EXP adds up", xlim=(0, 1.45))
+    ax_v.set(xlabel="window variance $V_W$", title="what EVA adds up")
+    ax_m.set(xlabel="window mean $E_W$", title="what EXP adds up", xlim=(0, 1.45))
     ax_v.legend(title="window", fontsize="small", loc="lower right")
     fig.suptitle(title)
     return fig
@@ -266,7 +266,7 @@ def grid_heatmaps(
                         linewidths=0.5, linecolor="white")  # fmt: skip
             mappable = ax.collections[0]
             ax.set(title=name, xlabel=xlabel, ylabel=ylabel if j == 0 else "")
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             ax.tick_params(axis="y", rotation=0)
             ax.grid(False)
         for ax in row_axes[len(row) :]:
@@ -330,15 +330,15 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
     samples with an unseen epoch in the whole training set and in each coreset, each bar
     labelled with the decimals the page's table prints."""
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(MAX_WIDTH, 3.4), gridspec_kw={"width_ratios": [1, 1.6]}
+        1, 2, figsize=(MAX_WIDTH, 4.2), gridspec_kw={"width_ratios": [1, 1.6]}
     )
     ticks = [f"{100 * r:g}" for r in missing["rate"]]
     x = np.arange(len(missing))
     bars = left.bar(x, missing["jaccard"], color=method_color("eva"))
     left.bar_label(bars, fmt="%.3f", fontsize="small", padding=1)
     left.set_xticks(x, ticks)
-    left.set(xlabel="selection rate (%)", ylabel="Jaccard, masked vs zero-filled",
-             ylim=(0, 1.12), title="same coreset?")  # fmt: skip
+    left.set(xlabel="selection rate (%)", ylabel="Jaccard index",
+             ylim=(0, 1.12), title="masked vs zero-filled")  # fmt: skip
     sets = {
         "affected_all": "whole training set",
         "affected_mask": "coreset, unseen epochs masked",
@@ -367,10 +367,10 @@ def missing_convention(missing: pd.DataFrame, title: str) -> plt.Figure:
 def overlap_heatmaps(matrices: Mapping[float, pd.DataFrame], title: str) -> list[plt.Figure]:
     """One page-wide heatmap per rate of the Jaccard overlap between the coresets of
     every window and pair (``evalib.studies.overlaps.overlap_matrix``: arms × arms), in
-    7-point type (legible at the page's width): every arm named on both axes while the
+    8-point type (legible at the page's width): every arm named on both axes while the
     labels fit, else every k-th; cells annotated up to 8 arms."""
     figures = []
-    size = 7.0
+    size = 8.0
     for rate, mat in matrices.items():
         n = len(mat)
         side = min(MAX_WIDTH, 2.5 + 0.17 * n)
@@ -381,8 +381,9 @@ def overlap_heatmaps(matrices: Mapping[float, pd.DataFrame], title: str) -> list
                     fmt=".2f", xticklabels=step, yticklabels=step,
                     cbar_kws={"label": "Jaccard index of the two coresets", "shrink": 0.8})  # fmt: skip
         shown = "window or pair (epochs)" + ("" if step == 1 else f", every {step}th named")
-        ax.set(xlabel=shown, ylabel=shown,
-               title=f"{title} · rate {labels.fmt_percent(rate)}")  # fmt: skip
+        ax.set(xlabel=shown, ylabel=shown)
+        # over the whole figure, not the square axes, whose width the colour bar shares
+        fig.suptitle(f"{title} · rate {labels.fmt_percent(rate)}")
         ax.tick_params(labelsize=size if n > 12 else "small")
         ax.tick_params(axis="x", rotation=90)
         ax.tick_params(axis="y", rotation=0)

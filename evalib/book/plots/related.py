@@ -121,7 +121,7 @@ def pie_emphasis(summary: pd.DataFrame, per_class: pd.DataFrame, title: str) -> 
         lo, hi = float(min(x.min() for x in lows)), float(max(x.max() for x in highs))
         pad = max(0.5, 0.15 * (hi - lo))
         ax1.set_ylim(max(0.0, lo - pad), min(100.0, hi + 3 * pad))
-    ax1.set(ylabel="test accuracy (%)", title="emphasis on HTL samples (axis zoomed)")
+    ax1.set(ylabel="test accuracy (%)", title="HTL emphasis (zoomed axis)")
     for v in per_class.columns:
         ax2.plot(range(len(per_class)), per_class[v], marker="o", label=v)
     ax2.set_xticks(range(len(per_class)), list(per_class.index), rotation=45, ha="right")
@@ -157,7 +157,7 @@ def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: 
     images, masks = np.asarray(images), np.asarray(masks)
     c = len(class_names)
     n = min(n, len(images))
-    fig, axes = plt.subplots(2, n, figsize=(min(MAX_WIDTH, 2.1 * n), 5.6), squeeze=False)
+    fig, axes = plt.subplots(2, n, figsize=(min(MAX_WIDTH, 2.1 * n), 6.0), squeeze=False)
     cmap = plt.get_cmap("tab20", c)
     for j in range(n):
         img = images[j].astype(np.float32).transpose(1, 2, 0) / 255
@@ -165,11 +165,19 @@ def seg_mosaics(images, masks, patch_labels, class_names: Sequence[str], title: 
         axes[1][j].imshow(masks[j], cmap=cmap, vmin=-0.5, vmax=c - 0.5)
         names = [str(class_names[k]) for k in patch_labels[j]]  # every name in full
         axes[0][j].set_title(",\n".join(", ".join(names[i : i + 2])
-                                         for i in range(0, len(names), 2)), fontsize=8)  # fmt: skip
+                                         for i in range(0, len(names), 2)), fontsize=9)  # fmt: skip
         for ax in (axes[0][j], axes[1][j]):
             ax.axis("off")
+    from matplotlib.patches import Patch
+
+    shown = sorted({int(k) for k in np.unique(masks[:n]) if 0 <= int(k) < c})
+    handles = [Patch(color=cmap(k), label=str(class_names[k])) for k in shown]
+    if handles:  # what each colour of the pixel labels means
+        fig.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)),
+                   fontsize=9, frameon=False, title="pixel label", title_fontsize=9)  # fmt: skip
+    rows = -(-len(handles) // 4)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, min(0.3, 0.03 + 0.035 * rows) if handles else 0, 1, 1))
     return fig
 
 
@@ -334,12 +342,13 @@ def distill_predictor(points: pd.DataFrame, title: str) -> plt.Figure:
     per dataset. points: rows of :func:`evalib.studies.distill.predictor_table`."""
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6))
-    for flag, g in points.groupby("dataset", sort=False):
+    for i, (flag, g) in enumerate(points.groupby("dataset", sort=False)):
         ax1.scatter(g["random"], g["distilled"], label=dataset_title(flag), gid=f"points-{flag}")
         ax2.scatter(g["random"], g["gain"], label=dataset_title(flag), gid=f"gain-{flag}")
+        offset = (4, 3) if i % 2 == 0 else (4, -11)  # datasets' labels on opposite sides
         for _, r in g.iterrows():
-            ax1.annotate(f"{int(r['ipc'])}", (r["random"], r["distilled"]), fontsize=7,
-                         xytext=(3, 3), textcoords="offset points")  # fmt: skip
+            ax1.annotate(f"{int(r['ipc'])}", (r["random"], r["distilled"]), fontsize=9,
+                         xytext=offset, textcoords="offset points")  # fmt: skip
     both = points[["random", "distilled"]].to_numpy(dtype=float)
     if np.isfinite(both).any():
         lo, hi = float(np.nanmin(both)), float(np.nanmax(both))

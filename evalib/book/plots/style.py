@@ -167,7 +167,8 @@ def _data_points(ax) -> np.ndarray:  # noqa: ANN001
             pts.append(shown)
             if len(shown) > 1 and line.get_linestyle() not in ("None", "none", ""):
                 t = np.linspace(0, 1, 12)[:, None, None]  # points along each segment
-                pts.append(((1 - t) * shown[:-1] + t * shown[1:]).reshape(-1, 2))
+                with np.errstate(invalid="ignore"):  # a point at log(0) is infinite: dropped below
+                    pts.append(((1 - t) * shown[:-1] + t * shown[1:]).reshape(-1, 2))
     for patch in ax.patches:
         if isinstance(patch, Rectangle) and patch.get_visible() and patch.get_width() != 0:
             b = patch.get_window_extent()
