@@ -121,7 +121,7 @@ dyn = classroom.load_class_dynamics() if CLASS else S.dynamics()
 meta = dyn.meta
 display(Markdown(
     f"Dynamics: **{dyn.num_epochs} epochs × {dyn.num_samples:,} images × {dyn.num_classes} "
-    f"classes** (float16 log-softmax, {dyn.log_probs.nbytes / 1e6:.1f} MB), recorded by a "
+    f"classes** (float16 log-softmax, {dyn.log_probs.nbytes / 1e6:.1f} MB in memory), recorded by a "
     f"`{meta.get('model', P.model.name)}` surrogate in {meta.get('seconds', 0) / 60:.1f} "
     f"minutes on `{meta.get('device', '?')}`"
     + (" (committed with the book)." if CLASS else f" (profile `{P.name}`).")

@@ -162,7 +162,10 @@ def cells(
                     mask &= c[k].astype(str) == str(r[k])
             behind = c[mask]
             if len(behind):
-                worst = behind.loc[(_direction(behind) * behind["diff"].astype(float)).idxmin()]
+                if "verdict" in behind and "ci95" in behind:
+                    worst = behind.loc[_claims.decisive(behind, _direction(behind))]
+                else:
+                    worst = behind.loc[(_direction(behind) * behind["diff"].astype(float)).idxmin()]
                 for k in ("part", "model", "rate", "diff", "ci95", "n_seeds", "paper", "identical"):
                     out[k] = worst.get(k)
         rows.append(out)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from evalib.studies.labels import fmt_number, fmt_percent, model_label
+from evalib.studies.labels import fmt_number, fmt_percent, model_label, model_title
 from evalib.studies.stats import (
     CONTRADICTED,
     HOLDS,
@@ -279,6 +279,23 @@ def _identical_parts(g: pd.DataFrame) -> list[str]:
     return out
 
 
+def decisive(group: pd.DataFrame, sign: pd.Series | None = None) -> object:
+    """The index of the comparison that argues most against a claim (rows with ``diff``,
+    ``ci95``, ``verdict`` and ``kind``; ``sign``: +1 where the claim expects a positive
+    difference, −1 where a negative one, default from ``kind``): where some comparison
+    contradicts the claim, the contradicting one whose interval lies furthest on the wrong
+    side (it carries the verdict, not a wider one with a lower mean); else the one lowest
+    on the claimed side."""
+    if sign is None:
+        sign = group["kind"].map({"better": 1, "worse": -1, "matches": 1, "no_better": -1})
+    signed = sign.astype(float) * group["diff"].astype(float)
+    against = group["verdict"] == CONTRADICTED
+    if against.any():
+        near = signed + group["ci95"].astype(float).fillna(0.0)  # the interval's nearer end
+        return near[against].idxmin()
+    return signed.idxmin()
+
+
 def explain(group: pd.DataFrame) -> str:
     """One sentence on why a claim got its verdict: how many parts hold, are contradicted
     or inconclusive, the part that argues most against the claim, and the comparisons
@@ -287,11 +304,10 @@ def explain(group: pd.DataFrame) -> str:
     if g.empty:
         return "No results for this claim yet."
     counts = g["verdict"].value_counts()
-    sign = g["kind"].map({"better": 1, "worse": -1, "matches": 1, "no_better": -1})
-    worst = g.loc[(sign * g["diff"]).idxmin()]
+    worst = g.loc[decisive(g)]
     where = str(worst["part"])
     if isinstance(worst.get("model"), str):
-        where += f" on {worst['model']}"
+        where += f" on {model_title(worst['model'])}"
     at = f"{100 * float(worst['rate']):g} %"
     if at not in where:  # "EVA tuned 30 % − full" names its rate already
         where += f" at {at}"

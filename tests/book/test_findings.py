@@ -168,7 +168,7 @@ def test_verdict_summary_is_true_of_the_committed_results() -> None:
     groups = re.split(r"; ", text.removeprefix(f"At the `{profile}` profile, ").rstrip("."))
     named = {}
     for group in groups:
-        ids = re.findall(r"\b(\d+[a-z]?)\b", group.split(" hold")[0].split(" is ")[0]
+        ids = re.findall(r"\b(\d+[a-z]*)\b", group.split(" hold")[0].split(" is ")[0]
                          .split(" are ")[0])  # fmt: skip
         for cid in ids:
             named[cid] = group
