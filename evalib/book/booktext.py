@@ -419,12 +419,19 @@ def regime_finding_text(results: Path, name: str) -> str:
     page's ``results/<name>/regime_verdicts.csv`` (``""`` without it, or at another
     profile than the one that compares)."""
     from evalib.book.lessons.regime import regime_finding
+    from evalib.book.lessons.why import grid_verdict
     from evalib.studies.profiles import REGIME_PROFILES
 
     path = results / "regime_verdicts.csv"
     if name != REGIME_PROFILES[0] or not path.is_file():
         return ""
-    return regime_finding(_csv(path), REGIME_PROFILES, datasets=_datasets())
+    text = regime_finding(_csv(path), REGIME_PROFILES, datasets=_datasets())
+    # the second profile's own window grid (the paper's 190 pairs), as page 05 wrote it
+    robust = _per_dataset(results.parent / REGIME_PROFILES[1], "window_robustness.csv")
+    grid = grid_verdict(robust) if len(robust) else ""
+    if text and grid:
+        text += f" On the paper's window grid (`{REGIME_PROFILES[1]}`): {grid[0].lower()}{grid[1:]}"
+    return text
 
 
 #: the tables behind the Findings' "why" (pages 05 and 02, per dataset)

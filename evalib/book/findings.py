@@ -563,8 +563,12 @@ def findings_markdown(
     for claim in list(dict.fromkeys(grid["claim"])):
         c = comps[comps["claim"].map(claim_id) == claim] if len(comps) else comps
         lines.append(claim_sentence(claim, c, grid[grid["claim"] == claim], title, order))
-    for p in shown[1:]:
-        lines += ["", grid_of(p, cells(p.verdicts, p.comparisons)), ""]
+    for p in shown[1:]:  # a second profile runs fewer claims: only those it tested
+        other = cells(p.verdicts, p.comparisons)
+        if len(other) and "category" in other:
+            seen = other.groupby("claim")["category"].transform(lambda c: (c != UNTESTED).any())
+            other = other[seen.astype(bool)]
+        lines += ["", grid_of(p, other), ""]
     for extra_text in (why, regime):
         if extra_text.strip():
             lines += ["", extra_text.strip()]

@@ -205,6 +205,19 @@ def test_findings_state_the_result_before_the_grid_and_the_caveats_once() -> Non
     assert "−0.0" not in md and "+0.0" not in md and " %" not in md  # a non-breaking space
 
 
+def test_a_second_profiles_grid_shows_only_the_claims_it_tested() -> None:
+    v, c = _verdicts().assign(budget="epochs"), _comparisons().assign(budget="epochs")
+    untested = v["claim"].astype(str) == "2a"
+    v2 = v.assign(verdict=v["verdict"].where(~untested, "not tested"))
+    md = findings.findings_markdown(
+        [findings.ProfileResults("cpu", v, c), findings.ProfileResults("cpu200", v2, c)]
+    )
+    first, second = md.split("<code>cpu200</code> profile")
+    assert '<span class="claim-id">2a</span>' in first  # the first grid keeps every claim
+    assert '<span class="claim-id">2a</span>' not in second  # the second, only its own
+    assert '<span class="claim-id">1</span>' in second
+
+
 def test_no_results_gives_a_sentence_not_an_error() -> None:
     assert findings.cells(pd.DataFrame(), pd.DataFrame()).empty
     empty = findings.ProfileResults("cpu", pd.DataFrame(), pd.DataFrame())

@@ -105,3 +105,25 @@ def test_the_two_figures_draw_every_profile():
     ax = fig.axes[0]
     assert [p.get_width() for p in ax.patches] == [-38.7, 2.5]
     assert ax.get_yticklabels()[0].get_text() == "BloodMNIST · claim 1 · 2 % · paper's epochs"
+
+
+def test_the_landing_sentence_adds_the_second_profiles_own_window_grid(tmp_path):
+    from evalib.book import booktext
+
+    changes = _changes([("1", 0.02, -30.0, CONTRADICTED)], [("1", 0.02, -40.0, CONTRADICTED)])
+    (tmp_path / "cpu").mkdir()
+    changes.to_csv(tmp_path / "cpu" / "regime_verdicts.csv", index=False)
+    assert "(closest" not in booktext.regime_finding_text(tmp_path / "cpu", "cpu")
+    grid = tmp_path / "cpu200" / "bloodmnist"
+    grid.mkdir(parents=True)
+    pd.DataFrame({"rate": [0.02], "arm": ["eva"], "settings": [190], "beat_worst": [0],
+                  "best_test": [50.0], "ref_min": [54.5]}).to_csv(
+        grid / "window_robustness.csv", index=False)  # fmt: skip
+    text = booktext.regime_finding_text(tmp_path / "cpu", "cpu")
+    assert text.endswith(
+        "On the paper's window grid (`cpu200`): no window could have changed claim 1's "
+        "verdict: over 1 dataset × rate grid (190 EVA pairs in all), not one beats Random's "
+        "worst reported seed, even the best by test, which no method could know (closest: "
+        "−4.5 points)."
+    )
+    assert booktext.regime_finding_text(tmp_path / "cpu", "cpu200") == ""
