@@ -297,6 +297,29 @@ if len(side):
 display(Markdown(regime(side, changes, REGIME)))
 
 # %% [markdown]
+# What the tuned EVA coresets hold under each profile: the share of each class (read from
+# the committed coresets, nothing trained) beside Random's and the training split's.
+
+# %%
+from evalib.runs.cache import Cache
+from evalib.runs.config import get_profile
+
+share_by = {}
+for q in REGIME:
+    Pq, cache_q = get_profile(q), Cache.at(S.cache.results.parent / q, S.cache.scratch)
+    for flag in datasets:
+        low_q = composition.own_rows(grids.claim_results(Pq, flag, cache_q)[0], Pq)
+        if len(low_q):
+            sh_q = composition.coreset_table(Pq, flag, cache_q, low_q, S.data_root)[0]
+            share_by.setdefault(flag, {})[q] = composition.share_summary(sh_q)
+for flag, by in share_by.items():
+    both = profiles.shares_by_profile(by) if len(by) == len(REGIME) else pd.DataFrame()
+    if len(both):
+        fig = regime_plots.class_shares(both, REGIME, f"{labels.dataset_title(flag)} · "
+                                        "class shares of the tuned EVA coresets, both profiles")  # fmt: skip
+        plt.show()
+
+# %% [markdown]
 # ## What this shows
 
 # %% tags=["remove-input"]

@@ -95,3 +95,25 @@ def surrogate_history(results_root: Path, profile: str, dataset: str, seed: int)
             "frac": (history["epoch"].astype(int) + 1) / total,
         }
     )
+
+
+def shares_by_profile(
+    summaries: Mapping[str, pd.DataFrame], arm: str = "eva_tuned", reference: str = "random"
+) -> pd.DataFrame:
+    """The class shares of ``arm``'s coresets under each profile (``{profile:
+    evalib.studies.composition.share_summary table}``, in order) beside ``reference``'s
+    under the first, as one share-summary table whose ``arm`` is ``"<arm> · <profile>"``
+    for the profiles' rows (the reference keeps its name). Rows of the rates every profile
+    has; empty when a profile has no ``arm`` rows."""
+    parts, rates = [], None
+    for name, table in summaries.items():
+        mine = table[table["arm"] == arm] if len(table) else table
+        if mine.empty:
+            return pd.DataFrame(columns=table.columns)
+        got = set(mine["rate"].astype(float))
+        rates = got if rates is None else rates & got
+        parts.append(mine.assign(arm=f"{arm} · {name}"))
+    first = next(iter(summaries.values()))
+    parts.insert(0, first[first["arm"] == reference])
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["rate"].astype(float).isin(rates or set())].reset_index(drop=True)

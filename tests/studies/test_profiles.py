@@ -93,3 +93,19 @@ def test_surrogate_history_reads_the_committed_record(tmp_path):
     assert curve["frac"].tolist() == [1 / 40, 2 / 40]  # of the profile's 40 epochs
     assert surrogate_history(tmp_path, "cpu200", "bloodmnist", 3).empty
     json.dumps(curve.to_dict("list"))
+
+
+def test_shares_by_profile_sets_one_arm_of_each_profile_beside_the_first_reference():
+    from evalib.studies.profiles import shares_by_profile
+
+    def summary(arms, rates):
+        return pd.DataFrame([{"arm": a, "rate": r, "class": 0, "share": 0.1} for a in arms
+                             for r in rates])  # fmt: skip
+
+    both = shares_by_profile({"cpu": summary(["random", "eva_tuned", "eva_published"],
+                                             [0.02, 0.05, 0.1]),
+                              "cpu200": summary(["random", "eva_tuned"], [0.02, 0.05])})  # fmt: skip
+    assert sorted(set(both["arm"])) == ["eva_tuned · cpu", "eva_tuned · cpu200", "random"]
+    assert set(both["rate"]) == {0.02, 0.05}  # the rates every profile has
+    assert len(both) == 6
+    assert shares_by_profile({"cpu": summary(["random"], [0.02])}).empty  # no EVA rows

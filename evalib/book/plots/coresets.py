@@ -402,7 +402,8 @@ SMALL = 9
 
 def _class_panels(data: pd.DataFrame, value: str, lo: str, hi: str, arms: Sequence[str],
                   title: str, xlabel: str, reference: str | None = None,
-                  panel: str = "rate") -> plt.Figure:  # fmt: skip
+                  panel: str = "rate", names: Mapping[str, str] | None = None,
+                  colours: Mapping[str, str] | None = None) -> plt.Figure:  # fmt: skip
     """One panel per ``panel`` value (selection rates), classes down the y axis (full
     names, in label order), one marker per arm at ``value`` with a bar from ``lo`` to
     ``hi`` (the range over seeds), arms side by side within a class; ``reference``: a
@@ -428,7 +429,9 @@ def _class_panels(data: pd.DataFrame, value: str, lo: str, hi: str, arms: Sequen
             a = d[d["arm"] == arm].set_index("class_name").reindex(classes)
             off = y + (i - (len(arms) - 1) / 2) * step
             ax.errorbar(a[value], off, xerr=[a[value] - a[lo], a[hi] - a[value]], fmt="o",
-                        ms=5, capsize=2, lw=1.2, color=method_color(arm), label=label(arm))  # fmt: skip
+                        ms=5, capsize=2, lw=1.2,
+                        color=(colours or {}).get(arm) or method_color(arm),
+                        label=(names or {}).get(arm) or label(arm))  # fmt: skip
         if reference is not None:
             r = d.drop_duplicates("class_name").set_index("class_name").reindex(classes)
             ax.scatter(r[reference], y, marker="|", s=260, color="k", zorder=3,
@@ -449,19 +452,22 @@ def _class_panels(data: pd.DataFrame, value: str, lo: str, hi: str, arms: Sequen
 
 
 def coreset_class_shares(summary: pd.DataFrame, title: str,
-                         arms: Sequence[str] = ("random", "eva_tuned", "eva_published")
-                         ) -> plt.Figure:  # fmt: skip
+                         arms: Sequence[str] = ("random", "eva_tuned", "eva_published"),
+                         names: Mapping[str, str] | None = None,
+                         colours: Mapping[str, str] | None = None) -> plt.Figure:  # fmt: skip
     """What each arm's coresets hold: per class (y, full names) and selection rate (one
     panel each), the share of the coreset in % (marker: mean over seeds; bar: min–max),
     with the training split's share as a black tick.
 
     summary: :func:`evalib.studies.composition.share_summary` of one dataset (shares are
-    fractions)."""
+    fractions); ``names`` and ``colours``: an arm's legend entry and colour where not the
+    method's own (e.g. one arm under two profiles)."""
     d = summary.copy()
     for c in ("share", "share_min", "share_max", "train_share"):
         d[c] = 100 * d[c].astype(float)
     return _class_panels(d, "share", "share_min", "share_max", arms, title,
-                         "share of the coreset (%)", reference="train_share")  # fmt: skip
+                         "share of the coreset (%)", reference="train_share", names=names,
+                         colours=colours)  # fmt: skip
 
 
 def class_accuracy(summary: pd.DataFrame, title: str,

@@ -71,3 +71,17 @@ def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str
     ax.set_title(title, loc="left")
     fig.legend(loc="outside lower center", ncol=1, frameon=False)
     return fig
+
+
+def class_shares(summary: pd.DataFrame, profiles: Sequence[str], title: str) -> plt.Figure:
+    """The class shares of the tuned EVA coresets under each profile beside Random's
+    (``summary``: :func:`evalib.studies.profiles.shares_by_profile` of one dataset), one
+    colour per profile, per class and rate."""
+    from evalib.book.plots.coresets import coreset_class_shares
+
+    mine = {f"eva_tuned · {p}": p for p in profiles}
+    return coreset_class_shares(
+        summary, title, ("random", *mine),
+        names={a: f"EVA (tuned), {profile_title(p)}" for a, p in mine.items()},
+        colours={a: _colour(p) for a, p in mine.items()},
+    )  # fmt: skip
