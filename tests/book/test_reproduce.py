@@ -321,19 +321,23 @@ def _git_status() -> str:
 
 
 def test_the_committed_pages_name_the_book_profile():
-    """The book's profile is read from its committed pages: every page was executed at it."""
+    """The book's profile is read from its committed pages: every page was executed at it,
+    but the pages of a second profile (:data:`PROFILE_PAGES`), executed at theirs."""
     import json
 
     from evalib.book.booktext import book_profile
 
     profile = rp.committed_profile()
     assert profile == book_profile()  # the pages and the generated text agree
+    second = {rp.profile_page(nb, q, d): q for q, pages in rp.PROFILE_PAGES.items()
+              for nb, ds in pages.items() for d in ds}  # fmt: skip
     pages = sorted(rp.notebook_dir().glob("*.ipynb")) + sorted(
         rp.notebook_dir().glob("extra/*.ipynb")
     )
     for page in pages:
         meta = json.loads(page.read_text())["metadata"]
-        assert meta["papermill"]["parameters"]["profile"] == profile, page.name
+        expected = second.get(page.resolve(), profile)
+        assert meta["papermill"]["parameters"]["profile"] == expected, page.name
 
 
 def test_another_profile_never_replaces_the_book(executed, tmp_path, capsys):
