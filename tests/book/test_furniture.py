@@ -2,10 +2,10 @@
 the prose that explains them, the names in the paper-profile cost tables, the
 bibliography's labels and citation links, and the page sources the download menu offers.
 
-The checks of the built pages read ``_build/html`` (skipped when the book is not built)
-and decide what is hidden the way a browser does: the rules of the shipped
-``_static/evalib.css`` that set ``display: none``, matched against the page with CSS
-selectors (soupsieve, which Beautiful Soup uses; both come with the book's theme).
+The checks of the built pages read the book of the ``html_dir`` fixture (``conftest.py``:
+built by the test run with ``EVALIB_BUILD_BOOK=1``, else ``_build/html``) and decide
+what is hidden the way a browser does: the rules of the shipped ``_static/evalib.css``
+that set ``display: none``, matched against the page with CSS selectors (soupsieve, which Beautiful Soup uses; both come with the book's theme).
 """
 
 from __future__ import annotations
@@ -100,14 +100,6 @@ def test_paper_cost_tables_name_the_network_and_dataset_for_readers(bench) -> No
 
 
 # ----------------------------------------------------------------------------- built pages
-
-
-@pytest.fixture(scope="module")
-def html_dir() -> Path:
-    built = ROOT / "_build" / "html"
-    if not (built / "index.html").is_file():
-        pytest.skip("no built book in _build/html (run `make book`)")
-    return built
 
 
 def _pages(html_dir: Path) -> list[Path]:
