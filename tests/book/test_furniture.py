@@ -5,7 +5,8 @@ bibliography's labels and citation links, and the page sources the download menu
 The checks of the built pages read the book of the ``html_dir`` fixture (``conftest.py``:
 built by the test run with ``EVALIB_BUILD_BOOK=1``, else ``_build/html``) and decide
 what is hidden the way a browser does: the rules of the shipped ``_static/evalib.css``
-that set ``display: none``, matched against the page with CSS selectors (soupsieve, which Beautiful Soup uses; both come with the book's theme).
+that set ``display: none``, matched against the page with CSS selectors (soupsieve,
+which Beautiful Soup uses; both come with the book's theme).
 """
 
 from __future__ import annotations
