@@ -72,7 +72,7 @@ display(
         f"**Profile `{P.name}`** — {P.description}. Dataset "
         f"**{labels.dataset_title(S.dataset)}** "
         f"({len(train_split)} training, {len(test_split)} test images), network "
-        f"`{labels.model_label(P.model.name, P.model.width)}`, {P.epochs} epochs. PIE settings: "
+        f"{labels.model_title(labels.model_label(P.model.name, P.model.width))}, {P.epochs} epochs. PIE settings: "
         f"{cfg.description}; sparsities {labels.fmt_list(cfg.sparsities)}, λ {labels.fmt_list(cfg.lams)}, coreset "
         f"rates {labels.fmt_rates(cfg.coreset_rates or P.rates)}, coreset seeds "
         f"{labels.fmt_list(S.seeds)}."

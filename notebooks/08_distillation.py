@@ -74,7 +74,7 @@ display(
         f"**Profile `{P.name}`** — {P.description}. Distillation settings: {cfg.description}. "
         f"Datasets {labels.fmt_list(labels.dataset_title(d) for d in DATASETS)}, images per "
         f"class {labels.fmt_list(IPCS)}; "
-        f"EVA from the surrogate `{labels.model_label(P.model.name, P.model.width)}` "
+        f"EVA from the surrogate {labels.model_title(labels.model_label(P.model.name, P.model.width))} "
         f"({P.epochs} epochs), windows {labels.fmt_pair(**P.eva_windows())}."
     )
 )

@@ -68,7 +68,7 @@ for flag in datasets:
         for metric in ("clean_test_acc", "paper_val_acc"):
             rows.append(claims.evaluate(table, flag, P.tune_rates, metric,
                                         surrogate_model=(P.model.name, P.model.width)))  # fmt: skip
-display(Markdown(f"Profile **`{P.name}`** ({P.description}); low rates: "
+display(Markdown(f"Profile **`{P.name}`**: {P.description}. Low rates: "
                  f"{labels.fmt_rates(P.tune_rates)}."))  # fmt: skip
 display(pd.DataFrame(coverage))
 

@@ -187,9 +187,9 @@ def _name(name: object) -> object:
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` in reader-facing names: headers and index names by
     :func:`evalib.studies.labels.column_label`; a column of method keys by the methods'
-    short names (a table's rows stay one line), datasets by MedMNIST's spelling, networks and budgets by their display
-    names, any other snake_case value with its underscores as spaces; rates (columns or
-    levels named ``rate``) as percents. Numbers stay numbers for :func:`for_display`."""
+    short names (a table's rows stay one line), datasets by MedMNIST's spelling, networks and
+    budgets by their display names, any other snake_case value with its underscores as
+    spaces; rates (columns or levels named ``rate``) as percents; flags as yes and no. Numbers stay numbers for :func:`for_display`."""
     out = frame.copy()
     for c in out.columns:
         col = out[c]
@@ -197,6 +197,8 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         key = str(name)
         if _is_rate_column(name, col):
             out[c] = [MISSING if pd.isna(v) else labels.fmt_percent(float(v)) for v in col]
+        elif pd.api.types.is_bool_dtype(col):  # a flag reads as a word, not Python's True
+            out[c] = ["yes" if v else "no" for v in col]
         elif col.dtype == object or pd.api.types.is_string_dtype(col):
             text = [v for v in col if isinstance(v, str)]
             if key == "dataset":

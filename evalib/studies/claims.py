@@ -330,8 +330,9 @@ def explain(group: pd.DataFrame) -> str:
     text = f"{head}; {label}: {where}, {value} ({detail})."
     same = _identical_parts(g)
     if same and not (said and len(same) == 1):  # not twice for the one part said above
-        text += (" The two arms selected identical coresets, so their difference is 0 by "
-                 f"construction, not a tie of two methods: {'; '.join(same)}.")  # fmt: skip
+        text += (" On the seeds named, the two arms selected identical coresets, so their "
+                 "difference there is 0 by construction, not a tie of two methods: "
+                 f"{'; '.join(same)}.")  # fmt: skip
     return text
 
 

@@ -217,8 +217,8 @@ BUDGETS: dict[str, str] = {
 CLAIM_SHORT: dict[str, str] = {
     "1": "EVA beats Random",
     "1p": "EVA with the published windows beats Random",
-    "1cb": "Class-balanced EVA beats stratified Random (our check)",
-    "1f": "EVA with the code's class-balance flag beats Random (our check)",
+    "1cb": "Our check: class-balanced EVA beats stratified Random",
+    "1f": "Our check: EVA with the code's class-balance flag beats Random",
     "2a": "Score baselines fall below Random",
     "2b": "CCS does not beat Random",
     "3": "Variance beats expectation",

@@ -177,3 +177,8 @@ def test_long_text_columns_get_wide_cells() -> None:
                        "why": ["a sentence long enough to need a wide cell, " * 2, "short"]})  # fmt: skip
     page = tables.to_html(df)
     assert page.count('<td class="long-text">') == 2 and page.count("<td>") == 4
+
+
+def test_a_flag_column_reads_yes_and_no() -> None:
+    shown = tables.readable(pd.DataFrame({"narrow": [True, False], "n": [1, 2]}))
+    assert list(shown.iloc[:, 0]) == ["yes", "no"] and list(shown.iloc[:, 1]) == [1, 2]

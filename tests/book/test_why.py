@@ -107,7 +107,7 @@ def test_grid_robustness_sentences():
     text = lessons.grid_robustness(pd.concat([_robust(), cb]), 3)
     assert "Nor does any of the 8 VAR-S windows" in text
     assert (
-        "Against Random stratified (same class counts) (70.0–72.0 %), 2 of the 28 "
+        "Against Random stratified (same class counts), at 70.0–72.0 %, 2 of the 28 "
         "class-balanced EVA pairs beat its worst reported seed (best by test 71.0 %)"
     ) in text
 

@@ -14,7 +14,7 @@ from evalib.studies.labels import dataset_title, profile_title
 CLAIM_TEXT = {
     "1": "EVA with windows tuned on validation beats Random",
     "1p": "EVA with the published windows beats Random",
-    "4": "two windows beat one (VAR-D − VAR-S)",
+    "4": "two windows beat one, VAR-D against VAR-S",
 }
 BUDGET_TEXT = {"epochs": "the paper's epochs", "floor": "a floor of optimiser steps"}
 

@@ -17,7 +17,8 @@ from evalib.book.lessons.text import (
     word,
 )
 from evalib.book.lessons.why import identical_arms
-from evalib.studies.labels import dataset_title
+from evalib.studies.claims import decisive
+from evalib.studies.labels import dataset_title, model_title
 from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 
 # ----------------------------------------------------------------------------- 10 claims
@@ -30,10 +31,13 @@ def _worst(group: pd.DataFrame) -> str:
     g = group.assign(_m=sign * group["diff"]).dropna(subset=["_m"])
     if g.empty:
         return ""
-    r = g.loc[g["_m"].idxmin()]
+    if {"verdict", "ci95"} <= set(g.columns):  # the comparison that carries a contradiction
+        r = g.loc[decisive(g, sign[g.index])]
+    else:
+        r = g.loc[g["_m"].idxmin()]
     where = str(r.get("part", "difference"))
     if isinstance(r.get("model"), str) and r.get("model"):
-        where += f" on {r['model']}"
+        where += f" on {model_title(r['model'])}"
     return f"{where} at {rate_text(r['rate'])}: {pm(r['diff'], r['ci95'])}"
 
 

@@ -231,7 +231,7 @@ def grid_robustness(robust: pd.DataFrame, tuning_seed: int | None = None, arm: s
         for _, o in g[(g["arm"] != arm) & g["beat_worst"].notna() & ~same_ref].iterrows():
             k = int(o["beat_worst"])
             text += (
-                f" Against {label(o['reference'])} ({num(o['ref_min'])}–{num(o['ref_max'])} %), "
+                f" Against {label(o['reference'])}, at {num(o['ref_min'])}–{num(o['ref_max'])} %, "
                 f"{'none' if k == 0 else k} of the {int(o['settings'])} "
                 f"{_ARM_NAMES.get(o['arm'], str(o['arm']))} beat{'s' if k <= 1 else ''} its worst "
                 f"reported seed (best by test {num(o['best_test'])} %)."
@@ -447,7 +447,10 @@ def identical_arms(results: pd.DataFrame) -> str:
         where = f" on {dataset_title(x['dataset'])}" if "dataset" in x else ""
         items.append(f"claim {x['claim']}{where} ({x['part']} at {rate_text(x['rate'])}, "
                      f"{identical_note(x['identical'], x['n_seeds'])})")  # fmt: skip
+    every = bool((r["identical"].astype(int) >= r["n_seeds"].astype(int)).all())
     return (
-        f"Identical coresets: in {names(items)}, the two arms selected the same images, so "
-        "their difference is 0 by construction and says nothing about the two scores."
-    )
+        f"Identical coresets: in {names(items)}, the two arms selected the same images"
+        + (", so their difference is 0 by construction and says nothing about the two scores."
+           if every else " on the seeds named: there their difference is 0 by construction, "
+           "and the mean over seeds is partly a tie of one coreset with itself.")
+    )  # fmt: skip

@@ -114,8 +114,8 @@ def dual_window(
             )
         if parts:
             out.append(
-                f"Trained on their coresets, the official code's EVA minus the paper's "
-                f"({label(paper_arm)}) is {'; '.join(parts)} ({seeds_text(d['n'])})."
+                f"Trained on their coresets ({seeds_text(d['n'])}), the official code's EVA "
+                f"minus the paper's, {label(paper_arm)}, is {'; '.join(parts)}."
             )
     else:
         out.append(
@@ -275,8 +275,10 @@ def window_grid(
         g = grid[(grid["protocol"] == "clean") & grid["method"].isin(("var_s", "var_d"))]
         parts = []
         for rate, gr in g.groupby("rate"):
+            n_single = int((gr["method"] == "var_s").sum())
             text = (
-                f"at {rate_text(rate)}, the {len(gr)} VAR-S windows and EVA pairs reach "
+                f"at {rate_text(rate)}, the {_count(n_single, 'VAR-S window')} and "
+                f"{_count(len(gr) - n_single, 'EVA pair')} reach "
                 f"{num(gr['mean'].min())}–{num(gr['mean'].max())} % test accuracy"
             )
             pairs = gr[gr["method"] == "var_d"].sort_values("mean", ascending=False)
