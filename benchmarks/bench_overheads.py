@@ -449,7 +449,7 @@ def main() -> None:
         sizes = {"coreset": budget(full, CORESET_RATE), "full": full}
         cadence = checkpoints.CHECKPOINT_EVERY_S
         costs = measure(args, sizes)
-        runs = [Run(f"{CORESET_RATE:.0%} coreset job", sizes["coreset"], profile.epochs, False),
+        runs = [Run(f"{100 * CORESET_RATE:g} % coreset job", sizes["coreset"], profile.epochs, False),
                 Run("full-set surrogate", sizes["full"], profile.epochs, True)]  # fmt: skip
         over = overhead_rows(costs, runs, n_val, n_test, args.gpu_images_per_s, cadence)
         grid = grid_rows(costs, n_val, n_test, args.gpu_images_per_s, cadence)

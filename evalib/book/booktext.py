@@ -489,7 +489,7 @@ def candidates_table(results: Path, profile_model: tuple[str, float] | None = No
         last = r["history"][-1]
         cpu = r.get("cpu_seconds")
         rows.append({
-            "network": f"{r['model']} ×{r['width']:g}", "epochs": r["epochs"],
+            "network": model_title(f"{r['model']} ×{r['width']:g}"), "epochs": r["epochs"],
             "augmentation": r["augment"], "test %": f"{100 * last['test_acc']:.1f}",
             "validation %": f"{100 * last['val_acc']:.1f}",
             "CPU s / epoch": f"{cpu / r['epochs']:.0f}" if cpu else "not recorded",

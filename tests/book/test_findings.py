@@ -320,9 +320,9 @@ def test_candidates_table_compares_the_profile_network_with_the_cheapest_good_on
             "provenance": {"cpu_capability": "AVX512"},
         }))  # fmt: skip
     text = booktext.candidates_table(tmp_path, ("convnet", 0.25))
-    assert text.count("\n| convnet") == 3 and "| 88.9 |" in text
+    assert text.count("\n| ConvNet") == 3 and "| 88.9 |" in text
     assert "reaches 88.9 % test accuracy at 12 CPU-s per epoch" in text
-    assert "cheapest candidate at or above 91 % is convnet ×0.5 (91.2 %), at 2.5×" in text
+    assert "cheapest candidate at or above 91 % is ConvNet ×0.5 (91.2 %), at 2.5×" in text
     assert "No candidate" in booktext.candidates_table(tmp_path / "none")
 
 
