@@ -1,5 +1,5 @@
 """The book's furniture as a reader meets it: the row labels of the Ray benchmark table and
-the prose that explains them, the names in the paper-profile cost tables, the
+the prose that explains them, the
 bibliography's labels and citation links, and the page sources the download menu offers.
 
 The checks of the built pages read the book of the ``html_dir`` fixture (``conftest.py``:
@@ -11,9 +11,7 @@ which Beautiful Soup uses; both come with the book's theme).
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -70,34 +68,6 @@ def test_ray_section_explains_the_rows_by_the_table_s_names() -> None:
     italics = {" ".join(m.split()) for m in re.findall(r"(?<![*\w])\*([^*]+)\*(?!\*)", section)}
     assert italics, "the section explains no row or column by name"
     assert italics <= shown, f"named in the prose but not in the table: {italics - shown}"
-
-
-# ----------------------------------------------------------------------------- paper costs
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location(
-        "bench_overheads", ROOT / "benchmarks" / "bench_overheads.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
-
-
-def test_paper_cost_tables_name_the_network_and_dataset_for_readers(bench) -> None:
-    """The inputs CSV keeps the code names; the Markdown the page includes (what the
-    benchmark writes) shows the names readers know."""
-    inputs = pd.read_csv(SCALING / "paper_costs_inputs.csv", keep_default_na=False)
-    value = dict(zip(inputs["quantity"], inputs["value"], strict=True))
-    network, dataset = str(value["network"]).split()[0], str(value["dataset"])
-    committed = (SCALING / "paper_costs.md").read_text(encoding="utf-8")
-    assert committed == bench.render(SCALING)
-    assert not re.search(rf"\b({re.escape(network)}|{re.escape(dataset)})\b", committed)
 
 
 # ----------------------------------------------------------------------------- built pages
