@@ -1,6 +1,6 @@
 """The book's furniture as a reader meets it: the row labels of the Ray benchmark table and
-the prose that explains them, the
-bibliography's labels and citation links, and the page sources the download menu offers.
+the prose that explains them, the bibliography's labels and citation links, and the page
+sources the download menu offers.
 
 The checks of the built pages read the book of the ``html_dir`` fixture (``conftest.py``:
 built by the test run with ``EVALIB_BUILD_BOOK=1``, else ``_build/html``) and decide
