@@ -69,7 +69,7 @@ PRIMARY = "clean"  # the protocol the findings report; the other one is a caveat
 _CELL_COLUMNS = ("claim", "dataset", "verdict", "category", "part", "model", "rate", "diff",
                  "ci95", "n_seeds", "paper", "identical")  # fmt: skip
 #: the side of 0 each kind of claim expects (evalib.studies.claims.Part.kind)
-KIND_DIRECTION = {"better": 1.0, "matches": 1.0, "worse": -1.0, "no_better": -1.0}
+KIND_DIRECTION = _claims.KIND_SIGN
 #: how a sentence names the two sides of a comparison part ("EVA tuned − Random")
 PART_NAMES = {
     "EVA tuned": "EVA with windows tuned on validation",
@@ -162,10 +162,7 @@ def cells(
                     mask &= c[k].astype(str) == str(r[k])
             behind = c[mask]
             if len(behind):
-                if "verdict" in behind and "ci95" in behind:
-                    worst = behind.loc[_claims.decisive(behind, _direction(behind))]
-                else:
-                    worst = behind.loc[(_direction(behind) * behind["diff"].astype(float)).idxmin()]
+                worst = behind.loc[_claims.decisive(behind, _direction(behind))]
                 for k in ("part", "model", "rate", "diff", "ci95", "n_seeds", "paper", "identical"):
                     out[k] = worst.get(k)
         rows.append(out)

@@ -279,20 +279,25 @@ def _identical_parts(g: pd.DataFrame) -> list[str]:
     return out
 
 
+#: the side of 0 each kind of claim expects (:attr:`Part.kind`): +1 a positive difference
+KIND_SIGN: dict[str, float] = {"better": 1.0, "matches": 1.0, "worse": -1.0, "no_better": -1.0}
+
+
 def decisive(group: pd.DataFrame, sign: pd.Series | None = None) -> object:
     """The index of the comparison that argues most against a claim (rows with ``diff``,
-    ``ci95``, ``verdict`` and ``kind``; ``sign``: +1 where the claim expects a positive
-    difference, −1 where a negative one, default from ``kind``): where some comparison
-    contradicts the claim, the contradicting one whose interval lies furthest on the wrong
-    side (it carries the verdict, not a wider one with a lower mean); else the one lowest
-    on the claimed side."""
+    and ``kind``, ``verdict`` and ``ci95`` where known; ``sign``: +1 where the claim
+    expects a positive difference, −1 where a negative one, default from ``kind``, else
+    +1): where some comparison contradicts the claim, the contradicting one whose interval
+    lies furthest on the wrong side (it carries the verdict, not a wider one with a lower
+    mean); else the one lowest on the claimed side."""
     if sign is None:
-        sign = group["kind"].map({"better": 1, "worse": -1, "matches": 1, "no_better": -1})
-    signed = sign.astype(float) * group["diff"].astype(float)
-    against = group["verdict"] == CONTRADICTED
-    if against.any():
-        near = signed + group["ci95"].astype(float).fillna(0.0)  # the interval's nearer end
-        return near[against].idxmin()
+        sign = group["kind"].map(KIND_SIGN) if "kind" in group else pd.Series(1.0, group.index)
+    signed = sign.fillna(1.0).astype(float) * group["diff"].astype(float)
+    if {"verdict", "ci95"} <= set(group.columns):
+        against = group["verdict"] == CONTRADICTED
+        if against.any():
+            near = signed + group["ci95"].astype(float).fillna(0.0)  # the interval's nearer end
+            return near[against].idxmin()
     return signed.idxmin()
 
 

@@ -27,14 +27,10 @@ from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 def _worst(group: pd.DataFrame) -> str:
     """The comparison of a claim that argues most against it, as ``"part at 2 %: −17.9 ±
     2.3"``."""
-    sign = group["kind"].map({"better": 1, "worse": -1, "matches": 1, "no_better": -1}).fillna(1)
-    g = group.assign(_m=sign * group["diff"]).dropna(subset=["_m"])
+    g = group.dropna(subset=["diff"])
     if g.empty:
         return ""
-    if {"verdict", "ci95"} <= set(g.columns):  # the comparison that carries a contradiction
-        r = g.loc[decisive(g, sign[g.index])]
-    else:
-        r = g.loc[g["_m"].idxmin()]
+    r = g.loc[decisive(g)]  # the comparison that carries a contradiction, if one does
     where = str(r.get("part", "difference"))
     if isinstance(r.get("model"), str) and r.get("model"):
         where += f" on {model_title(r['model'])}"

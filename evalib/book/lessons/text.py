@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evalib.studies import stats
+from evalib.studies.labels import count
 from evalib.studies.stats import HOLDS
 
 CLEAN = "clean_test_acc"
@@ -215,5 +216,4 @@ def _reading(d: Mapping[str, object], reference: str = "Random") -> str:
     return f", {side(d['diff'], d['ci95'], d['n'], reference)}" if _finite(d["ci95"]) else ""
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+_count = count  # "1 sample", "55 samples" (evalib.studies.labels.count)

@@ -339,11 +339,12 @@ def cross_architecture(
     if not verdicts:
         out.append("- No network other than the surrogate's has EVA and Random runs yet.")
     else:
+        n_hold = sum(v == HOLDS for v in verdicts)
         out += [
             "",
             f"Over every other network and rate, claim 6 {is_word(stats.combine(verdicts))}"
-            f" (of {_count(len(verdicts), 'comparison')}: {sum(v == HOLDS for v in verdicts)} "
-            f"{'holds' if sum(v == HOLDS for v in verdicts) == 1 else 'hold'}, "
+            f" (of {_count(len(verdicts), 'comparison')}: {n_hold} "
+            f"{'holds' if n_hold == 1 else 'hold'}, "
             f"{sum(v == CONTRADICTED for v in verdicts)} contradicted).",
         ]
     ccs = g[g["comparison"] == "EVA − CCS"]

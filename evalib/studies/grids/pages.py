@@ -26,6 +26,7 @@ from evalib.studies.grids.coresets import (
     window_label,
 )
 from evalib.studies.grids.studies import CORESET_STUDIES, study
+from evalib.studies.labels import STUDIES as STUDY_NAMES
 
 # ----------------------------------------------------------------------------- pages
 
@@ -211,8 +212,6 @@ def cost_line(jobs: pd.DataFrame, profile: Profile, dataset: str, cache: Cache) 
     by two studies once, under the first) books them: ``"63 jobs; 42.5 CPU-minutes in
     total when computed (in the compute table: 36 under variance ablation, 27 under
     Table 1)"``."""
-    from evalib.studies.labels import STUDIES as NAMES
-
     head = (
         f"{len(jobs):,} jobs; {jobs['seconds'].sum() / 60:.1f} CPU-minutes in total when computed"
     )
@@ -223,5 +222,5 @@ def cost_line(jobs: pd.DataFrame, profile: Profile, dataset: str, cache: Cache) 
     booked = jobs["key"].map(first).value_counts(sort=False)
     if len(booked) <= 1:
         return head
-    parts = [f"{n:,} under {NAMES.get(name, name)}" for name, n in booked.items()]
+    parts = [f"{n:,} under {STUDY_NAMES.get(name, name)}" for name, n in booked.items()]
     return f"{head} (in the compute table: {', '.join(parts)})"
