@@ -268,6 +268,9 @@ display(Markdown(lessons.coreset_classes(share_sum, composition.top_classes_shar
                                          acc_sum, rates=P.tune_rates)))  # fmt: skip
 for flag, part in pd.concat(balance_rows).groupby("dataset", sort=False) if balance_rows else []:
     display(Markdown(f"**Class balance on {labels.dataset_title(flag)}**"))
+    if not P.balance_own_tuning:
+        display(Markdown("Class-balanced EVA runs here on EVA's own validation-chosen pair; "
+                         "this profile does not tune it on a grid of its own."))  # fmt: skip
     display(Markdown(lessons.class_balance(part, P.tune_rates)))
 if len(results) and lessons.identical_arms(results.query("protocol == 'clean'")):
     display(Markdown(lessons.identical_arms(results.query("protocol == 'clean'"))))
@@ -304,8 +307,8 @@ display(Markdown(regime(side, changes, REGIME)))
 from evalib.runs.cache import Cache
 from evalib.runs.config import get_profile
 
-share_by = {}
-for q in REGIME:
+share_by = {flag: {P.name: part} for flag, part in share_sum.groupby("dataset", sort=False)}
+for q in (q for q in REGIME if q != P.name):  # this page's own shares are computed above
     Pq, cache_q = get_profile(q), Cache.at(S.cache.results.parent / q, S.cache.scratch)
     for flag in datasets:
         low_q = composition.own_rows(grids.claim_results(Pq, flag, cache_q)[0], Pq)
@@ -313,7 +316,8 @@ for q in REGIME:
             sh_q = composition.coreset_table(Pq, flag, cache_q, low_q, S.data_root)[0]
             share_by.setdefault(flag, {})[q] = composition.share_summary(sh_q)
 for flag, by in share_by.items():
-    both = profiles.shares_by_profile(by) if len(by) == len(REGIME) else pd.DataFrame()
+    in_order = {q: by[q] for q in REGIME if q in by}
+    both = profiles.shares_by_profile(in_order) if len(by) == len(REGIME) else pd.DataFrame()
     if len(both):
         fig = regime_plots.class_shares(both, REGIME, f"{labels.dataset_title(flag)} · "
                                         "class shares of the tuned EVA coresets, both profiles")  # fmt: skip

@@ -4,6 +4,7 @@ identical coresets in the claims' comparisons."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +70,30 @@ def test_tuned_arms_join_once_their_tuning_is_done(cache):
     flags = [x for x in grids.balance(p, "organamnist", cache) if x.arm == "eva_flag"]
     assert flags and all(x.job.selection.quota == "last_class" for x in flags)
     assert all(x.job.selection.param_dict() == eva[("eva", x.job.rate)] for x in flags)
+
+
+def test_without_its_own_tuning_class_balanced_eva_takes_evas_chosen_pair(cache):
+    """``balance_own_tuning=False`` (cpu200): no grid of class-balanced EVA; the arm joins,
+    with EVA's own validation-chosen pair, once EVA's tuning stage is done."""
+    p = replace(SMOKE, balance_own_tuning=False)
+    before = grids.balance(p, "organamnist", cache)
+    assert not [x for x in before if x.arm.startswith("tune:")]
+    assert {x.arm for x in before} == {"random_strat", "random_flag"}
+    _done(cache, grids.tuning(p, "organamnist"), best=grids.tuning(p, "organamnist")[-1].job)
+    eva = grids.tuned_params(p, "organamnist", cache)
+    after = grids.balance(p, "organamnist", cache)
+    cb = [x for x in after if x.arm == "eva_cb_tuned"]
+    assert len(cb) == len(p.seeds) * len(p.tune_rates) * 2
+    for x in cb:
+        sel = x.job.selection
+        assert sel.class_balanced and sel.quota == "proportional"
+        windows = {k: v for k, v in x.job.selection.param_dict().items() if k in ("early", "late")}
+        assert windows == eva[("eva", x.job.rate)]
+    assert get_profile("cpu200").balance_own_tuning is False and CPU.balance_own_tuning
+    # a profile may run the study on some datasets only: nothing is planned elsewhere
+    only = replace(p, balance_datasets=("organamnist",))
+    assert grids.balance(only, "organamnist", cache)
+    assert not grids.balance(only, "bloodmnist", cache)
 
 
 def test_the_balance_study_only_adds_jobs_at_cpu():

@@ -109,3 +109,14 @@ def test_shares_by_profile_sets_one_arm_of_each_profile_beside_the_first_referen
     assert set(both["rate"]) == {0.02, 0.05}  # the rates every profile has
     assert len(both) == 6
     assert shares_by_profile({"cpu": summary(["random"], [0.02])}).empty  # no EVA rows
+
+
+def test_the_class_balance_checks_join_where_both_profiles_ran_them():
+    """1cb is compared where both profiles have it (OrganAMNIST at cpu200), and nowhere else."""
+    a = _rows({("1", 0.02): (-30.0, CONTRADICTED), ("1cb", 0.02): (-14.0, CONTRADICTED)})
+    b = _rows({("1", 0.02): (-40.0, CONTRADICTED), ("1cb", 0.02): (-3.0, INCONCLUSIVE)})
+    out = side_by_side({"cpu": a, "cpu200": b})
+    assert list(out["claim"]) == ["1", "1cb"]
+    changes = verdict_changes(out, ["cpu", "cpu200"]).set_index("claim")["changed"]
+    assert changes.to_dict() == {"1": False, "1cb": True}
+    assert list(side_by_side({"cpu": a, "cpu200": b.iloc[:1]})["claim"]) == ["1"]

@@ -10,7 +10,9 @@ The study ``balance`` (``evalib grid --what balance``) runs, per dataset:
    (:func:`~evalib.studies.grids.coresets.choose_windows`).
 2. :func:`balance`: on the reported seeds, at the tuning rates, under both budgets:
 
-   * ``eva_cb_tuned``: class-balanced EVA on its own chosen pair (after stage 1);
+   * ``eva_cb_tuned``: class-balanced EVA on its own chosen pair (after stage 1), or, where
+     the profile skips stage 1 (``Profile.balance_own_tuning`` false: ``cpu200``, whose
+     190-pair grid would cost as much again as EVA's), on EVA's chosen pair;
    * ``random_strat``: stratified Random, the same class counts drawn at random within each
      class (``SelectionSpec.make("random", rate, class_balanced=True)``);
    * ``eva_flag``: EVA on *EVA's* tuned pair with the published code's flag as it behaved
@@ -78,13 +80,20 @@ def balance_tuned_params(
 
 def balance(profile: Profile, dataset: str, cache: Cache,
             seeds: Sequence[int] | None = None) -> list[Planned]:  # fmt: skip
-    """The study: its tuning stage, then the four arms of :data:`BALANCE_ARMS` on the
-    reported seeds at the tuning rates, both budgets where the profile has a floor. The
-    Random arms need no tuning; ``eva_flag`` waits for EVA's tuning stage and
-    ``eva_cb_tuned`` for its own."""
-    own = balance_tuned_params(profile, dataset, cache)
+    """The study on the profile's ``balance_datasets`` (nothing elsewhere): its tuning stage
+    (where ``profile.balance_own_tuning``), then the four arms
+    of :data:`BALANCE_ARMS` on the reported seeds at the tuning rates, both budgets where the
+    profile has a floor. The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
+    stage and ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
+    if profile.balance_datasets is not None and dataset not in profile.balance_datasets:
+        return []
     eva = tuned_params(profile, dataset, cache)
-    out = balance_tuning(profile, dataset)
+    if profile.balance_own_tuning:
+        own = balance_tuned_params(profile, dataset, cache)
+        out = balance_tuning(profile, dataset)
+    else:
+        own = None if eva is None else {r: eva[("eva", r)] for r in map(float, profile.tune_rates)}
+        out = []
     for seed in profile.seeds if seeds is None else seeds:
         for rate in profile.tune_rates:
             for budget in _budgets(profile, rate):
