@@ -105,7 +105,9 @@ def compute_cost(results: Path) -> dict[str, str]:
 
 def regime_values(root: Path = ROOT, name: str = "cpu200") -> dict[str, str]:
     """The second CPU profile's settings and the compute its committed runs took so far
-    (``cpu200_*``): the runs are its job rows and surrogate records under ``results/``."""
+    (``cpu200_*``): the runs are its job rows and surrogate records under ``results/``;
+    ``cpu200_runs_done`` is ``"<n> runs so far"``, or ``"<n> runs"`` once its claims page's
+    compute table (``compute_cost.csv``) lists no run missing."""
     p = _profile(name)
     if p is None:
         return {}
@@ -118,7 +120,10 @@ def regime_values(root: Path = ROOT, name: str = "cpu200") -> dict[str, str]:
                 seconds += float(row["seconds"])
                 runs += 1
     n = len(p.grid_windows())
+    cost = _csv(root / "results" / name / "compute_cost.csv")
+    complete = "runs missing" in cost and len(cost) and int(cost["runs missing"].sum()) == 0
     return {
+        f"{name}_runs_done": f"{runs:,} runs" + ("" if complete else " so far"),
         f"{name}_surrogate_epochs": str(p.surrogate_epochs),
         f"{name}_window_k": str(w["early"][1] - w["early"][0]),
         f"{name}_grid_windows": str(n),

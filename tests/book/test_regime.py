@@ -127,3 +127,19 @@ def test_the_landing_sentence_adds_the_second_profiles_own_window_grid(tmp_path)
         "−4.5 points)."
     )
     assert booktext.regime_finding_text(tmp_path / "cpu", "cpu200") == ""
+
+
+def test_the_second_profiles_run_count_says_so_far_until_none_is_missing(tmp_path):
+    from evalib.book import booktext
+    from evalib.runs.cache import atomic_write_json
+
+    jobs = tmp_path / "results" / "cpu200" / "jobs"
+    jobs.mkdir(parents=True)
+    for i, seconds in enumerate((1800.0, 5400.0)):
+        atomic_write_json(jobs / f"{i}.json", {"key": str(i), "seconds": seconds})
+    cost = tmp_path / "results" / "cpu200" / "compute_cost.csv"
+    cost.write_text("dataset,study,runs done,runs missing,CPU-hours\nbloodmnist,tuning,2,3,2.0\n")
+    values = booktext.regime_values(tmp_path)
+    assert values["cpu200_runs_done"] == "2 runs so far" and values["cpu200_cpu_hours"] == "2.0"
+    cost.write_text("dataset,study,runs done,runs missing,CPU-hours\nbloodmnist,tuning,2,0,2.0\n")
+    assert booktext.regime_values(tmp_path)["cpu200_runs_done"] == "2 runs"
