@@ -211,6 +211,7 @@ class Profile:
     # class-balanced EVA tuned on its own pair grid (False: on EVA's chosen pair, no grid)
     balance_own_tuning: bool = True
     balance_datasets: tuple[str, ...] | None = None  # where the balance study runs (None: all)
+    balance_arms: tuple[str, ...] | None = None  # the balance study's arms run (None: all four)
     pie: PIESettings | None = None  # notebook 07
     distill: DistillSettings | None = None  # notebook 08
     segmentation: SegSettings | None = None  # notebook 09
@@ -457,6 +458,7 @@ PROFILES["cpu200"] = replace(
     baselines=("random",),
     balance_own_tuning=False,
     balance_datasets=("organamnist",),
+    balance_arms=("eva_cb_tuned", "random_strat"),
     rates=(0.02, 0.05),
     cross_models=(),
     cross_seeds=(),
@@ -468,9 +470,9 @@ PROFILES["cpu200"] = replace(
         "epochs (20 windows of 10, 190 ordered pairs; published windows [0, 10) + [100, 110) "
         "as published), coreset models as in cpu (ConvNet width 0.25, 20 epochs, floor of "
         "500 steps at 2 % and 5 %), tuned on seed 3, reported on seeds 0-2; EVA (tuned and "
-        "published), VAR-S (tuned) and Random at 2 % and 5 % only; on OrganAMNIST also the "
-        "class-balance arms, class-balanced EVA on EVA's chosen pair (its own 190-pair grid "
-        "is not run)"
+        "published), VAR-S (tuned) and Random at 2 % and 5 % only; on OrganAMNIST also "
+        "class-balanced EVA, on EVA's chosen pair (its own 190-pair grid is not run), and "
+        "stratified Random"
     ),
 )
 

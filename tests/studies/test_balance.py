@@ -94,6 +94,9 @@ def test_without_its_own_tuning_class_balanced_eva_takes_evas_chosen_pair(cache)
     only = replace(p, balance_datasets=("organamnist",))
     assert grids.balance(only, "organamnist", cache)
     assert not grids.balance(only, "bloodmnist", cache)
+    # ... and some arms only
+    two = replace(p, balance_arms=("eva_cb_tuned", "random_strat"))
+    assert {x.arm for x in grids.balance(two, "organamnist", cache)} == set(two.balance_arms)
 
 
 def test_the_balance_study_only_adds_jobs_at_cpu():

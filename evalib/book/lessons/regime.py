@@ -1,6 +1,6 @@
 """Whether the paper's regime (a 200-epoch surrogate and its 190-pair window grid) changes
 a verdict that the scaled-down `cpu` profile gave: claims 1, 1p and 4 (and the
-class-balance checks 1cb and 1f where both profiles ran them), side by side
+class-balance check 1cb where both profiles ran it), side by side
 (:mod:`evalib.studies.profiles`)."""
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ CLAIM_TEXT = {
     "1p": "EVA with the published windows beats Random",
     "4": "two windows beat one, VAR-D against VAR-S",
     "1cb": "class-balanced EVA beats stratified Random",
-    "1f": "EVA with the published class-balance flag beats Random of its size",
 }
 BUDGET_TEXT = {"epochs": "the paper's epochs", "floor": "a floor of optimiser steps"}
 

@@ -81,8 +81,8 @@ def balance_tuned_params(
 def balance(profile: Profile, dataset: str, cache: Cache,
             seeds: Sequence[int] | None = None) -> list[Planned]:  # fmt: skip
     """The study on the profile's ``balance_datasets`` (nothing elsewhere): its tuning stage
-    (where ``profile.balance_own_tuning``), then the four arms
-    of :data:`BALANCE_ARMS` on the reported seeds at the tuning rates, both budgets where the
+    (where ``profile.balance_own_tuning``), then the arms of :data:`BALANCE_ARMS` (those of
+    ``profile.balance_arms``) on the reported seeds at the tuning rates, both budgets where the
     profile has a floor. The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
     stage and ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
     if profile.balance_datasets is not None and dataset not in profile.balance_datasets:
@@ -106,6 +106,8 @@ def balance(profile: Profile, dataset: str, cache: Cache,
                 if eva is not None:
                     arms.append(("eva_flag", "eva", {**eva[("eva", float(rate))], **FLAG}))
                 for arm, method, params in arms:
+                    if profile.balance_arms is not None and arm not in profile.balance_arms:
+                        continue
                     job = _job(profile, dataset, method, params, rate, seed, budget)
                     out.append(Planned(arm, budget, job))
     return out
