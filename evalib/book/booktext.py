@@ -147,7 +147,7 @@ def profile_values(name: str) -> dict[str, str]:
             f"each window's variance averages the {k * (k - 1) // 2} pairs of epochs "
             "inside it")  # fmt: skip
     return {
-        "profile_model": model_label(p.model.name, p.model.width),
+        "profile_model": model_title(model_label(p.model.name, p.model.width)),
         "profile_epochs": str(p.epochs),
         "profile_batch": str(p.recipe.batch_size),
         "profile_amp": p.recipe.amp if p.recipe.amp != "none" else "float32",
