@@ -101,10 +101,13 @@ def test_the_two_figures_draw_every_profile():
         "40-epoch surrogate", "200-epoch surrogate"]  # fmt: skip
     table = side_by_side({"cpu": _rows([("1", 0.02, -38.7, CONTRADICTED)]),
                           "cpu200": _rows([("1", 0.02, 2.5, HOLDS)])})  # fmt: skip
-    fig = profile_differences(table, PROFILES, "claims")
-    ax = fig.axes[0]
-    assert [p.get_width() for p in ax.patches] == [-38.7, 2.5]
-    assert ax.get_yticklabels()[0].get_text() == "BloodMNIST · claim 1 · 2 % · paper's epochs"
+    floor = table.assign(budget="min500", **{"diff cpu": -10.0, "diff cpu200": -20.0})
+    fig = profile_differences(pd.concat([floor, table]), PROFILES, "BloodMNIST")
+    epochs, steps = fig.axes  # one panel per budget, the paper's epochs first
+    assert [p.get_width() for p in epochs.patches] == [-38.7, 2.5]
+    assert [p.get_width() for p in steps.patches] == [-10.0, -20.0]
+    assert (epochs.get_title(), steps.get_title()) == ("paper's epochs", "step floor")
+    assert epochs.get_yticklabels()[0].get_text() == "claim 1 · 2 %"
 
 
 def test_the_landing_sentence_adds_the_second_profiles_own_window_grid(tmp_path):

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from evalib.studies.labels import dataset_title, profile_title
+from evalib.studies.labels import profile_title
 
 COLOURS = {"cpu": "tab:blue", "cpu200": "tab:purple", "paper": "tab:green", "smoke": "0.5"}
 
@@ -46,30 +46,33 @@ def surrogate_and_windows(curves: pd.DataFrame, shares: pd.DataFrame, title: str
 
 
 def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str):
-    """A − B per claim part, dataset, rate and budget under each profile (a
-    :func:`evalib.studies.profiles.side_by_side` table), as horizontal bars with their 95 %
-    t-intervals (n seeds in the legend)."""
-    rows = table.reset_index(drop=True)
-    labels = [
-        f"{dataset_title(r['dataset'])} · claim {r['claim']} · {100 * r['rate']:g} % · "
-        + ("paper's epochs" if r["budget"] == "epochs" else "step floor")
-        for _, r in rows.iterrows()
-    ]
+    """A − B per claim part and rate under each profile (a
+    :func:`evalib.studies.profiles.side_by_side` table of one dataset), as horizontal bars
+    with their 95 % t-intervals, one panel per budget (the paper's epochs first), one bar
+    colour per profile (n seeds in the legend)."""
+    budgets = sorted(set(table["budget"]), key=lambda b: b != "epochs")
+    keys = table[["claim", "rate"]].drop_duplicates().reset_index(drop=True)
+    names = [f"claim {r.claim} · {100 * r.rate:g} %" for r in keys.itertuples()]
     height = 0.8 / max(len(profiles), 1)
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) * max(len(profiles), 1) + 2.2),
-                           layout="constrained")  # fmt: skip
-    for k, p in enumerate(profiles):
-        ys = [i + (k - (len(profiles) - 1) / 2) * height for i in range(len(rows))]
-        n = sorted({int(v) for v in rows[f"n {p}"].dropna()})
-        ax.barh(ys, rows[f"diff {p}"], height=height, xerr=rows[f"ci95 {p}"].fillna(0),
-                color=_colour(p), capsize=2,
-                label=f"{profile_title(p)} (n = {', '.join(map(str, n))} seeds)")  # fmt: skip
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(range(len(rows)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("A − B, accuracy points (clean protocol; bars: 95 % t-interval over seeds)")
-    ax.set_title(title, loc="left")
-    fig.legend(loc="outside lower center", ncol=1, frameon=False)
+    fig, axes = plt.subplots(1, max(len(budgets), 1), sharex=True, sharey=True, squeeze=False,
+                             figsize=(7, 0.28 * len(keys) * max(len(profiles), 1) + 2.0),
+                             layout="constrained")  # fmt: skip
+    for ax, budget in zip(axes[0], budgets, strict=False):
+        part = keys.merge(table[table["budget"] == budget], on=["claim", "rate"], how="left")
+        for k, p in enumerate(profiles):
+            ys = [i + (k - (len(profiles) - 1) / 2) * height for i in range(len(part))]
+            n = sorted({int(v) for v in table[f"n {p}"].dropna()})
+            ax.barh(ys, part[f"diff {p}"], height=height, xerr=part[f"ci95 {p}"].fillna(0),
+                    color=_colour(p), capsize=2,
+                    label=f"{profile_title(p)} (n = {', '.join(map(str, n))} seeds)")  # fmt: skip
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title("paper's epochs" if budget == "epochs" else "step floor")
+        ax.set_xlabel("A − B, accuracy points")
+    axes[0][0].set_yticks(range(len(keys)), names)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(title + " (clean protocol; bars: 95 % t-interval over seeds)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     return fig
 
 
