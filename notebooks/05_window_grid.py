@@ -182,8 +182,9 @@ plt.show()
 # worst reported seed on the tuning seed, the setting validation chose (its test accuracy
 # on the tuning seed and on the reported seeds), and the best setting **by test**, an
 # upper bound that no method could use (choosing it reads the test split). `distinct` counts
-# the distinct coresets the arm's settings select. Once the `balance` study's grid is
-# complete, class-balanced EVA's pairs (`eva_cb`) are added, set against stratified Random.
+# the distinct coresets the arm's settings select. Where the profile tunes class-balanced
+# EVA on a grid of its own (the `balance` study), its pairs (`eva_cb`) are added once that
+# grid is complete, set against stratified Random.
 # Written to `window_robustness.csv`.
 
 # %%

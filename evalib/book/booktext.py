@@ -130,7 +130,6 @@ def regime_values(root: Path = ROOT, name: str = "cpu200") -> dict[str, str]:
         f"{name}_grid_pairs": str(n * (n - 1) // 2),
         f"{name}_published": f"{fmt_window(w['early'])} + {fmt_window(w['late'])}",
         f"{name}_cpu_hours": _fmt(seconds / 3600),
-        f"{name}_runs": f"{runs:,}",
     }
 
 

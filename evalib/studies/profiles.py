@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalib.runs.cache import read_json_checked
 from evalib.runs.config import get_profile
-from evalib.studies.stats import combine
+from evalib.studies.stats import UNTESTED, combine
 
 #: The claims that the `cpu200` profile can test (it runs EVA, VAR-S and Random, and on
 #: OrganAMNIST, where `cpu` showed class balance to matter, class-balanced EVA and
@@ -40,6 +40,7 @@ def side_by_side(
         if table.empty:
             return pd.DataFrame(columns=KEYS)
         part = table[(table["protocol"] == protocol) & table["claim"].astype(str).isin(claims)]
+        part = part[part["verdict"] != UNTESTED].dropna(subset=["diff"])  # tested rows only
         part = part.assign(claim=part["claim"].astype(str))[
             [*KEYS, "diff", "ci95", "n_seeds", "verdict"]
         ].rename(

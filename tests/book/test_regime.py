@@ -101,7 +101,7 @@ def test_the_two_figures_draw_every_profile():
         "40-epoch surrogate", "200-epoch surrogate"]  # fmt: skip
     table = side_by_side({"cpu": _rows([("1", 0.02, -38.7, CONTRADICTED)]),
                           "cpu200": _rows([("1", 0.02, 2.5, HOLDS)])})  # fmt: skip
-    floor = table.assign(budget="min500", **{"diff cpu": -10.0, "diff cpu200": -20.0})
+    floor = table.assign(budget="floor", **{"diff cpu": -10.0, "diff cpu200": -20.0})
     fig = profile_differences(pd.concat([floor, table]), PROFILES, "BloodMNIST")
     epochs, steps = fig.axes  # one panel per budget, the paper's epochs first
     assert [p.get_width() for p in epochs.patches] == [-38.7, 2.5]

@@ -148,7 +148,7 @@ def test_class_balance_sets_each_arm_against_its_comparator():
     assert "The paper does not say whether its runs used" in text
     assert "EVA (flag) − Random above is that reading of the paper's EVA − Random" in text
     without = lessons.class_balance(pd.DataFrame(rows[:9]), [0.02])
-    assert "EVA with the flag has no run here yet" in without and "781" not in without
+    assert "EVA with the flag has no run in these results" in without and "781" not in without
     assert "What class balance says about EVA" not in text  # no EVA tuned rows to set beside
 
 

@@ -99,6 +99,15 @@ def test_without_its_own_tuning_class_balanced_eva_takes_evas_chosen_pair(cache)
     assert {x.arm for x in grids.balance(two, "organamnist", cache)} == set(two.balance_arms)
 
 
+def test_cpu200_runs_class_balanced_eva_and_stratified_random_on_organamnist_only(cache):
+    cpu200 = get_profile("cpu200")
+    assert grids.balance(cpu200, "bloodmnist", cache) == []
+    assert grids.balance_tuning(cpu200, "organamnist") == []  # no grid of its own
+    assert not grids.runs_balance(cpu200, "bloodmnist") and grids.runs_balance(CPU, "bloodmnist")
+    planned = grids.balance(cpu200, "organamnist", cache)  # EVA not tuned in this cache
+    assert Counter(p.arm for p in planned) == {"random_strat": 12}  # 3 seeds, 2 rates, 2 budgets
+
+
 def test_the_balance_study_only_adds_jobs_at_cpu():
     """Its jobs are new: none has the key of a job of the other coreset studies, whose
     committed results therefore stay as they are."""

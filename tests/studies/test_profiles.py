@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from evalib.studies.profiles import side_by_side, verdict_changes
-from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE
+from evalib.studies.stats import CONTRADICTED, HOLDS, INCONCLUSIVE, UNTESTED
 
 
 def _rows(verdicts: dict[tuple[str, float], tuple[float, str]], protocol="clean") -> pd.DataFrame:
@@ -112,7 +112,8 @@ def test_shares_by_profile_sets_one_arm_of_each_profile_beside_the_first_referen
 
 
 def test_the_class_balance_checks_join_where_both_profiles_ran_them():
-    """1cb is compared where both profiles have it (OrganAMNIST at cpu200), and nowhere else."""
+    """1cb is compared where both profiles have it, and nowhere else: not where the second
+    profile's table lacks it, nor where it says "not tested" (cpu200 on BloodMNIST)."""
     a = _rows({("1", 0.02): (-30.0, CONTRADICTED), ("1cb", 0.02): (-14.0, CONTRADICTED)})
     b = _rows({("1", 0.02): (-40.0, CONTRADICTED), ("1cb", 0.02): (-3.0, INCONCLUSIVE)})
     out = side_by_side({"cpu": a, "cpu200": b})
@@ -120,3 +121,7 @@ def test_the_class_balance_checks_join_where_both_profiles_ran_them():
     changes = verdict_changes(out, ["cpu", "cpu200"]).set_index("claim")["changed"]
     assert changes.to_dict() == {"1": False, "1cb": True}
     assert list(side_by_side({"cpu": a, "cpu200": b.iloc[:1]})["claim"]) == ["1"]
+    untested = b.assign(verdict=[CONTRADICTED, UNTESTED], diff=[-40.0, float("nan")])
+    out = side_by_side({"cpu": a, "cpu200": untested})
+    assert list(out["claim"]) == ["1"]
+    assert not verdict_changes(out, ["cpu", "cpu200"])["changed"].any()

@@ -338,7 +338,7 @@ def class_balance(table: pd.DataFrame, rates: Sequence[float], metric: str = CLE
     if flag_shown:
         end += f"; {label('eva_flag', short=True)} − {label('random')} above is that reading of the paper's EVA − Random"
     else:
-        end += "; EVA with the flag has no run here yet to show what that reading gives"
+        end += "; EVA with the flag has no run in these results to show what that reading gives"
     meaning = collapse_share(table, rates, metric)
     return "\n".join([*out, "", end + ".", *(["", meaning] if meaning else [])])
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from evalib.studies.labels import profile_title
+from evalib.studies.labels import budget_label, profile_title
 
 COLOURS = {"cpu": "tab:blue", "cpu200": "tab:purple", "paper": "tab:green", "smoke": "0.5"}
 
@@ -51,14 +51,17 @@ def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str
     with their 95 % t-intervals, one panel per budget (the paper's epochs first), one bar
     colour per profile (n seeds in the legend)."""
     budgets = sorted(set(table["budget"]), key=lambda b: b != "epochs")
-    keys = table[["claim", "rate"]].drop_duplicates().reset_index(drop=True)
-    names = [f"claim {r.claim} · {100 * r.rate:g} %" for r in keys.itertuples()]
+    keys = table[["claim", "part", "rate"]].drop_duplicates().reset_index(drop=True)
+    several = keys.groupby(["claim", "rate"])["part"].transform("size") > 1
+    names = [f"claim {r.claim}" + (f" ({r.part})" if many else "") + f" · {100 * r.rate:g} %"
+             for r, many in zip(keys.itertuples(), several, strict=True)]  # fmt: skip
     height = 0.8 / max(len(profiles), 1)
     fig, axes = plt.subplots(1, max(len(budgets), 1), sharex=True, sharey=True, squeeze=False,
                              figsize=(7, 0.28 * len(keys) * max(len(profiles), 1) + 2.0),
                              layout="constrained")  # fmt: skip
     for ax, budget in zip(axes[0], budgets, strict=False):
-        part = keys.merge(table[table["budget"] == budget], on=["claim", "rate"], how="left")
+        part = keys.merge(table[table["budget"] == budget], on=["claim", "part", "rate"],
+                          how="left")  # fmt: skip
         for k, p in enumerate(profiles):
             ys = [i + (k - (len(profiles) - 1) / 2) * height for i in range(len(part))]
             n = sorted({int(v) for v in table[f"n {p}"].dropna()})
@@ -66,7 +69,7 @@ def profile_differences(table: pd.DataFrame, profiles: Sequence[str], title: str
                     color=_colour(p), capsize=2,
                     label=f"{profile_title(p)} (n = {', '.join(map(str, n))} seeds)")  # fmt: skip
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_title("paper's epochs" if budget == "epochs" else "step floor")
+        ax.set_title(budget_label(budget))
         ax.set_xlabel("A − B, accuracy points")
     axes[0][0].set_yticks(range(len(keys)), names)
     axes[0][0].invert_yaxis()

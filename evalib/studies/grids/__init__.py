@@ -13,6 +13,7 @@ from evalib.studies.grids.balance import (
     balance,
     balance_tuned_params,
     balance_tuning,
+    runs_balance,
 )
 from evalib.studies.grids.coresets import (
     BUDGETS,
@@ -67,6 +68,7 @@ __all__ = [
     "balance",
     "balance_tuned_params",
     "balance_tuning",
+    "runs_balance",
     "CORESET_STUDIES",
     "BUDGETS",
     "FIXED_METHODS",

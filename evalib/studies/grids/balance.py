@@ -49,10 +49,18 @@ FLAG = {"class_balanced": True, "quota": "last_class"}
 FLAG_SIZE = {"quota": "last_class"}
 
 
+def runs_balance(profile: Profile, dataset: str) -> bool:
+    """Whether the profile runs the balance study on ``dataset`` (``balance_datasets``)."""
+    return profile.balance_datasets is None or dataset in profile.balance_datasets
+
+
 def balance_tuning(profile: Profile, dataset: str) -> list[Planned]:
     """Class-balanced EVA on every ordered pair of the grid at the tuning rates, on the
     tuning seed, under the paper's budget and the tuning recipe (as EVA's own tuning
-    jobs); arm "tune:eva_cb"."""
+    jobs); arm "tune:eva_cb". Empty where the profile does not tune it
+    (``balance_own_tuning`` false, or a dataset outside ``balance_datasets``)."""
+    if not (profile.balance_own_tuning and runs_balance(profile, dataset)):
+        return []
     out = []
     for rate in profile.tune_rates:
         for e, lt in grid_pairs(profile.grid_windows()):
@@ -85,15 +93,14 @@ def balance(profile: Profile, dataset: str, cache: Cache,
     ``profile.balance_arms``) on the reported seeds at the tuning rates, both budgets where the
     profile has a floor. The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
     stage and ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
-    if profile.balance_datasets is not None and dataset not in profile.balance_datasets:
+    if not runs_balance(profile, dataset):
         return []
     eva = tuned_params(profile, dataset, cache)
     if profile.balance_own_tuning:
         own = balance_tuned_params(profile, dataset, cache)
-        out = balance_tuning(profile, dataset)
     else:
         own = None if eva is None else {r: eva[("eva", r)] for r in map(float, profile.tune_rates)}
-        out = []
+    out = balance_tuning(profile, dataset)
     for seed in profile.seeds if seeds is None else seeds:
         for rate in profile.tune_rates:
             for budget in _budgets(profile, rate):
