@@ -212,6 +212,7 @@ class Profile:
     balance_own_tuning: bool = True
     balance_datasets: tuple[str, ...] | None = None  # where the balance study runs (None: all)
     balance_arms: tuple[str, ...] | None = None  # the balance study's arms run (None: all four)
+    studies: tuple[str, ...] | None = None  # the coreset studies run (None: every one)
     pie: PIESettings | None = None  # notebook 07
     distill: DistillSettings | None = None  # notebook 08
     segmentation: SegSettings | None = None  # notebook 09
@@ -459,6 +460,7 @@ PROFILES["cpu200"] = replace(
     balance_own_tuning=False,
     balance_datasets=("organamnist",),
     balance_arms=("eva_cb_tuned", "random_strat"),
+    studies=("tuning", "table1", "ablation", "balance"),  # not notebook 04's "dual" or 06's
     rates=(0.02, 0.05),
     cross_models=(),
     cross_seeds=(),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evalib.errors import EvalibError
 from evalib.runs.cache import Cache, atomic_write_json
 from evalib.runs.config import get_profile
 from evalib.studies import claims, grids
@@ -190,3 +191,14 @@ def test_rows_without_digests_count_no_identical_coresets():
                           surrogate_model=CONVNET)  # fmt: skip
     assert (out["identical"] == 0).all()
     assert "0 by construction" not in claims.comparison_table(out)["ours"].str.cat()
+
+
+def test_a_profile_plans_only_its_coreset_studies(cache):
+    """cpu200 runs tuning, Table 1, the variance ablation and (on OrganAMNIST) class
+    balance; notebook 04's dual study and 06's cross study plan nothing there."""
+    cpu200 = get_profile("cpu200")
+    assert grids.study("dual", cpu200, "organamnist", cache) == []
+    assert grids.study("dual", CPU, "organamnist", cache)  # cpu keeps every study
+    assert len(grids.study("tuning", cpu200, "organamnist", cache)) == 420  # 190 x 2 + 20 x 2
+    with pytest.raises(EvalibError, match="unknown study"):
+        grids.study("tunning", cpu200, "organamnist", cache)

@@ -24,7 +24,10 @@ STUDIES = (*CORESET_STUDIES, "pie", "distill", "segmentation")
 
 def study(name: str, profile: Profile, dataset: str, cache: Cache) -> list[Planned]:
     """The planned jobs (and study tasks) of study ``name`` (one of :data:`STUDIES`);
-    a study with stages returns what can be declared with the results in ``cache``."""
+    a study with stages returns what can be declared with the results in ``cache``. A
+    coreset study outside the profile's ``studies`` plans nothing."""
+    if name in CORESET_STUDIES and profile.studies is not None and name not in profile.studies:
+        return []
     if name == "tuning":
         return tuning(profile, dataset)
     if name == "table1":
