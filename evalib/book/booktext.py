@@ -419,7 +419,8 @@ def findings_page(name: str, results: Path, others: tuple[str, ...] = ()) -> str
 
 
 def regime_finding_text(results: Path, name: str) -> str:
-    """Whether the paper's regime changes the verdict on claims 1 and 1p, from the claims
+    """Whether the paper's regime changes the verdict on claims 1 and 1p (and the
+    class-balance check 1cb where both profiles ran it), from the claims
     page's ``results/<name>/regime_verdicts.csv`` (``""`` without it, or at another
     profile than the one that compares)."""
     from evalib.book.lessons.regime import regime_finding
@@ -429,7 +430,7 @@ def regime_finding_text(results: Path, name: str) -> str:
     path = results / "regime_verdicts.csv"
     if name != REGIME_PROFILES[0] or not path.is_file():
         return ""
-    text = regime_finding(_csv(path), REGIME_PROFILES, datasets=_datasets())
+    text = regime_finding(_csv(path), REGIME_PROFILES, ("1", "1p", "1cb"), datasets=_datasets())
     # the second profile's own window grid (the paper's 190 pairs), as page 05 wrote it
     robust = _per_dataset(results.parent / REGIME_PROFILES[1], "window_robustness.csv")
     grid = grid_verdict(robust) if len(robust) else ""

@@ -75,10 +75,21 @@ def test_the_landing_sentence_says_a_kept_verdict_and_the_datasets_not_run():
     assert text.endswith(" OrganAMNIST: not run under `cpu200` yet.")
 
 
+def test_the_landing_sentence_lists_the_class_balance_check_when_asked_and_judged():
+    changes = _changes([("1", 0.02, -30.0, CONTRADICTED), ("1cb", 0.02, -14.0, CONTRADICTED)],
+                       [("1", 0.02, -40.0, CONTRADICTED), ("1cb", 0.02, -2.0, INCONCLUSIVE)])  # fmt: skip
+    text = regime_finding(changes, PROFILES, ("1", "1p", "1cb"))
+    assert "the verdict on claims 1 and 1cb changes somewhere." in text  # 1p: not judged
+    assert (
+        "Claim 1cb (class-balanced EVA beats stratified Random): on BloodMNIST it changes "
+        "under the paper's epochs (contradicted → inconclusive)." in text
+    )
+
+
 def test_the_landing_sentence_names_a_changed_verdict_and_is_empty_without_results():
     changes = _changes([("1", 0.05, -30.0, CONTRADICTED)], [("1", 0.05, 4.0, HOLDS)])
     text = regime_finding(changes, PROFILES, datasets=("bloodmnist",))
-    assert "the verdict on claims 1 and 1p changes somewhere." in text
+    assert "the verdict on claim 1 changes somewhere." in text  # only claim 1 was judged
     assert "under the paper's epochs (contradicted → holds)" in text
     assert "not run" not in text
     assert regime_finding(_changes([], []), PROFILES) == ""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from evalib.book.lessons.text import pm, rate_text
-from evalib.studies.labels import dataset_title, profile_title
+from evalib.studies.labels import dataset_title, fmt_list, profile_title
 
 CLAIM_TEXT = {
     "1": "EVA with windows tuned on validation beats Random",
@@ -86,6 +86,7 @@ def regime_finding(
     rows = changes[changes["claim"].astype(str).isin(claims)]
     if rows.empty:
         return ""
+    claims = [c for c in claims if (rows["claim"].astype(str) == c).any()]  # judged ones
     base, other = profiles[0], profiles[1]
     sentences = []
     for claim in claims:
@@ -117,7 +118,7 @@ def regime_finding(
         f"paper's window grid (`{other}`) instead of the `{base}` profile's scaled-down one, "
         + ("the verdict on " if changed else "no verdict on ")
         + ("claim " if len(claims) == 1 else "claims ")
-        + " and ".join(claims)
+        + fmt_list(claims)
         + (" changes somewhere." if changed else " changes.")
     )
     tail = (
