@@ -202,3 +202,10 @@ def test_a_profile_plans_only_its_coreset_studies(cache):
     assert len(grids.study("tuning", cpu200, "organamnist", cache)) == 420  # 190 x 2 + 20 x 2
     with pytest.raises(EvalibError, match="unknown study"):
         grids.study("tunning", cpu200, "organamnist", cache)
+
+
+def test_cpu200_plans_no_full_data_runs(cache):
+    """No claim that cpu200 tests reads the full set; cpu keeps its full-data row."""
+    cpu200 = get_profile("cpu200")
+    assert not [p for p in grids.table1(cpu200, "organamnist", cache) if p.arm == "full"]
+    assert len([p for p in grids.table1(CPU, "organamnist", cache) if p.arm == "full"]) == 3

@@ -183,15 +183,15 @@ def tuned_params(
 
 def table1(profile: Profile, dataset: str, cache: Cache | None = None,
            seeds: Sequence[int] | None = None, rates: Sequence[float] | None = None) -> list[Planned]:  # fmt: skip
-    """Table 1: the full set, the fixed methods and EVA with the published windows at
-    every rate and seed, both budgets at the floor rates; EVA with tuned windows once
-    the tuning stage is done (``cache`` given)."""
+    """Table 1: the full set (where ``profile.full_runs``), the fixed methods and EVA with
+    the published windows at every rate and seed, both budgets at the floor rates; EVA with
+    tuned windows once the tuning stage is done (``cache`` given)."""
     seeds = tuple(profile.seeds if seeds is None else seeds)
     rates = tuple(profile.rates if rates is None else rates)
     methods = [(m, dict(p)) for m, p in profile.table1_methods() if m in FIXED_METHODS]
     methods.append(("eva_published", dict(profile.eva_windows())))
     tuned = None if cache is None else tuned_params(profile, dataset, cache)
-    out = full_jobs(profile, dataset, seeds)
+    out = full_jobs(profile, dataset, seeds) if profile.full_runs else []
     for seed in seeds:
         for rate in rates:
             for budget in _budgets(profile, rate):
