@@ -212,6 +212,7 @@ class Profile:
     balance_own_tuning: bool = True
     balance_datasets: tuple[str, ...] | None = None  # where the balance study runs (None: all)
     balance_arms: tuple[str, ...] | None = None  # the balance study's arms run (None: all four)
+    balance_floor: bool = True  # the balance arms under the step floor too (False: epochs only)
     studies: tuple[str, ...] | None = None  # the coreset studies run (None: every one)
     full_runs: bool = True  # Table 1's full-data row (claim 5 and the gaps to the full set)
     pie: PIESettings | None = None  # notebook 07
@@ -461,6 +462,7 @@ PROFILES["cpu200"] = replace(
     balance_own_tuning=False,
     balance_datasets=("organamnist",),
     balance_arms=("eva_cb_tuned", "random_strat"),
+    balance_floor=False,  # within the profile's 12 CPU-hours
     studies=("tuning", "table1", "ablation", "balance"),  # not notebook 04's "dual" or 06's
     full_runs=False,  # no claim it tests reads the full set (no 30 %: claim 5)
     rates=(0.02, 0.05),

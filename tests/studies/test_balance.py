@@ -106,7 +106,8 @@ def test_cpu200_runs_class_balanced_eva_and_stratified_random_on_organamnist_onl
     assert grids.balance_tuning(cpu200, "organamnist") == []  # no grid of its own
     assert not grids.runs_balance(cpu200, "bloodmnist") and grids.runs_balance(CPU, "bloodmnist")
     planned = grids.balance(cpu200, "organamnist", cache)  # EVA not tuned in this cache
-    assert Counter(p.arm for p in planned) == {"random_strat": 12}  # 3 seeds, 2 rates, 2 budgets
+    assert Counter(p.arm for p in planned) == {"random_strat": 6}  # 3 seeds, 2 rates, epochs
+    assert {p.budget for p in planned} == {"epochs"}
 
 
 def test_the_balance_study_only_adds_jobs_at_cpu():

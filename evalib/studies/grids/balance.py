@@ -91,7 +91,7 @@ def balance(profile: Profile, dataset: str, cache: Cache,
     """The study on the profile's ``balance_datasets`` (nothing elsewhere): its tuning stage
     (where ``profile.balance_own_tuning``), then the arms of :data:`BALANCE_ARMS` (those of
     ``profile.balance_arms``) on the reported seeds at the tuning rates, both budgets where the
-    profile has a floor. The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
+    profile has a floor (the paper's epochs only where ``balance_floor`` is false). The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
     stage and ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
     if not runs_balance(profile, dataset):
         return []
@@ -103,7 +103,7 @@ def balance(profile: Profile, dataset: str, cache: Cache,
     out = balance_tuning(profile, dataset)
     for seed in profile.seeds if seeds is None else seeds:
         for rate in profile.tune_rates:
-            for budget in _budgets(profile, rate):
+            for budget in _budgets(profile, rate) if profile.balance_floor else ("epochs",):
                 arms: list[tuple[str, str, dict[str, Any]]] = [
                     ("random_strat", "random", dict(CLASS_BALANCED)),
                     ("random_flag", "random", dict(FLAG_SIZE)),
