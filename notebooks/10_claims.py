@@ -272,7 +272,9 @@ for flag, part in pd.concat(balance_rows).groupby("dataset", sort=False) if bala
     display(Markdown(f"**Class balance on {labels.dataset_title(flag)}**"))
     if not P.balance_own_tuning:
         display(Markdown("Class-balanced EVA runs here on EVA's own validation-chosen pair; "
-                         "this profile does not tune it on a grid of its own."))  # fmt: skip
+                         "this profile does not tune it on a grid of its own"
+                         + ("." if P.balance_floor else
+                            ", and runs both arms under the paper's epochs only.")))  # fmt: skip
     display(Markdown(lessons.class_balance(part, P.tune_rates)))
 if len(results) and lessons.identical_arms(results.query("protocol == 'clean'")):
     display(Markdown(lessons.identical_arms(results.query("protocol == 'clean'"))))
