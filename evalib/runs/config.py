@@ -478,7 +478,7 @@ PROFILES["cpu200"] = replace(
         "500 steps at 2 % and 5 %), tuned on seed 3, reported on seeds 0-2; EVA (tuned and "
         "published), VAR-S (tuned) and Random at 2 % and 5 % only; on OrganAMNIST also "
         "class-balanced EVA, on EVA's chosen pair (its own 190-pair grid is not run), and "
-        "stratified Random"
+        "stratified Random, at the paper's epochs"
     ),
 )
 
