@@ -113,14 +113,19 @@ def regime_finding(
     judged = set(rows["dataset"])
     missing = [d for d in datasets if d not in judged]
     changed = bool(rows["changed"].any())
+    moved = [c for c in claims if rows.loc[rows["claim"].astype(str) == c, "changed"].any()]
+    kept = [c for c in claims if c not in moved]
+
+    def named(cs: list[str]) -> str:
+        return ("claim " if len(cs) == 1 else "claims ") + fmt_list(cs)
+
     lead = (
         f"**Does the paper's regime change this?** With the {profile_title(other)} and the "
         f"paper's window grid (`{other}`) instead of the `{base}` profile's scaled-down one, "
-        + ("the verdict on " if changed else "no verdict on ")
-        + ("claim " if len(claims) == 1 else "claims ")
-        + fmt_list(claims)
-        + (" changes somewhere." if changed else " changes.")
-    )
+        + (f"the verdict on {named(moved)} changes somewhere"
+           + (f"; on {named(kept)} it does not." if kept else ".")
+           if changed else f"no verdict on {named(claims)} changes.")
+    )  # fmt: skip
     tail = (
         f" {', '.join(dataset_title(d) for d in missing)}: not run under `{other}` yet."
         if missing
