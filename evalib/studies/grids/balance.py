@@ -91,8 +91,9 @@ def balance(profile: Profile, dataset: str, cache: Cache,
     """The study on the profile's ``balance_datasets`` (nothing elsewhere): its tuning stage
     (where ``profile.balance_own_tuning``), then the arms of :data:`BALANCE_ARMS` (those of
     ``profile.balance_arms``) on the reported seeds at the tuning rates, both budgets where the
-    profile has a floor (the paper's epochs only where ``balance_floor`` is false). The Random arms need no tuning; ``eva_flag`` waits for EVA's tuning
-    stage and ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
+    profile has a floor (the paper's epochs only where ``balance_floor`` is false). The
+    Random arms need no tuning; ``eva_flag`` waits for EVA's tuning stage and
+    ``eva_cb_tuned`` for its own (or, without it, for EVA's)."""
     if not runs_balance(profile, dataset):
         return []
     eva = tuned_params(profile, dataset, cache)
